@@ -1,0 +1,85 @@
+//! Access tokens: HS256 JWTs that name a user and a server-side session. A token proves identity
+//! only; admin rights and liveness are re-read from the database on every request.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const AUDIENCE: &str = "atelier";
+
+/// What a token says.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    /// The session id (`sessions.id`); deleting that row revokes the token.
+    pub sid: Uuid,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Always "atelier".
+    pub aud: String,
+}
+
+/// Signing and verification keys built from the secret; kept in `App`, never global.
+#[derive(Clone)]
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl Keys {
+    /// Keys from a shared secret.
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Signs a token for `user` and `session`, valid until `expires_at` (epoch seconds).
+    pub fn issue(&self, user: Uuid, session: Uuid, issued_at: i64, expires_at: i64) -> anyhow::Result<String> {
+        let claims = Claims { sub: user, sid: session, iat: issued_at, exp: expires_at, aud: AUDIENCE.into() };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    /// Verifies signature, algorithm, audience and expiry.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn a_token_round_trips() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
+        let token = keys.issue(user, session, now(), now() + 60).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.sub, claims.sid), (user, session));
+    }
+
+    #[test]
+    fn expired_and_foreign_tokens_are_rejected() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let other = Keys::new(b"fedcba9876543210fedcba9876543210");
+        let id = Uuid::now_v7();
+        assert!(keys.verify(&keys.issue(id, id, now() - 120, now() - 60).unwrap()).is_none());
+        assert!(keys.verify(&other.issue(id, id, now(), now() + 60).unwrap()).is_none());
+        assert!(keys.verify("not.a.token").is_none());
+    }
+}

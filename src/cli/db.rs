@@ -1,0 +1,64 @@
+//! `atelier migrate` and `atelier db psql`.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::db::{self, OWNER_LOGIN, open::Purpose};
+
+/// Database administration commands.
+#[derive(Debug, Subcommand)]
+pub(super) enum DbCommand {
+    /// Opens psql on the database as the schema owner (who sees every row, as an admin).
+    Psql {
+        /// Extra arguments for psql, after `--`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+impl DbCommand {
+    pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
+        let DbCommand::Psql { args } = self;
+        if config.database.url.is_some() {
+            let url = config.database.owner_url.clone().or(config.database.url.clone()).expect("url is set");
+            let status = Command::new("psql").arg(url).args(&args).status().context("failed to run psql")?;
+            return exit_status(status);
+        }
+        let database = db::open(&config, Purpose::Cli).await?;
+        let cluster = database.cluster.clone().expect("the embedded database has a cluster");
+        let psql = cluster.bin_dir().join("psql");
+        let program = if psql.is_file() { psql } else { "psql".into() };
+        let mut command = Command::new(program);
+        command
+            .arg("-h")
+            .arg(cluster.socket_dir())
+            .args(["-p", &db::embedded::PORT.to_string(), "-U", OWNER_LOGIN, "-d", db::DATABASE])
+            .args(&args)
+            .env("PGPASSWORD", &cluster.secrets.owner);
+        let status = tokio::task::spawn_blocking(move || command.status()).await?.context("failed to run psql");
+        database.close().await?;
+        exit_status(status?)
+    }
+}
+
+/// `atelier migrate`: applies migrations as the owner, then exits.
+pub(super) async fn migrate(config: Config) -> anyhow::Result<()> {
+    crate::telemetry::init(&config.log.format, &config.log.filter);
+    let database = db::open(&config, Purpose::Cli).await?;
+    let result = match &database.owner {
+        Some(owner) => db::migrate::run(owner).await.map(|n| println!("{n} migration(s) applied")),
+        None => Err(anyhow::anyhow!("set database.owner_url to migrate a managed database")),
+    };
+    database.close().await?;
+    result
+}
+
+fn exit_status(status: std::process::ExitStatus) -> anyhow::Result<()> {
+    if !status.success() {
+        bail!("psql exited with {status}");
+    }
+    Ok(())
+}

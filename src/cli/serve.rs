@@ -1,0 +1,48 @@
+//! `atelier serve`: open the database, build the app, listen, and shut down cleanly on
+//! SIGINT/SIGTERM (which also stops the embedded PostgreSQL).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::app::App;
+use crate::auth::setup::SetupGate;
+use crate::config::Config;
+use crate::db::{self, open::Purpose};
+use crate::{http, telemetry};
+
+/// Runs the server until a shutdown signal.
+pub(super) async fn run(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log.format, &config.log.filter);
+    tracing::info!(multiuser = config.multiuser, data_dir = %config.data_dir.display(), "starting atelier");
+    let database = db::open(&config, Purpose::Serve).await?;
+    let result = serve_with(&config, &database).await;
+    database.close().await?;
+    result
+}
+
+async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<()> {
+    let admin_exists = {
+        let client = database.pool.get().await?;
+        client.query_one("select auth_admin_exists()", &[]).await?.get::<_, bool>(0)
+    };
+    let setup = SetupGate::prepare(config, admin_exists)?;
+    let app = Arc::new(App::new(config.clone(), database.pool.clone(), setup)?);
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("failed to listen on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    http::serve(listener, app, shutdown_signal()).await.context("server error")?;
+    tracing::info!("shutting down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}

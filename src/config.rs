@@ -1,0 +1,232 @@
+//! The configuration tree: defaults, then an optional TOML file, then `ATELIER__SECTION__KEY`
+//! environment variables. Validated once at start; printed only through [`Config::redacted`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration of one `atelier` process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Absent or false: single-user mode (no login, everything acts as `system`).
+    pub multiuser: bool,
+    /// The HTTP listen address.
+    pub listen: SocketAddr,
+    /// Lets a single-user server listen on a non-loopback address. Dangerous: there is no login.
+    pub allow_unauthenticated_lan: bool,
+    /// Where the embedded cluster, local objects and generated secrets live.
+    pub data_dir: PathBuf,
+    /// The database: embedded (default) or managed.
+    pub database: DatabaseConfig,
+    /// Tokens, passwords and login limits.
+    pub auth: AuthConfig,
+    /// Log format and filter.
+    pub log: LogConfig,
+}
+
+/// Where PostgreSQL lives.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// A managed PostgreSQL for the runtime login (`atelier_app`). None: start the embedded cluster.
+    pub url: Option<String>,
+    /// The owner login for migrations on a managed PostgreSQL. None: `serve` does not migrate.
+    pub owner_url: Option<String>,
+    /// Connections in the runtime pool.
+    pub pool_size: Option<usize>,
+    /// The unprivileged OS user that runs the embedded cluster when `atelier` runs as root.
+    pub os_user: Option<String>,
+}
+
+/// Authentication settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The HS256 secret. None: generated at first start into `data_dir/secrets/jwt_secret`.
+    /// Set it for several replicas behind one load balancer.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of a login session and of its token, in seconds.
+    pub session_ttl_secs: u64,
+    /// Failed logins allowed per account before it is throttled (per window).
+    pub max_failures_per_account: u32,
+    /// Login attempts allowed per client address (per window).
+    pub max_attempts_per_address: u32,
+    /// The rate-limit window in seconds.
+    pub rate_window_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            session_ttl_secs: 24 * 3600,
+            max_failures_per_account: 5,
+            max_attempts_per_address: 30,
+            rate_window_secs: 300,
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json`.
+    pub format: String,
+    /// A tracing filter, overridden by `RUST_LOG`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "pretty".into(), filter: "atelier=info,tower_http=info".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            multiuser: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            allow_unauthenticated_lan: false,
+            data_dir: PathBuf::from("data"),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then `ATELIER__…` variables from the process environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let figment = figment.merge(Env::prefixed("ATELIER__").split("__"));
+        let config: Config = figment.extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Fails fast on settings that cannot work or would be unsafe.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !self.multiuser && !self.listen.ip().is_loopback() && !self.allow_unauthenticated_lan {
+            bail!(
+                "refusing to listen on {} in single-user mode: there is no login, so anyone on the \
+                 network could use this server. Set multiuser = true, listen on 127.0.0.1, or set \
+                 allow_unauthenticated_lan = true if you really mean it",
+                self.listen
+            );
+        }
+        if self.auth.session_ttl_secs < 60 {
+            bail!("auth.session_ttl_secs must be at least 60");
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.len() < 32
+        {
+            bail!("auth.jwt_secret must be at least 32 characters");
+        }
+        if self.database.owner_url.is_some() && self.database.url.is_none() {
+            bail!("database.owner_url needs database.url as well");
+        }
+        Ok(())
+    }
+
+    /// This config with every secret replaced, for printing and logging.
+    pub fn redacted(&self) -> Config {
+        let mut copy = self.clone();
+        copy.database.url = copy.database.url.as_deref().map(redact_url);
+        copy.database.owner_url = copy.database.owner_url.as_deref().map(redact_url);
+        if copy.auth.jwt_secret.is_some() {
+            copy.auth.jwt_secret = Some(REDACTED.into());
+        }
+        copy
+    }
+
+    /// The redacted effective config as TOML.
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        toml::to_string_pretty(&self.redacted()).context("failed to render config")
+    }
+}
+
+/// Masks the password in a PostgreSQL URL or keyword/value connection string.
+fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.rsplit_once('@')
+    {
+        let user = userinfo.split(':').next().unwrap_or_default();
+        return format!("{scheme}://{user}:{REDACTED}@{host}");
+    }
+    url.split_whitespace()
+        .map(|part| {
+            if part.starts_with("password=") { format!("password={REDACTED}") } else { part.to_owned() }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_user_mode_refuses_a_lan_address() {
+        let config = Config { listen: "0.0.0.0:9090".parse().unwrap(), ..Config::default() };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("single-user mode"), "{err}");
+    }
+
+    #[test]
+    fn single_user_mode_accepts_a_lan_address_when_explicitly_allowed() {
+        let config = Config {
+            listen: "0.0.0.0:9090".parse().unwrap(),
+            allow_unauthenticated_lan: true,
+            ..Config::default()
+        };
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn multiuser_mode_may_listen_on_the_lan() {
+        let config =
+            Config { listen: "0.0.0.0:9090".parse().unwrap(), multiuser: true, ..Config::default() };
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn redaction_hides_passwords_in_urls_and_the_jwt_secret() {
+        let mut config = Config::default();
+        config.database.url = Some("postgres://atelier_app:hunter2@db:5432/atelier".into());
+        config.database.owner_url = Some("host=/run user=o password=s3cret".into());
+        config.auth.jwt_secret = Some("x".repeat(40));
+        let text = config.to_redacted_toml().unwrap();
+        assert!(!text.contains("hunter2") && !text.contains("s3cret") && !text.contains(&"x".repeat(40)));
+        assert!(text.contains("postgres://atelier_app:<redacted>@db:5432/atelier"), "{text}");
+    }
+
+    #[test]
+    #[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "multiuser = true\n[auth]\nsession_ttl_secs = 600\n")?;
+            jail.set_env("ATELIER__AUTH__SESSION_TTL_SECS", "900");
+            let config = Config::load(Some(Path::new("a.toml"))).expect("loads");
+            assert!(config.multiuser);
+            assert_eq!(config.auth.session_ttl_secs, 900);
+            assert_eq!(config.listen, SocketAddr::from(([127, 0, 0, 1], 9090)));
+            Ok(())
+        });
+    }
+}

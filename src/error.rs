@@ -1,0 +1,237 @@
+//! The one error type at the HTTP edge.
+//!
+//! Policy (after crates.io's `util/errors.rs`):
+//! - Modules return their narrowest error (`tokio_postgres::Error`, `anyhow::Error` in the CLI).
+//! - Handlers return [`ApiError`], which carries a stable [`ErrorCode`]. The HTTP status comes
+//!   from the code, in one place. The body is always `{"error":{"code":"…","message":"…"}}`.
+//! - Internal errors answer the fixed message "internal error"; the cause is logged once, here.
+//! - A row hidden by row-level security is indistinguishable from a missing one: 404.
+//!
+//! Every code is listed in `docs/errors.md`.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Stable, machine-readable error codes. Renaming one is a breaking API change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No valid token, or its session was revoked or expired.
+    Unauthenticated,
+    /// Wrong email or password.
+    InvalidCredentials,
+    /// The account is deactivated.
+    AccountDisabled,
+    /// Authenticated, but not allowed (for example, not an admin).
+    Forbidden,
+    /// The current password given to change the password is wrong.
+    WrongPassword,
+    /// No such route or resource.
+    NotFound,
+    /// No such user (or not visible to the caller).
+    UserNotFound,
+    /// The route exists but not with this method.
+    MethodNotAllowed,
+    /// The request body is not valid JSON or lacks fields.
+    InvalidJson,
+    /// A field has an invalid value.
+    ValidationFailed,
+    /// The new password does not meet the password policy.
+    WeakPassword,
+    /// Another account already uses this email.
+    EmailTaken,
+    /// The change would leave no active admin.
+    LastAdmin,
+    /// The internal system user cannot be changed this way.
+    SystemUserProtected,
+    /// Setup was already completed: an admin exists.
+    SetupAlreadyDone,
+    /// The setup token is wrong.
+    InvalidSetupToken,
+    /// The operation exists only in multiuser mode.
+    MultiuserDisabled,
+    /// Too many attempts; see Retry-After.
+    RateLimited,
+    /// The request body is too large.
+    PayloadTooLarge,
+    /// The server is temporarily out of capacity (for example, database connections).
+    Overloaded,
+    /// A bug or an outage; details are in the server log.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status for this code: the only place where the mapping lives.
+    pub const fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AccountDisabled | Forbidden | WrongPassword | InvalidSetupToken | SystemUserProtected => {
+                StatusCode::FORBIDDEN
+            }
+            NotFound | UserNotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            InvalidJson => StatusCode::BAD_REQUEST,
+            ValidationFailed | WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            EmailTaken | LastAdmin | SetupAlreadyDone | MultiuserDisabled => StatusCode::CONFLICT,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: Cow<'static, str>,
+    source: Option<anyhow::Error>,
+    retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a code and a readable message.
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, message: message.into(), source: None, retry_after_secs: None }
+    }
+
+    /// An internal error; the cause is logged, never sent.
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        Self { source: Some(source.into()), ..Self::new(ErrorCode::Internal, "internal error") }
+    }
+
+    /// A 429 with a Retry-After header.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(ErrorCode::RateLimited, "too many attempts; try again later")
+        }
+    }
+
+    /// 401: no valid session.
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "authentication required")
+    }
+
+    /// 422 with a message naming the bad field.
+    pub fn validation(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, message)
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {source:#}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: ErrorCode,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(source) = &self.source {
+            tracing::error!(code = ?self.code, error = ?source, "request failed");
+        }
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+            return Self {
+                source: Some(error.into()),
+                ..Self::new(ErrorCode::Overloaded, "the database is busy; try again")
+            };
+        }
+        Self::internal(error)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self {
+            source: Some(error.into()),
+            ..Self::new(ErrorCode::Overloaded, "the server is busy; try again")
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => Self::new(ErrorCode::ValidationFailed, e.body_text()),
+            JsonRejection::BytesRejection(_) => {
+                Self::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+            }
+            other => Self::new(ErrorCode::InvalidJson, other.body_text()),
+        }
+    }
+}
+
+/// Maps a database error raised by a named constraint, or with a given SQLSTATE, to an API
+/// error; anything else is internal. Every constraint is named in SQL for this reason.
+pub fn on_db_error(error: tokio_postgres::Error, map: &[(&str, ErrorCode, &'static str)]) -> ApiError {
+    let Some(db) = error.as_db_error() else { return error.into() };
+    for (key, code, message) in map {
+        if db.constraint() == Some(key) || db.code().code() == *key {
+            return ApiError::new(*code, *message);
+        }
+    }
+    error.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_client_error_code_maps_to_a_4xx_status() {
+        for code in [ErrorCode::Unauthenticated, ErrorCode::LastAdmin, ErrorCode::RateLimited] {
+            assert!(code.status().is_client_error());
+        }
+        assert_eq!(ErrorCode::Internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn codes_serialize_as_snake_case() {
+        let json = serde_json::to_string(&ErrorCode::SetupAlreadyDone).unwrap();
+        assert_eq!(json, "\"setup_already_done\"");
+    }
+}

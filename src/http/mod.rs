@@ -1,0 +1,70 @@
+//! The HTTP surface: router composition, health probes, the OpenAPI document, JSON 404/405
+//! fallbacks, request tracing, and the `serve` loop with graceful shutdown.
+
+pub mod extract;
+pub mod openapi;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::app::App;
+use crate::error::{ApiError, ErrorCode};
+use crate::{auth, users};
+
+/// JSON request bodies above this size are refused (uploads get their own limits).
+const JSON_BODY_LIMIT: usize = 256 * 1024;
+
+/// The whole application router.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(auth::routes::router())
+        .merge(users::routes::router())
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::ApiDoc::openapi())
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
+    let client = app.db.get().await?;
+    client.simple_query("select 1").await?;
+    Ok("ready")
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "this route does not accept that method")
+}

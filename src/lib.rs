@@ -1,0 +1,28 @@
+//! Atelier: a multi-user image-generation server in which PostgreSQL enforces isolation.
+//!
+//! Architecture map (see `docs/architecture.md` for flows and trust boundaries):
+//! - [`cli`] — the `atelier` command line (`serve`, `migrate`, `db psql`, `user …`).
+//! - [`config`] — the configuration tree (defaults → TOML file → `ATELIER__…` variables).
+//! - [`db`] — the embedded cluster, role bootstrap, migrations, the pool and `begin_as`, the
+//!   per-transaction identity that row-level security keys on.
+//! - [`app`] — `App`, the state every request shares.
+//! - [`http`] — router composition, health, OpenAPI, fallbacks, serving.
+//! - [`auth`] — passwords, tokens, sessions, setup token, login throttling, extractors, routes.
+//! - [`users`] — accounts: model, SQL, operations shared by API and CLI, admin routes.
+//! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
+//! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
+//! - [`telemetry`] — logging.
+//!
+//! Dependency direction: `cli` → `http` → `auth`/`users` → `db` → PostgreSQL. Nothing below
+//! `http` knows about HTTP except through `error::ApiError`.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod telemetry;
+pub mod users;
