@@ -32,13 +32,19 @@ pub struct App {
 
 impl App {
     /// Builds the state. The JWT secret comes from config, or from `data_dir/secrets/jwt_secret`.
-    pub fn new(config: Config, db: deadpool_postgres::Pool, setup: SetupGate) -> anyhow::Result<Self> {
+    pub fn new(
+        config: Config,
+        db: deadpool_postgres::Pool,
+        setup: SetupGate,
+    ) -> anyhow::Result<Self> {
         let secret = match &config.auth.jwt_secret {
             Some(secret) => secret.clone(),
-            None => secrets::load_or_create(&config.data_dir.join("secrets").join("jwt_secret"), || {
-                secrets::random_hex(32)
-            })
-            .context("failed to load the JWT secret")?,
+            None => {
+                secrets::load_or_create(&config.data_dir.join("secrets").join("jwt_secret"), || {
+                    secrets::random_hex(32)
+                })
+                .context("failed to load the JWT secret")?
+            }
         };
         let window = Duration::from_secs(config.auth.rate_window_secs);
         Ok(Self {

@@ -84,7 +84,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "pretty".into(), filter: "atelier=info,tower_http=info".into() }
+        Self {
+            format: "pretty".into(),
+            filter: "atelier=info,tower_http=info".into(),
+        }
     }
 }
 
@@ -171,7 +174,11 @@ fn redact_url(url: &str) -> String {
     }
     url.split_whitespace()
         .map(|part| {
-            if part.starts_with("password=") { format!("password={REDACTED}") } else { part.to_owned() }
+            if part.starts_with("password=") {
+                format!("password={REDACTED}")
+            } else {
+                part.to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -183,7 +190,10 @@ mod tests {
 
     #[test]
     fn single_user_mode_refuses_a_lan_address() {
-        let config = Config { listen: "0.0.0.0:9090".parse().unwrap(), ..Config::default() };
+        let config = Config {
+            listen: "0.0.0.0:9090".parse().unwrap(),
+            ..Config::default()
+        };
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("single-user mode"), "{err}");
     }
@@ -200,8 +210,11 @@ mod tests {
 
     #[test]
     fn multiuser_mode_may_listen_on_the_lan() {
-        let config =
-            Config { listen: "0.0.0.0:9090".parse().unwrap(), multiuser: true, ..Config::default() };
+        let config = Config {
+            listen: "0.0.0.0:9090".parse().unwrap(),
+            multiuser: true,
+            ..Config::default()
+        };
         config.validate().unwrap();
     }
 
@@ -212,15 +225,28 @@ mod tests {
         config.database.owner_url = Some("host=/run user=o password=s3cret".into());
         config.auth.jwt_secret = Some("x".repeat(40));
         let text = config.to_redacted_toml().unwrap();
-        assert!(!text.contains("hunter2") && !text.contains("s3cret") && !text.contains(&"x".repeat(40)));
-        assert!(text.contains("postgres://atelier_app:<redacted>@db:5432/atelier"), "{text}");
+        assert!(
+            !text.contains("hunter2")
+                && !text.contains("s3cret")
+                && !text.contains(&"x".repeat(40))
+        );
+        assert!(
+            text.contains("postgres://atelier_app:<redacted>@db:5432/atelier"),
+            "{text}"
+        );
     }
 
     #[test]
-    #[expect(clippy::result_large_err, reason = "figment::Jail fixes the closure's error type")]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail fixes the closure's error type"
+    )]
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("a.toml", "multiuser = true\n[auth]\nsession_ttl_secs = 600\n")?;
+            jail.create_file(
+                "a.toml",
+                "multiuser = true\n[auth]\nsession_ttl_secs = 600\n",
+            )?;
             jail.set_env("ATELIER__AUTH__SESSION_TTL_SECS", "900");
             let config = Config::load(Some(Path::new("a.toml"))).expect("loads");
             assert!(config.multiuser);

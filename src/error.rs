@@ -71,9 +71,8 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            AccountDisabled | Forbidden | WrongPassword | InvalidSetupToken | SystemUserProtected => {
-                StatusCode::FORBIDDEN
-            }
+            AccountDisabled | Forbidden | WrongPassword | InvalidSetupToken
+            | SystemUserProtected => StatusCode::FORBIDDEN,
             NotFound | UserNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson => StatusCode::BAD_REQUEST,
@@ -99,12 +98,20 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a code and a readable message.
     pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, message: message.into(), source: None, retry_after_secs: None }
+        Self {
+            code,
+            message: message.into(),
+            source: None,
+            retry_after_secs: None,
+        }
     }
 
     /// An internal error; the cause is logged, never sent.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        Self { source: Some(source.into()), ..Self::new(ErrorCode::Internal, "internal error") }
+        Self {
+            source: Some(source.into()),
+            ..Self::new(ErrorCode::Internal, "internal error")
+        }
     }
 
     /// A 429 with a Retry-After header.
@@ -163,10 +170,17 @@ impl IntoResponse for ApiError {
         if let Some(source) = &self.source {
             tracing::error!(code = ?self.code, error = ?source, "request failed");
         }
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        };
         let mut response = (self.code.status(), Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -196,7 +210,9 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            JsonRejection::JsonDataError(e) => Self::new(ErrorCode::ValidationFailed, e.body_text()),
+            JsonRejection::JsonDataError(e) => {
+                Self::new(ErrorCode::ValidationFailed, e.body_text())
+            }
             JsonRejection::BytesRejection(_) => {
                 Self::new(ErrorCode::PayloadTooLarge, "the request body is too large")
             }
@@ -207,8 +223,13 @@ impl From<JsonRejection> for ApiError {
 
 /// Maps a database error raised by a named constraint, or with a given SQLSTATE, to an API
 /// error; anything else is internal. Every constraint is named in SQL for this reason.
-pub fn on_db_error(error: tokio_postgres::Error, map: &[(&str, ErrorCode, &'static str)]) -> ApiError {
-    let Some(db) = error.as_db_error() else { return error.into() };
+pub fn on_db_error(
+    error: tokio_postgres::Error,
+    map: &[(&str, ErrorCode, &'static str)],
+) -> ApiError {
+    let Some(db) = error.as_db_error() else {
+        return error.into();
+    };
     for (key, code, message) in map {
         if db.constraint() == Some(key) || db.code().code() == *key {
             return ApiError::new(*code, *message);
@@ -223,10 +244,17 @@ mod tests {
 
     #[test]
     fn every_client_error_code_maps_to_a_4xx_status() {
-        for code in [ErrorCode::Unauthenticated, ErrorCode::LastAdmin, ErrorCode::RateLimited] {
+        for code in [
+            ErrorCode::Unauthenticated,
+            ErrorCode::LastAdmin,
+            ErrorCode::RateLimited,
+        ] {
             assert!(code.status().is_client_error());
         }
-        assert_eq!(ErrorCode::Internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            ErrorCode::Internal.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

@@ -31,7 +31,13 @@ impl AuthUser {
 
     /// Single-user mode: every request acts as the system user with admin rights.
     fn single_user() -> Self {
-        Self { caller: Caller { user_id: SYSTEM_USER_ID, role: RoleClass::Admin }, session_id: None }
+        Self {
+            caller: Caller {
+                user_id: SYSTEM_USER_ID,
+                role: RoleClass::Admin,
+            },
+            session_id: None,
+        }
     }
 }
 
@@ -43,13 +49,24 @@ impl FromRequestParts<Arc<App>> for AuthUser {
             return Ok(Self::single_user());
         }
         let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
-        let claims = app.jwt.verify(token).ok_or_else(ApiError::unauthenticated)?;
+        let claims = app
+            .jwt
+            .verify(token)
+            .ok_or_else(ApiError::unauthenticated)?;
         let client = app.db.get().await?;
-        let stmt = client.prepare_cached("select user_id, is_admin from auth_resolve_session($1, $2)").await?;
+        let stmt = client
+            .prepare_cached("select user_id, is_admin from auth_resolve_session($1, $2)")
+            .await?;
         let row = client.query_opt(&stmt, &[&claims.sid, &claims.sub]).await?;
         let row = row.ok_or_else(ApiError::unauthenticated)?;
-        let caller = Caller { user_id: row.get("user_id"), role: RoleClass::from_is_admin(row.get("is_admin")) };
-        Ok(Self { caller, session_id: Some(claims.sid) })
+        let caller = Caller {
+            user_id: row.get("user_id"),
+            role: RoleClass::from_is_admin(row.get("is_admin")),
+        };
+        Ok(Self {
+            caller,
+            session_id: Some(claims.sid),
+        })
     }
 }
 
@@ -72,5 +89,7 @@ impl FromRequestParts<Arc<App>> for AdminUser {
 fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }

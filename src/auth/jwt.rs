@@ -45,14 +45,32 @@ impl Keys {
     }
 
     /// Signs a token for `user` and `session`, valid until `expires_at` (epoch seconds).
-    pub fn issue(&self, user: Uuid, session: Uuid, issued_at: i64, expires_at: i64) -> anyhow::Result<String> {
-        let claims = Claims { sub: user, sid: session, iat: issued_at, exp: expires_at, aud: AUDIENCE.into() };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    pub fn issue(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> anyhow::Result<String> {
+        let claims = Claims {
+            sub: user,
+            sid: session,
+            iat: issued_at,
+            exp: expires_at,
+            aud: AUDIENCE.into(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies signature, algorithm, audience and expiry.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
     }
 }
 
@@ -78,8 +96,14 @@ mod tests {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let other = Keys::new(b"fedcba9876543210fedcba9876543210");
         let id = Uuid::now_v7();
-        assert!(keys.verify(&keys.issue(id, id, now() - 120, now() - 60).unwrap()).is_none());
-        assert!(keys.verify(&other.issue(id, id, now(), now() + 60).unwrap()).is_none());
+        assert!(
+            keys.verify(&keys.issue(id, id, now() - 120, now() - 60).unwrap())
+                .is_none()
+        );
+        assert!(
+            keys.verify(&other.issue(id, id, now(), now() + 60).unwrap())
+                .is_none()
+        );
         assert!(keys.verify("not.a.token").is_none());
     }
 }

@@ -1,8 +1,8 @@
 //! Password hashing (argon2id, PHC strings) off the async threads, the dummy verification that
 //! hides which emails exist, and the password policy.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -29,7 +29,7 @@ pub fn check_policy(password: &str, email: &str) -> Result<(), ApiError> {
     }
     let lowered = password.to_lowercase();
     let local = email.split('@').next().unwrap_or_default();
-    if lowered == email || (local.len() >= 4 && lowered.contains(local)) {
+    if lowered.contains(email) || (local.len() >= 4 && lowered.contains(local)) {
         return weak("the password must not contain the email address");
     }
     Ok(())
@@ -43,7 +43,9 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// Hashes on the calling thread; for the CLI and for building the dummy hash.
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(anyhow::Error::msg)?;
-    let hash = Argon2::default().hash_password(password.as_bytes(), &salt).map_err(anyhow::Error::msg)?;
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(anyhow::Error::msg)?;
     Ok(hash.to_string())
 }
 
@@ -58,7 +60,9 @@ pub async fn verify(password: String, hash: Option<String>, dummy: &str) -> anyh
 
 fn verify_blocking(password: &str, hash: &str) -> anyhow::Result<bool> {
     let parsed = PasswordHash::new(hash).map_err(anyhow::Error::msg)?;
-    Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
 }
 
 #[cfg(test)]
@@ -75,8 +79,15 @@ mod tests {
 
     #[test]
     fn the_policy_explains_what_is_wrong() {
-        let code = |p: &str| check_policy(p, "joe@example.com").err().map(|e| e.message().to_owned());
-        assert_eq!(code("short"), Some("the password must have at least 10 characters".into()));
+        let code = |p: &str| {
+            check_policy(p, "joe@example.com")
+                .err()
+                .map(|e| e.message().to_owned())
+        };
+        assert_eq!(
+            code("short"),
+            Some("the password must have at least 10 characters".into())
+        );
         assert!(code("aaaaaaaaaaaa").unwrap().contains("4 different"));
         assert!(code("my-joe@example.com").unwrap().contains("email"));
         assert_eq!(code("a fine passphrase"), None);

@@ -24,7 +24,11 @@ pub struct Limiter {
 impl Limiter {
     /// A limiter allowing `limit` events per `window` for each key.
     pub fn new(limit: u32, window: Duration) -> Self {
-        Self { limit, window, entries: Mutex::new(HashMap::new()) }
+        Self {
+            limit,
+            window,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Seconds until `key` may try again, or None if it is under the limit.
@@ -45,16 +49,25 @@ impl Limiter {
             let window = self.window;
             entries.retain(|_, w| now.saturating_duration_since(w.started) < window);
         }
-        let entry = entries.entry(key.to_owned()).or_insert(Window { started: now, count: 0 });
+        let entry = entries.entry(key.to_owned()).or_insert(Window {
+            started: now,
+            count: 0,
+        });
         if now.saturating_duration_since(entry.started) >= self.window {
-            *entry = Window { started: now, count: 0 };
+            *entry = Window {
+                started: now,
+                count: 0,
+            };
         }
         entry.count = entry.count.saturating_add(1);
     }
 
     /// Forgets `key` (after a successful login).
     pub fn clear(&self, key: &str) {
-        self.entries.lock().expect("limiter lock is never poisoned").remove(key);
+        self.entries
+            .lock()
+            .expect("limiter lock is never poisoned")
+            .remove(key);
     }
 }
 
@@ -70,8 +83,15 @@ mod tests {
             assert_eq!(limiter.blocked_for("a", t0), None);
             limiter.record("a", t0);
         }
-        assert_eq!(limiter.blocked_for("a", t0 + Duration::from_secs(10)), Some(50));
-        assert_eq!(limiter.blocked_for("b", t0), None, "other keys are unaffected");
+        assert_eq!(
+            limiter.blocked_for("a", t0 + Duration::from_secs(10)),
+            Some(50)
+        );
+        assert_eq!(
+            limiter.blocked_for("b", t0),
+            None,
+            "other keys are unaffected"
+        );
         assert_eq!(limiter.blocked_for("a", t0 + Duration::from_secs(61)), None);
         limiter.clear("a");
         assert_eq!(limiter.blocked_for("a", t0), None);

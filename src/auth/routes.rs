@@ -45,7 +45,10 @@ pub struct AuthStatus {
 #[utoipa::path(get, path = "/api/v1/auth/status", tag = "auth", responses((status = 200, body = AuthStatus)))]
 pub async fn status(State(app): State<Arc<App>>) -> Result<Json<AuthStatus>, ApiError> {
     let setup_required = app.config.multiuser && !admin_exists(&app).await?;
-    Ok(Json(AuthStatus { multiuser_enabled: app.config.multiuser, setup_required }))
+    Ok(Json(AuthStatus {
+        multiuser_enabled: app.config.multiuser,
+        setup_required,
+    }))
 }
 
 /// The first admin, created with the setup token from the server log.
@@ -70,31 +73,59 @@ pub async fn setup(
     require_multiuser(&app)?;
     throttle_address(&app, peer)?;
     if admin_exists(&app).await? {
-        return Err(ApiError::new(ErrorCode::SetupAlreadyDone, "setup is already done: an admin exists"));
+        return Err(ApiError::new(
+            ErrorCode::SetupAlreadyDone,
+            "setup is already done: an admin exists",
+        ));
     }
     if !app.setup.accepts(body.setup_token.trim()) {
-        return Err(ApiError::new(ErrorCode::InvalidSetupToken, "the setup token is wrong; it is in the server log"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidSetupToken,
+            "the setup token is wrong; it is in the server log",
+        ));
     }
     let email = Email::parse(&body.email)?;
     let name = DisplayName::parse(&body.display_name)?;
     password::check_policy(&body.password, email.as_str())?;
-    let hash = password::hash(body.password).await.map_err(ApiError::internal)?;
+    let hash = password::hash(body.password)
+        .await
+        .map_err(ApiError::internal)?;
     let id = Uuid::now_v7();
     let client = app.db.get().await?;
     let created: bool = client
-        .query_one("select auth_setup_admin($1, $2, $3, $4)", &[&id, &email.as_str(), &name.as_str(), &hash])
+        .query_one(
+            "select auth_setup_admin($1, $2, $3, $4)",
+            &[&id, &email.as_str(), &name.as_str(), &hash],
+        )
         .await
-        .map_err(|e| on_db_error(e, &[("users_email_key", ErrorCode::EmailTaken, "another account uses this email")]))?
+        .map_err(|e| {
+            on_db_error(
+                e,
+                &[(
+                    "users_email_key",
+                    ErrorCode::EmailTaken,
+                    "another account uses this email",
+                )],
+            )
+        })?
         .get(0);
     if !created {
-        return Err(ApiError::new(ErrorCode::SetupAlreadyDone, "setup is already done: an admin exists"));
+        return Err(ApiError::new(
+            ErrorCode::SetupAlreadyDone,
+            "setup is already done: an admin exists",
+        ));
     }
     app.setup.close();
     tracing::info!(user.id = %id, "first admin created");
-    let admin = Caller { user_id: id, role: RoleClass::Admin };
+    let admin = Caller {
+        user_id: id,
+        role: RoleClass::Admin,
+    };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &admin).await?;
-    let user = repo::find(&tx, id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("admin vanished")))?;
+    let user = repo::find(&tx, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("admin vanished")))?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -129,17 +160,32 @@ pub async fn login(
     let account = find_login(&app, &email).await?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let password_ok = body.password.len() <= 4 * password::MAX_LEN
-        && password::verify(body.password, hash, &app.dummy_hash).await.map_err(ApiError::internal)?;
+        && password::verify(body.password, hash, &app.dummy_hash)
+            .await
+            .map_err(ApiError::internal)?;
     let Some(account) = account.filter(|_| password_ok) else {
         app.failures_by_account.record(&email, now);
-        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "wrong email or password",
+        ));
     };
     if !account.is_active {
-        return Err(ApiError::new(ErrorCode::AccountDisabled, "this account is deactivated"));
+        return Err(ApiError::new(
+            ErrorCode::AccountDisabled,
+            "this account is deactivated",
+        ));
     }
     app.failures_by_account.clear(&email);
-    let ttl = if body.remember_me { REMEMBER_ME_SECS } else { app.config.auth.session_ttl_secs };
-    let caller = Caller { user_id: account.user_id, role: RoleClass::from_is_admin(account.is_admin) };
+    let ttl = if body.remember_me {
+        REMEMBER_ME_SECS
+    } else {
+        app.config.auth.session_ttl_secs
+    };
+    let caller = Caller {
+        user_id: account.user_id,
+        role: RoleClass::from_is_admin(account.is_admin),
+    };
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     Ok(Json(session::start(&app, &caller, ttl, user_agent).await?))
 }
@@ -148,7 +194,9 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)),
     security(("bearer" = [])))]
 pub async fn logout(State(app): State<Arc<App>>, auth: AuthUser) -> Result<StatusCode, ApiError> {
-    let Some(session_id) = auth.session_id else { return Ok(StatusCode::NO_CONTENT) };
+    let Some(session_id) = auth.session_id else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
     repo::delete_session(&tx, session_id).await?;
@@ -159,10 +207,15 @@ pub async fn logout(State(app): State<Arc<App>>, auth: AuthUser) -> Result<Statu
 /// The caller's account.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = UserView)),
     security(("bearer" = [])))]
-pub async fn get_me(State(app): State<Arc<App>>, auth: AuthUser) -> Result<Json<UserView>, ApiError> {
+pub async fn get_me(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+) -> Result<Json<UserView>, ApiError> {
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
-    let user = repo::find_self(&tx, auth.user_id()).await?.ok_or_else(ApiError::unauthenticated)?;
+    let user = repo::find_self(&tx, auth.user_id())
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
     tx.commit().await?;
     Ok(Json(user))
 }
@@ -196,9 +249,15 @@ pub async fn update_me(
     headers: HeaderMap,
     AppJson(body): AppJson<UpdateMe>,
 ) -> Result<Json<UpdateMeResponse>, ApiError> {
-    let name = body.display_name.as_deref().map(DisplayName::parse).transpose()?;
+    let name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
     let new_hash = match body.new_password {
-        Some(new_password) => Some(check_and_hash_new_password(&app, &auth, body.current_password, new_password).await?),
+        Some(new_password) => Some(
+            check_and_hash_new_password(&app, &auth, body.current_password, new_password).await?,
+        ),
         None => None,
     };
     let mut client = app.db.get().await?;
@@ -207,7 +266,9 @@ pub async fn update_me(
         repo::set_display_name(&tx, auth.user_id(), name.as_str()).await?;
     }
     let mut response = UpdateMeResponse {
-        user: repo::find_self(&tx, auth.user_id()).await?.ok_or_else(ApiError::unauthenticated)?,
+        user: repo::find_self(&tx, auth.user_id())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?,
         token: None,
         expires_in: None,
     };
@@ -215,7 +276,14 @@ pub async fn update_me(
         repo::set_password_hash(&tx, auth.user_id(), hash).await?;
         repo::delete_sessions_of(&tx, auth.user_id()).await?;
         let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-        let login = session::start_in(&app, &tx, &auth.caller, app.config.auth.session_ttl_secs, user_agent).await?;
+        let login = session::start_in(
+            &app,
+            &tx,
+            &auth.caller,
+            app.config.auth.session_ttl_secs,
+            user_agent,
+        )
+        .await?;
         response.token = Some(login.token);
         response.expires_in = Some(login.expires_in);
     }
@@ -230,19 +298,35 @@ async fn check_and_hash_new_password(
     new_password: String,
 ) -> Result<String, ApiError> {
     if auth.session_id.is_none() {
-        return Err(ApiError::new(ErrorCode::MultiuserDisabled, "there are no passwords in single-user mode"));
+        return Err(ApiError::new(
+            ErrorCode::MultiuserDisabled,
+            "there are no passwords in single-user mode",
+        ));
     }
-    let current = current.ok_or_else(|| ApiError::validation("current_password is required to change the password"))?;
+    let current = current.ok_or_else(|| {
+        ApiError::validation("current_password is required to change the password")
+    })?;
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
     let stored = repo::password_hash(&tx, auth.user_id()).await?;
-    let email = repo::find_self(&tx, auth.user_id()).await?.map(|u| u.email).unwrap_or_default();
+    let email = repo::find_self(&tx, auth.user_id())
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
     tx.commit().await?;
-    if !password::verify(current, stored, &app.dummy_hash).await.map_err(ApiError::internal)? {
-        return Err(ApiError::new(ErrorCode::WrongPassword, "the current password is wrong"));
+    if !password::verify(current, stored, &app.dummy_hash)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            ErrorCode::WrongPassword,
+            "the current password is wrong",
+        ));
     }
     password::check_policy(&new_password, &email)?;
-    password::hash(new_password).await.map_err(ApiError::internal)
+    password::hash(new_password)
+        .await
+        .map_err(ApiError::internal)
 }
 
 struct LoginAccount {
@@ -255,7 +339,9 @@ struct LoginAccount {
 async fn find_login(app: &App, email: &str) -> Result<Option<LoginAccount>, ApiError> {
     let client = app.db.get().await?;
     let stmt = client
-        .prepare_cached("select user_id, password_hash, is_admin, is_active from auth_login_lookup($1)")
+        .prepare_cached(
+            "select user_id, password_hash, is_admin, is_active from auth_login_lookup($1)",
+        )
         .await?;
     let row = client.query_opt(&stmt, &[&email]).await?;
     Ok(row.map(|r| LoginAccount {
@@ -276,7 +362,10 @@ fn require_multiuser(app: &App) -> Result<(), ApiError> {
     if app.config.multiuser {
         return Ok(());
     }
-    Err(ApiError::new(ErrorCode::MultiuserDisabled, "login is off: this server runs in single-user mode"))
+    Err(ApiError::new(
+        ErrorCode::MultiuserDisabled,
+        "login is off: this server runs in single-user mode",
+    ))
 }
 
 fn throttle_address(app: &App, peer: SocketAddr) -> Result<(), ApiError> {

@@ -21,7 +21,12 @@ pub struct LoginResponse {
 }
 
 /// Starts a session for `caller` in its own transaction and signs a token for it.
-pub async fn start(app: &App, caller: &Caller, ttl_secs: u64, user_agent: Option<&str>) -> Result<LoginResponse, ApiError> {
+pub async fn start(
+    app: &App,
+    caller: &Caller,
+    ttl_secs: u64,
+    user_agent: Option<&str>,
+) -> Result<LoginResponse, ApiError> {
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, caller).await?;
     let response = start_in(app, &tx, caller, ttl_secs, user_agent).await?;
@@ -42,11 +47,29 @@ pub async fn start_in(
     let ttl = i64::try_from(ttl_secs).map_err(ApiError::internal)?;
     let expires_at = now + chrono::Duration::seconds(ttl);
     let user_agent = user_agent.map(|ua| ua.chars().take(512).collect::<String>());
-    repo::insert_session(tx, session_id, caller.user_id, expires_at, user_agent.as_deref()).await?;
-    let user = repo::find(tx, caller.user_id).await?.ok_or_else(ApiError::unauthenticated)?;
+    repo::insert_session(
+        tx,
+        session_id,
+        caller.user_id,
+        expires_at,
+        user_agent.as_deref(),
+    )
+    .await?;
+    let user = repo::find(tx, caller.user_id)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
     let token = app
         .jwt
-        .issue(caller.user_id, session_id, now.timestamp(), expires_at.timestamp())
+        .issue(
+            caller.user_id,
+            session_id,
+            now.timestamp(),
+            expires_at.timestamp(),
+        )
         .map_err(ApiError::internal)?;
-    Ok(LoginResponse { token, user, expires_in: ttl_secs })
+    Ok(LoginResponse {
+        token,
+        user,
+        expires_in: ttl_secs,
+    })
 }

@@ -20,12 +20,18 @@ pub struct SetupGate {
 impl SetupGate {
     /// A gate that accepts no token (single-user mode, or an admin exists).
     pub fn closed() -> Self {
-        Self { token: Mutex::new(None), file: None }
+        Self {
+            token: Mutex::new(None),
+            file: None,
+        }
     }
 
     /// A gate with a known token and no file (tests).
     pub fn with_token(token: String) -> Self {
-        Self { token: Mutex::new(Some(token)), file: None }
+        Self {
+            token: Mutex::new(Some(token)),
+            file: None,
+        }
     }
 
     /// Loads or creates the token file when setup is needed, and logs the token; removes a
@@ -42,23 +48,34 @@ impl SetupGate {
             file = %file.display(),
             "no admin exists yet: open the web UI (or POST /api/v1/auth/setup) with this setup token"
         );
-        Ok(Self { token: Mutex::new(Some(token)), file: Some(file) })
+        Ok(Self {
+            token: Mutex::new(Some(token)),
+            file: Some(file),
+        })
     }
 
     /// The token, for the test harness.
     pub fn token(&self) -> Option<String> {
-        self.token.lock().expect("setup lock is never poisoned").clone()
+        self.token
+            .lock()
+            .expect("setup lock is never poisoned")
+            .clone()
     }
 
     /// Whether `candidate` is the token (constant-time).
     pub fn accepts(&self, candidate: &str) -> bool {
         let guard = self.token.lock().expect("setup lock is never poisoned");
-        guard.as_deref().is_some_and(|token| bool::from(token.as_bytes().ct_eq(candidate.as_bytes())))
+        guard
+            .as_deref()
+            .is_some_and(|token| bool::from(token.as_bytes().ct_eq(candidate.as_bytes())))
     }
 
     /// Forgets the token once the first admin exists.
     pub fn close(&self) {
-        self.token.lock().expect("setup lock is never poisoned").take();
+        self.token
+            .lock()
+            .expect("setup lock is never poisoned")
+            .take();
         if let Some(file) = &self.file {
             let _ = std::fs::remove_file(file);
         }

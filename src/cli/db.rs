@@ -23,22 +23,43 @@ impl DbCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
         let DbCommand::Psql { args } = self;
         if config.database.url.is_some() {
-            let url = config.database.owner_url.clone().or(config.database.url.clone()).expect("url is set");
-            let status = Command::new("psql").arg(url).args(&args).status().context("failed to run psql")?;
+            let url = config
+                .database
+                .owner_url
+                .clone()
+                .or(config.database.url.clone())
+                .expect("url is set");
+            let status = Command::new("psql")
+                .arg(url)
+                .args(&args)
+                .status()
+                .context("failed to run psql")?;
             return exit_status(status);
         }
         let database = db::open(&config, Purpose::Cli).await?;
-        let cluster = database.cluster.clone().expect("the embedded database has a cluster");
+        let cluster = database
+            .cluster
+            .clone()
+            .expect("the embedded database has a cluster");
         let psql = cluster.bin_dir().join("psql");
         let program = if psql.is_file() { psql } else { "psql".into() };
         let mut command = Command::new(program);
         command
             .arg("-h")
             .arg(cluster.socket_dir())
-            .args(["-p", &db::embedded::PORT.to_string(), "-U", OWNER_LOGIN, "-d", db::DATABASE])
+            .args([
+                "-p",
+                &db::embedded::PORT.to_string(),
+                "-U",
+                OWNER_LOGIN,
+                "-d",
+                db::DATABASE,
+            ])
             .args(&args)
             .env("PGPASSWORD", &cluster.secrets.owner);
-        let status = tokio::task::spawn_blocking(move || command.status()).await?.context("failed to run psql");
+        let status = tokio::task::spawn_blocking(move || command.status())
+            .await?
+            .context("failed to run psql");
         database.close().await?;
         exit_status(status?)
     }
@@ -49,8 +70,12 @@ pub(super) async fn migrate(config: Config) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log.format, &config.log.filter);
     let database = db::open(&config, Purpose::Cli).await?;
     let result = match &database.owner {
-        Some(owner) => db::migrate::run(owner).await.map(|n| println!("{n} migration(s) applied")),
-        None => Err(anyhow::anyhow!("set database.owner_url to migrate a managed database")),
+        Some(owner) => db::migrate::run(owner)
+            .await
+            .map(|n| println!("{n} migration(s) applied")),
+        None => Err(anyhow::anyhow!(
+            "set database.owner_url to migrate a managed database"
+        )),
     };
     database.close().await?;
     result

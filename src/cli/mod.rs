@@ -52,7 +52,10 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<()> {
         let mut config = Config::load(self.config.as_deref())?;
         match self.command {
-            Command::Serve { print_config, listen } => {
+            Command::Serve {
+                print_config,
+                listen,
+            } => {
                 if let Some(listen) = listen {
                     config.listen = listen;
                     config.validate()?;

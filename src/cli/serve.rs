@@ -26,20 +26,27 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
 async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<()> {
     let admin_exists = {
         let client = database.pool.get().await?;
-        client.query_one("select auth_admin_exists()", &[]).await?.get::<_, bool>(0)
+        client
+            .query_one("select auth_admin_exists()", &[])
+            .await?
+            .get::<_, bool>(0)
     };
     let setup = SetupGate::prepare(config, admin_exists)?;
     let app = Arc::new(App::new(config.clone(), database.pool.clone(), setup)?);
-    let listener =
-        TcpListener::bind(config.listen).await.with_context(|| format!("failed to listen on {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
-    http::serve(listener, app, shutdown_signal()).await.context("server error")?;
+    http::serve(listener, app, shutdown_signal())
+        .await
+        .context("server error")?;
     tracing::info!("shutting down");
     Ok(())
 }
 
 async fn shutdown_signal() {
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail");
+    let mut term =
+        signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail");
     let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail");
     tokio::select! {
         _ = term.recv() => {},

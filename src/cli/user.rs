@@ -79,7 +79,10 @@ impl OnOff {
     }
 }
 
-const SYSTEM_ADMIN: Caller = Caller { user_id: SYSTEM_USER_ID, role: RoleClass::Admin };
+const SYSTEM_ADMIN: Caller = Caller {
+    user_id: SYSTEM_USER_ID,
+    role: RoleClass::Admin,
+};
 
 impl UserCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
@@ -92,15 +95,36 @@ impl UserCommand {
     async fn run_with(self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
         let caller = &SYSTEM_ADMIN;
         match self {
-            UserCommand::Add { email, name, admin, password_stdin } => {
+            UserCommand::Add {
+                email,
+                name,
+                admin,
+                password_stdin,
+            } => {
                 let password = read_password(password_stdin)?;
-                let new = NewUser { email, display_name: name, password, is_admin: admin };
+                let new = NewUser {
+                    email,
+                    display_name: name,
+                    password,
+                    is_admin: admin,
+                };
                 let user = ops::create(pool, caller, new).await?;
                 println!("created {} ({})", user.email, user.id);
             }
-            UserCommand::Mod { email, name, password, password_stdin, admin, active } => {
+            UserCommand::Mod {
+                email,
+                name,
+                password,
+                password_stdin,
+                admin,
+                active,
+            } => {
                 let id = ops::id_by_email(pool, caller, &email).await?;
-                let password = if password || password_stdin { Some(read_password(password_stdin)?) } else { None };
+                let password = if password || password_stdin {
+                    Some(read_password(password_stdin)?)
+                } else {
+                    None
+                };
                 let patch = UserPatch {
                     display_name: name,
                     password,
@@ -141,7 +165,10 @@ impl UserCommand {
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("failed to read the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("failed to read the password from stdin")?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
     if !std::io::stdin().is_terminal() {
@@ -178,7 +205,11 @@ fn table(users: &[UserView]) -> String {
     }
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(padded.join("  ").trim_end());
         out.push('\n');
     };

@@ -15,19 +15,31 @@ pub async fn run(client: &Client, secrets: &DbSecrets) -> anyhow::Result<()> {
     }
     ensure_role(client, OWNER_LOGIN, "login inherit", Some(&secrets.owner)).await?;
     // The pool login: owns nothing, inherits nothing, bypasses nothing (rls.md pitfalls 1-2).
-    ensure_role(client, APP_LOGIN, "login noinherit nosuperuser nobypassrls nocreatedb nocreaterole",
-        Some(&secrets.app)).await?;
+    ensure_role(
+        client,
+        APP_LOGIN,
+        "login noinherit nosuperuser nobypassrls nocreatedb nocreaterole",
+        Some(&secrets.app),
+    )
+    .await?;
     let grants = format!(
         "grant {USER_ROLE}, {ADMIN_ROLE}, {WORKER_ROLE} to {APP_LOGIN};
          grant {ADMIN_ROLE} to {OWNER_LOGIN};"
     );
-    client.batch_execute(&grants).await.context("failed to grant role classes")?;
+    client
+        .batch_execute(&grants)
+        .await
+        .context("failed to grant role classes")?;
     ensure_database(client, DATABASE, None).await
 }
 
 /// Creates `name` owned by the owner login (optionally from `template`) unless it exists, and
 /// limits who may connect to it.
-pub async fn ensure_database(client: &Client, name: &str, template: Option<&str>) -> anyhow::Result<()> {
+pub async fn ensure_database(
+    client: &Client,
+    name: &str,
+    template: Option<&str>,
+) -> anyhow::Result<()> {
     let exists = client
         .query_opt("select 1 from pg_database where datname = $1", &[&name])
         .await?
@@ -40,7 +52,10 @@ pub async fn ensure_database(client: &Client, name: &str, template: Option<&str>
             )
             .await?
             .get(0);
-        client.batch_execute(&sql).await.with_context(|| format!("failed to create database {name}"))?;
+        client
+            .batch_execute(&sql)
+            .await
+            .with_context(|| format!("failed to create database {name}"))?;
     }
     let sql: String = client
         .query_one(
@@ -50,7 +65,10 @@ pub async fn ensure_database(client: &Client, name: &str, template: Option<&str>
         )
         .await?
         .get(0);
-    client.batch_execute(&sql).await.context("failed to set database privileges")?;
+    client
+        .batch_execute(&sql)
+        .await
+        .context("failed to set database privileges")?;
     Ok(())
 }
 
@@ -62,14 +80,35 @@ async fn ensure_role(
     attributes: &str,
     password: Option<&str>,
 ) -> anyhow::Result<()> {
-    let exists = client.query_opt("select 1 from pg_roles where rolname = $1", &[&role]).await?.is_some();
+    let exists = client
+        .query_opt("select 1 from pg_roles where rolname = $1", &[&role])
+        .await?
+        .is_some();
     let verb = if exists { "alter" } else { "create" };
-    let password_clause = if password.is_some() { " password %L" } else { "" };
+    let password_clause = if password.is_some() {
+        " password %L"
+    } else {
+        ""
+    };
     let template = format!("{verb} role %I {attributes}{password_clause}");
     let sql: String = match password {
-        Some(pw) => client.query_one("select format($1, $2::text, $3::text)", &[&template, &role, &pw]).await?,
-        None => client.query_one("select format($1, $2::text)", &[&template, &role]).await?,
+        Some(pw) => {
+            client
+                .query_one(
+                    "select format($1, $2::text, $3::text)",
+                    &[&template, &role, &pw],
+                )
+                .await?
+        }
+        None => {
+            client
+                .query_one("select format($1, $2::text)", &[&template, &role])
+                .await?
+        }
     }
     .get(0);
-    client.batch_execute(&sql).await.with_context(|| format!("failed to {verb} role {role}"))
+    client
+        .batch_execute(&sql)
+        .await
+        .with_context(|| format!("failed to {verb} role {role}"))
 }

@@ -154,9 +154,16 @@ impl EmbeddedCluster {
     /// A `Command` for one of the cluster's binaries, run as the cluster's OS user.
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(self.bin_dir.join(program));
-        command.current_dir("/").env_remove("PGDATA").process_group(0);
+        command
+            .current_dir("/")
+            .env_remove("PGDATA")
+            .process_group(0);
         if let Some(user) = &self.run_as {
-            command.uid(user.uid).gid(user.gid).env("HOME", "/").env("USER", &user.name);
+            command
+                .uid(user.uid)
+                .gid(user.gid)
+                .env("HOME", "/")
+                .env("USER", &user.name);
         }
         command
     }
@@ -177,7 +184,10 @@ impl EmbeddedCluster {
             .context("failed to run initdb")?;
         let _ = fs::remove_file(&pwfile);
         if !output.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         let settings = format!(
             "\n# Written by atelier: a private cluster reachable only through its Unix socket.\n\
@@ -192,7 +202,8 @@ impl EmbeddedCluster {
             .append(true)
             .open(self.pgdata.join("postgresql.conf"))
             .context("failed to open postgresql.conf")?;
-        conf.write_all(settings.as_bytes()).context("failed to write postgresql.conf")?;
+        conf.write_all(settings.as_bytes())
+            .context("failed to write postgresql.conf")?;
         Ok(())
     }
 
@@ -203,7 +214,10 @@ impl EmbeddedCluster {
             return Ok(());
         }
         if let Some(pid) = live_postmaster_pid(&self.pgdata) {
-            tracing::warn!(pid, "an orphaned postmaster serves this cluster; restarting it");
+            tracing::warn!(
+                pid,
+                "an orphaned postmaster serves this cluster; restarting it"
+            );
             return self.stop();
         }
         tracing::warn!("removing the stale postmaster.pid left by a crash");
@@ -217,11 +231,20 @@ impl EmbeddedCluster {
         // The watchdog runs as this process's user (it may have to delete root-owned files), and
         // drops to the cluster's OS user with setpriv for pg_ctl, which refuses to run as root.
         // `[ -d /proc/PID ]` rather than `kill -0`, which another OS user could not use.
+        // It stops only the postmaster it was armed for ($5): a newer server may already run a
+        // new postmaster on the same cluster after a restart, and that one must be left alone.
         let script = r#"while [ -d "/proc/$0" ]; do sleep 1; done
-$4 "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1
+if [ "$(head -n 1 "$2/postmaster.pid" 2>/dev/null)" = "$5" ]; then
+  $4 "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1
+fi
 if [ -n "$3" ]; then rm -rf "$3"; fi"#;
+        let postmaster =
+            live_postmaster_pid(&self.pgdata).context("the postmaster vanished after start")?;
         let drop_privileges = match &self.run_as {
-            Some(user) => format!("setpriv --reuid={} --regid={} --clear-groups", user.uid, user.gid),
+            Some(user) => format!(
+                "setpriv --reuid={} --regid={} --clear-groups",
+                user.uid, user.gid
+            ),
             None => String::new(),
         };
         Command::new("/bin/sh")
@@ -230,8 +253,13 @@ if [ -n "$3" ]; then rm -rf "$3"; fi"#;
             .arg(std::process::id().to_string())
             .arg(&self.bin_dir)
             .arg(&self.pgdata)
-            .arg(remove_dir.map(|p| p.as_os_str().to_owned()).unwrap_or_default())
+            .arg(
+                remove_dir
+                    .map(|p| p.as_os_str().to_owned())
+                    .unwrap_or_default(),
+            )
             .arg(drop_privileges)
+            .arg(postmaster.to_string())
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -243,12 +271,19 @@ if [ -n "$3" ]; then rm -rf "$3"; fi"#;
     }
 
     fn check_socket_path(&self) -> anyhow::Result<()> {
-        let len = self.socket_dir.join(format!(".s.PGSQL.{PORT}")).as_os_str().len();
+        let len = self
+            .socket_dir
+            .join(format!(".s.PGSQL.{PORT}"))
+            .as_os_str()
+            .len();
         if len > SOCKET_PATH_MAX {
             bail!(
                 "data_dir {} is too deep: the PostgreSQL socket path would be {len} bytes, and Unix \
                  sockets allow {SOCKET_PATH_MAX}. Choose a shorter data_dir",
-                self.socket_dir.parent().unwrap_or(&self.socket_dir).display()
+                self.socket_dir
+                    .parent()
+                    .unwrap_or(&self.socket_dir)
+                    .display()
             );
         }
         Ok(())
@@ -301,7 +336,10 @@ fn live_postmaster_pid(pgdata: &Path) -> Option<u32> {
     let pid: u32 = text.lines().next()?.trim().parse().ok()?;
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let cmdline = String::from_utf8_lossy(&cmdline);
-    let is_postgres = cmdline.split('\0').next().is_some_and(|argv0| argv0.ends_with("postgres"));
+    let is_postgres = cmdline
+        .split('\0')
+        .next()
+        .is_some_and(|argv0| argv0.ends_with("postgres"));
     is_postgres.then_some(pid)
 }
 
@@ -313,13 +351,19 @@ fn running_as_root() -> anyhow::Result<bool> {
 /// Finds the directory with `initdb`, `pg_ctl` and `postgres`: `PATH`, then the highest
 /// `/usr/lib/postgresql/*/bin`, then `pg_config --bindir`.
 pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
-    let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
+    let has_all = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_all(&dir) {
                 // Debian puts symlinks on PATH; resolve them so sibling binaries are found too.
                 let real = dir.join("initdb").canonicalize().ok();
-                return Ok(real.and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or(dir));
+                return Ok(real
+                    .and_then(|p| p.parent().map(Path::to_path_buf))
+                    .unwrap_or(dir));
             }
         }
     }
@@ -358,7 +402,11 @@ fn lookup_os_user(name: &str) -> anyhow::Result<OsUser> {
             if uid == 0 {
                 bail!("database.os_user {name} is root; PostgreSQL refuses to run as root");
             }
-            return Ok(OsUser { name: name.to_owned(), uid, gid });
+            return Ok(OsUser {
+                name: name.to_owned(),
+                uid,
+                gid,
+            });
         }
     }
     bail!(
@@ -380,7 +428,9 @@ mod tests {
 
     #[test]
     fn a_missing_os_user_gets_a_clear_message() {
-        let err = lookup_os_user("no-such-user-atelier").unwrap_err().to_string();
+        let err = lookup_os_user("no-such-user-atelier")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not exist"), "{err}");
     }
 }

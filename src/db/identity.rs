@@ -29,7 +29,11 @@ impl RoleClass {
 
     /// The role class that the `users.is_admin` flag gives.
     pub const fn from_is_admin(is_admin: bool) -> Self {
-        if is_admin { RoleClass::Admin } else { RoleClass::User }
+        if is_admin {
+            RoleClass::Admin
+        } else {
+            RoleClass::User
+        }
     }
 }
 
@@ -42,7 +46,8 @@ pub struct Caller {
     pub role: RoleClass,
 }
 
-const SET_CALLER: &str = "select set_config('role', $1, true), set_config('atelier.user_id', $2, true)";
+const SET_CALLER: &str =
+    "select set_config('role', $1, true), set_config('atelier.user_id', $2, true)";
 
 /// Opens a transaction in which row-level security sees `caller`. Both settings are
 /// transaction-local (`is_local = true`): COMMIT or ROLLBACK discards them.
@@ -52,6 +57,7 @@ pub async fn begin_as<'a>(
 ) -> Result<Transaction<'a>, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     let set = tx.prepare_cached(SET_CALLER).await?;
-    tx.execute(&set, &[&caller.role.as_str(), &caller.user_id.to_string()]).await?;
+    tx.execute(&set, &[&caller.role.as_str(), &caller.user_id.to_string()])
+        .await?;
     Ok(tx)
 }

@@ -14,10 +14,16 @@ const MIGRATION_LOCK: i64 = 7_406_283_500;
 
 /// Applies pending migrations as the owner login and returns how many were applied.
 pub async fn run(owner: &tokio_postgres::Config) -> anyhow::Result<usize> {
-    let mut client = connect_one(owner).await.context("failed to connect as the schema owner")?;
-    client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    let mut client = connect_one(owner)
+        .await
+        .context("failed to connect as the schema owner")?;
+    client
+        .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
     let report = embedded::migrations::runner().run_async(&mut client).await;
-    client.execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
+    client
+        .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
     let report = report.context("failed to apply migrations")?;
     let applied = report.applied_migrations().len();
     for migration in report.applied_migrations() {

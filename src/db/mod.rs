@@ -29,7 +29,9 @@ pub const WORKER_ROLE: &str = "atelier_worker";
 pub const DATABASE: &str = "atelier";
 
 /// Opens one connection outside the pool (migrations, bootstrap, CLI) and drives it on a task.
-pub async fn connect_one(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+pub async fn connect_one(
+    config: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
@@ -40,14 +42,19 @@ pub async fn connect_one(config: &tokio_postgres::Config) -> Result<tokio_postgr
 }
 
 /// Builds the runtime pool. Connections carry a statement timeout as a backstop.
-pub fn pool(mut config: tokio_postgres::Config, size: usize) -> anyhow::Result<deadpool_postgres::Pool> {
+pub fn pool(
+    mut config: tokio_postgres::Config,
+    size: usize,
+) -> anyhow::Result<deadpool_postgres::Pool> {
     config.options("-c statement_timeout=30000 -c idle_in_transaction_session_timeout=60000");
     // Fast recycling is safe only because no code ever issues session-level SET (rls.md pitfall 3):
     // identity lives in transaction-local settings that COMMIT or ROLLBACK discard.
     let manager = deadpool_postgres::Manager::from_config(
         config,
         tokio_postgres::NoTls,
-        deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Fast },
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
     );
     let pool = deadpool_postgres::Pool::builder(manager)
         .max_size(size)

@@ -51,9 +51,15 @@ pub async fn open(config: &Config, purpose: Purpose) -> anyhow::Result<Database>
     let Some(url) = &config.database.url else {
         return open_embedded(config, purpose, pool_size).await;
     };
-    let app: tokio_postgres::Config = url.parse().context("database.url is not a valid PostgreSQL URL")?;
+    let app: tokio_postgres::Config = url
+        .parse()
+        .context("database.url is not a valid PostgreSQL URL")?;
     let owner = match &config.database.owner_url {
-        Some(owner_url) => Some(owner_url.parse().context("database.owner_url is not valid")?),
+        Some(owner_url) => Some(
+            owner_url
+                .parse()
+                .context("database.owner_url is not valid")?,
+        ),
         None => None,
     };
     if let Some(owner) = &owner {
@@ -63,14 +69,26 @@ pub async fn open(config: &Config, purpose: Purpose) -> anyhow::Result<Database>
     }
     let pool = super::pool(app, pool_size)?;
     check_pool(&pool).await?;
-    Ok(Database { pool, owner, cluster: None, owns_cluster: false, _lock: None })
+    Ok(Database {
+        pool,
+        owner,
+        cluster: None,
+        owns_cluster: false,
+        _lock: None,
+    })
 }
 
-async fn open_embedded(config: &Config, purpose: Purpose, pool_size: usize) -> anyhow::Result<Database> {
+async fn open_embedded(
+    config: &Config,
+    purpose: Purpose,
+    pool_size: usize,
+) -> anyhow::Result<Database> {
     let data_dir = config.data_dir.clone();
     let os_user = config.database.os_user.clone();
-    let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::prepare(&data_dir, os_user.as_deref()))
-        .await??;
+    let cluster = tokio::task::spawn_blocking(move || {
+        EmbeddedCluster::prepare(&data_dir, os_user.as_deref())
+    })
+    .await??;
     let cluster = Arc::new(cluster);
     let lock = try_lock_data_dir(config)?;
     let owns_cluster = lock.is_some();
@@ -78,12 +96,18 @@ async fn open_embedded(config: &Config, purpose: Purpose, pool_size: usize) -> a
         let starting = Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || starting.start(None)).await??;
         let secrets = &cluster.secrets;
-        let superuser = connect_one(&cluster.pg_config(SUPERUSER, &secrets.superuser, "postgres")).await?;
+        let superuser =
+            connect_one(&cluster.pg_config(SUPERUSER, &secrets.superuser, "postgres")).await?;
         bootstrap::run(&superuser, secrets).await?;
     } else if purpose == Purpose::Serve {
-        bail!("another atelier process is serving {}; stop it first", config.data_dir.display());
+        bail!(
+            "another atelier process is serving {}; stop it first",
+            config.data_dir.display()
+        );
     } else if !cluster.is_running() {
-        bail!("the data directory is locked by another atelier process, but its database is not running");
+        bail!(
+            "the data directory is locked by another atelier process, but its database is not running"
+        );
     }
     let owner = cluster.pg_config(OWNER_LOGIN, &cluster.secrets.owner, DATABASE);
     let app = cluster.pg_config(APP_LOGIN, &cluster.secrets.app, DATABASE);
@@ -91,8 +115,13 @@ async fn open_embedded(config: &Config, purpose: Purpose, pool_size: usize) -> a
         migrate::run(&owner).await?;
     }
     let pool = super::pool(app, pool_size)?;
-    let database =
-        Database { pool, owner: Some(owner), cluster: Some(cluster), owns_cluster, _lock: lock };
+    let database = Database {
+        pool,
+        owner: Some(owner),
+        cluster: Some(cluster),
+        owns_cluster,
+        _lock: lock,
+    };
     if let Err(error) = check_pool(&database.pool).await {
         database.close().await?;
         return Err(error);
@@ -101,7 +130,10 @@ async fn open_embedded(config: &Config, purpose: Purpose, pool_size: usize) -> a
 }
 
 async fn check_pool(pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
-    let client = pool.get().await.context("failed to connect to the database")?;
+    let client = pool
+        .get()
+        .await
+        .context("failed to connect to the database")?;
     preflight::check_runtime_login(&client).await
 }
 
@@ -118,6 +150,8 @@ fn try_lock_data_dir(config: &Config) -> anyhow::Result<Option<File>> {
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(error)) => Err(error).context("failed to lock the data directory"),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).context("failed to lock the data directory")
+        }
     }
 }

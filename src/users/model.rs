@@ -55,7 +55,8 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-        if local.is_empty() || domain.is_empty() || domain.contains('@') || domain.starts_with('.') {
+        if local.is_empty() || domain.is_empty() || domain.contains('@') || domain.starts_with('.')
+        {
             return Err(invalid());
         }
         Ok(Self(email))
@@ -77,7 +78,9 @@ impl DisplayName {
         let name = raw.trim();
         let len = name.chars().count();
         if len == 0 || len > 100 || name.chars().any(char::is_control) {
-            return Err(ApiError::validation("display_name must have 1 to 100 printable characters"));
+            return Err(ApiError::validation(
+                "display_name must have 1 to 100 printable characters",
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -94,7 +97,10 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse("  Joe@Example.COM ").unwrap().as_str(), "joe@example.com");
+        assert_eq!(
+            Email::parse("  Joe@Example.COM ").unwrap().as_str(),
+            "joe@example.com"
+        );
         for bad in ["", "joe", "@x", "joe@", "jo e@x.y", "a@b@c", "a@.x"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }

@@ -15,9 +15,21 @@ const LAST_ADMIN_SQLSTATE: &str = "AT001";
 
 /// Database refusals that are the client's doing.
 const REFUSALS: &[(&str, ErrorCode, &str)] = &[
-    ("users_email_key", ErrorCode::EmailTaken, "another account already uses this email"),
-    (LAST_ADMIN_SQLSTATE, ErrorCode::LastAdmin, "the last active admin cannot be removed, demoted or deactivated"),
-    ("users_system_not_admin_check", ErrorCode::SystemUserProtected, "the system user cannot be an admin"),
+    (
+        "users_email_key",
+        ErrorCode::EmailTaken,
+        "another account already uses this email",
+    ),
+    (
+        LAST_ADMIN_SQLSTATE,
+        ErrorCode::LastAdmin,
+        "the last active admin cannot be removed, demoted or deactivated",
+    ),
+    (
+        "users_system_not_admin_check",
+        ErrorCode::SystemUserProtected,
+        "the system user cannot be an admin",
+    ),
     ("42501", ErrorCode::Forbidden, "admin rights required"),
 ];
 
@@ -53,12 +65,21 @@ pub async fn create(pool: &Pool, caller: &Caller, new: NewUser) -> Result<UserVi
     let email = Email::parse(&new.email)?;
     let name = DisplayName::parse(&new.display_name)?;
     password::check_policy(&new.password, email.as_str())?;
-    let hash = password::hash(new.password).await.map_err(ApiError::internal)?;
+    let hash = password::hash(new.password)
+        .await
+        .map_err(ApiError::internal)?;
     let mut client = pool.get().await?;
     let tx = begin_as(&mut client, caller).await?;
-    let user = repo::insert(&tx, Uuid::now_v7(), email.as_str(), name.as_str(), &hash, new.is_admin)
-        .await
-        .map_err(|e| on_db_error(e, REFUSALS))?;
+    let user = repo::insert(
+        &tx,
+        Uuid::now_v7(),
+        email.as_str(),
+        name.as_str(),
+        &hash,
+        new.is_admin,
+    )
+    .await
+    .map_err(|e| on_db_error(e, REFUSALS))?;
     tx.commit().await?;
     Ok(user)
 }
@@ -86,14 +107,25 @@ pub async fn id_by_email(pool: &Pool, caller: &Caller, email: &str) -> Result<Uu
     let email = Email::parse(email)?;
     let mut client = pool.get().await?;
     let tx = begin_as(&mut client, caller).await?;
-    let user = repo::find_by_email(&tx, email.as_str()).await?.ok_or_else(user_not_found)?;
+    let user = repo::find_by_email(&tx, email.as_str())
+        .await?
+        .ok_or_else(user_not_found)?;
     tx.commit().await?;
     Ok(user.id)
 }
 
 /// Applies an admin's changes to an account in one transaction.
-pub async fn update(pool: &Pool, caller: &Caller, id: Uuid, patch: UserPatch) -> Result<UserView, ApiError> {
-    let name = patch.display_name.as_deref().map(DisplayName::parse).transpose()?;
+pub async fn update(
+    pool: &Pool,
+    caller: &Caller,
+    id: Uuid,
+    patch: UserPatch,
+) -> Result<UserView, ApiError> {
+    let name = patch
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
     let mut client = pool.get().await?;
     let tx = begin_as(&mut client, caller).await?;
     if repo::is_system(&tx, id).await? {
@@ -109,7 +141,9 @@ pub async fn update(pool: &Pool, caller: &Caller, id: Uuid, patch: UserPatch) ->
     };
     let refuse = |e| on_db_error(e, REFUSALS);
     if let Some(name) = &name {
-        repo::set_display_name(&tx, id, name.as_str()).await.map_err(refuse)?;
+        repo::set_display_name(&tx, id, name.as_str())
+            .await
+            .map_err(refuse)?;
     }
     if let Some(is_admin) = patch.is_admin {
         repo::set_admin(&tx, id, is_admin).await.map_err(refuse)?;
@@ -121,7 +155,9 @@ pub async fn update(pool: &Pool, caller: &Caller, id: Uuid, patch: UserPatch) ->
         }
     }
     if let Some(hash) = &hash {
-        repo::set_password_hash(&tx, id, hash).await.map_err(refuse)?;
+        repo::set_password_hash(&tx, id, hash)
+            .await
+            .map_err(refuse)?;
         repo::delete_sessions_of(&tx, id).await?;
     }
     let user = repo::find(&tx, id).await?.ok_or_else(user_not_found)?;
@@ -136,7 +172,10 @@ pub async fn delete(pool: &Pool, caller: &Caller, id: Uuid) -> Result<(), ApiErr
     if repo::is_system(&tx, id).await? {
         return Err(system_protected());
     }
-    if !repo::delete(&tx, id).await.map_err(|e| on_db_error(e, REFUSALS))? {
+    if !repo::delete(&tx, id)
+        .await
+        .map_err(|e| on_db_error(e, REFUSALS))?
+    {
         return Err(user_not_found());
     }
     tx.commit().await?;
@@ -150,7 +189,9 @@ pub async fn adopt(pool: &Pool, caller: &Caller, from: Uuid, to: Uuid) -> Result
     if repo::find(&tx, to).await?.is_none() {
         return Err(user_not_found());
     }
-    let moved = repo::adopt(&tx, from, to).await.map_err(|e| on_db_error(e, REFUSALS))?;
+    let moved = repo::adopt(&tx, from, to)
+        .await
+        .map_err(|e| on_db_error(e, REFUSALS))?;
     tx.commit().await?;
     Ok(moved)
 }
@@ -161,5 +202,8 @@ pub fn user_not_found() -> ApiError {
 }
 
 fn system_protected() -> ApiError {
-    ApiError::new(ErrorCode::SystemUserProtected, "the internal system user cannot be changed or deleted")
+    ApiError::new(
+        ErrorCode::SystemUserProtected,
+        "the internal system user cannot be changed or deleted",
+    )
 }

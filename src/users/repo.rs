@@ -22,31 +22,59 @@ pub async fn insert(
         "insert into users (id, email, display_name, password_hash, is_admin)
          values ($1, $2, $3, $4, $5) returning {COLUMNS}"
     );
-    let row = db.query_one(&sql, &[&id, &email, &display_name, &password_hash, &is_admin]).await?;
+    let row = db
+        .query_one(
+            &sql,
+            &[&id, &email, &display_name, &password_hash, &is_admin],
+        )
+        .await?;
     UserView::try_from(&row)
 }
 
 /// Finds a visible, non-system user by id.
-pub async fn find(db: &impl GenericClient, id: Uuid) -> Result<Option<UserView>, tokio_postgres::Error> {
+pub async fn find(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where id = $1 and not is_system");
-    db.query_opt(&sql, &[&id]).await?.as_ref().map(UserView::try_from).transpose()
+    db.query_opt(&sql, &[&id])
+        .await?
+        .as_ref()
+        .map(UserView::try_from)
+        .transpose()
 }
 
 /// Finds a visible, non-system user by (lowercase) email.
-pub async fn find_by_email(db: &impl GenericClient, email: &str) -> Result<Option<UserView>, tokio_postgres::Error> {
+pub async fn find_by_email(
+    db: &impl GenericClient,
+    email: &str,
+) -> Result<Option<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where email = $1 and not is_system");
-    db.query_opt(&sql, &[&email]).await?.as_ref().map(UserView::try_from).transpose()
+    db.query_opt(&sql, &[&email])
+        .await?
+        .as_ref()
+        .map(UserView::try_from)
+        .transpose()
 }
 
 /// Lists the visible, non-system users, oldest first.
 pub async fn list(db: &impl GenericClient) -> Result<Vec<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where not is_system order by created_at, id");
-    db.query(&sql, &[]).await?.iter().map(UserView::try_from).collect()
+    db.query(&sql, &[])
+        .await?
+        .iter()
+        .map(UserView::try_from)
+        .collect()
 }
 
 /// The stored password hash of a visible user.
-pub async fn password_hash(db: &impl GenericClient, id: Uuid) -> Result<Option<String>, tokio_postgres::Error> {
-    let row = db.query_opt("select password_hash from users where id = $1", &[&id]).await?;
+pub async fn password_hash(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = db
+        .query_opt("select password_hash from users where id = $1", &[&id])
+        .await?;
     Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
 }
 
@@ -56,33 +84,74 @@ pub async fn set_display_name(
     id: Uuid,
     name: &str,
 ) -> Result<Option<UserView>, tokio_postgres::Error> {
-    let sql = format!("update users set display_name = $2 where id = $1 and not is_system returning {COLUMNS}");
-    db.query_opt(&sql, &[&id, &name]).await?.as_ref().map(UserView::try_from).transpose()
+    let sql = format!(
+        "update users set display_name = $2 where id = $1 and not is_system returning {COLUMNS}"
+    );
+    db.query_opt(&sql, &[&id, &name])
+        .await?
+        .as_ref()
+        .map(UserView::try_from)
+        .transpose()
 }
 
 /// Sets the password hash; returns whether a row was updated.
-pub async fn set_password_hash(db: &impl GenericClient, id: Uuid, hash: &str) -> Result<bool, tokio_postgres::Error> {
-    Ok(db.execute("update users set password_hash = $2 where id = $1", &[&id, &hash]).await? == 1)
+pub async fn set_password_hash(
+    db: &impl GenericClient,
+    id: Uuid,
+    hash: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(db
+        .execute(
+            "update users set password_hash = $2 where id = $1",
+            &[&id, &hash],
+        )
+        .await?
+        == 1)
 }
 
 /// Sets the admin flag (admins only, by grant).
-pub async fn set_admin(db: &impl GenericClient, id: Uuid, is_admin: bool) -> Result<bool, tokio_postgres::Error> {
-    Ok(db.execute("update users set is_admin = $2 where id = $1", &[&id, &is_admin]).await? == 1)
+pub async fn set_admin(
+    db: &impl GenericClient,
+    id: Uuid,
+    is_admin: bool,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(db
+        .execute(
+            "update users set is_admin = $2 where id = $1",
+            &[&id, &is_admin],
+        )
+        .await?
+        == 1)
 }
 
 /// Sets the active flag (admins only, by grant).
-pub async fn set_active(db: &impl GenericClient, id: Uuid, is_active: bool) -> Result<bool, tokio_postgres::Error> {
-    Ok(db.execute("update users set is_active = $2 where id = $1", &[&id, &is_active]).await? == 1)
+pub async fn set_active(
+    db: &impl GenericClient,
+    id: Uuid,
+    is_active: bool,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(db
+        .execute(
+            "update users set is_active = $2 where id = $1",
+            &[&id, &is_active],
+        )
+        .await?
+        == 1)
 }
 
 /// Deletes a user and, by cascade, everything they own.
 pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    Ok(db.execute("delete from users where id = $1 and not is_system", &[&id]).await? == 1)
+    Ok(db
+        .execute("delete from users where id = $1 and not is_system", &[&id])
+        .await?
+        == 1)
 }
 
 /// Whether `id` is the internal system user.
 pub async fn is_system(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    let row = db.query_opt("select is_system from users where id = $1", &[&id]).await?;
+    let row = db
+        .query_opt("select is_system from users where id = $1", &[&id])
+        .await?;
     Ok(row.is_some_and(|r| r.get(0)))
 }
 
@@ -103,22 +172,46 @@ pub async fn insert_session(
 }
 
 /// Ends one session.
-pub async fn delete_session(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    Ok(db.execute("delete from sessions where id = $1", &[&id]).await? == 1)
+pub async fn delete_session(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(db
+        .execute("delete from sessions where id = $1", &[&id])
+        .await?
+        == 1)
 }
 
 /// Ends every session of a user (password change, deactivation).
-pub async fn delete_sessions_of(db: &impl GenericClient, user_id: Uuid) -> Result<u64, tokio_postgres::Error> {
-    db.execute("delete from sessions where user_id = $1", &[&user_id]).await
+pub async fn delete_sessions_of(
+    db: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<u64, tokio_postgres::Error> {
+    db.execute("delete from sessions where user_id = $1", &[&user_id])
+        .await
 }
 
 /// Hands every row owned by `from` to `to` (see `atelier_adopt` in V1).
-pub async fn adopt(db: &impl GenericClient, from: Uuid, to: Uuid) -> Result<i64, tokio_postgres::Error> {
-    Ok(db.query_one("select atelier_adopt($1, $2)", &[&from, &to]).await?.get(0))
+pub async fn adopt(
+    db: &impl GenericClient,
+    from: Uuid,
+    to: Uuid,
+) -> Result<i64, tokio_postgres::Error> {
+    Ok(db
+        .query_one("select atelier_adopt($1, $2)", &[&from, &to])
+        .await?
+        .get(0))
 }
 
 /// The caller's own row, including the system user (single-user mode's `me`).
-pub async fn find_self(db: &impl GenericClient, id: Uuid) -> Result<Option<UserView>, tokio_postgres::Error> {
+pub async fn find_self(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where id = $1");
-    db.query_opt(&sql, &[&id]).await?.as_ref().map(UserView::try_from).transpose()
+    db.query_opt(&sql, &[&id])
+        .await?
+        .as_ref()
+        .map(UserView::try_from)
+        .transpose()
 }

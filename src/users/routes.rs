@@ -10,8 +10,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ops::{self, NewUser, UserPatch};
 use super::UserView;
+use super::ops::{self, NewUser, UserPatch};
 use crate::app::App;
 use crate::auth::AdminUser;
 use crate::error::ApiError;
@@ -21,7 +21,10 @@ use crate::http::extract::AppJson;
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/api/v1/auth/users", get(list_users).post(create_user))
-        .route("/api/v1/auth/users/{user_id}", get(get_user).patch(update_user).delete(delete_user))
+        .route(
+            "/api/v1/auth/users/{user_id}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
 }
 
 /// A new account.
@@ -38,7 +41,10 @@ pub struct CreateUser {
 /// Lists every account (admins only).
 #[utoipa::path(get, path = "/api/v1/auth/users", tag = "users",
     responses((status = 200, body = Vec<UserView>), (status = 403, description = "forbidden")), security(("bearer" = [])))]
-pub async fn list_users(State(app): State<Arc<App>>, AdminUser(admin): AdminUser) -> Result<Json<Vec<UserView>>, ApiError> {
+pub async fn list_users(
+    State(app): State<Arc<App>>,
+    AdminUser(admin): AdminUser,
+) -> Result<Json<Vec<UserView>>, ApiError> {
     Ok(Json(ops::list(&app.db, &admin.caller).await?))
 }
 
@@ -50,7 +56,12 @@ pub async fn create_user(
     AdminUser(admin): AdminUser,
     AppJson(body): AppJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let new = NewUser { email: body.email, display_name: body.display_name, password: body.password, is_admin: body.is_admin };
+    let new = NewUser {
+        email: body.email,
+        display_name: body.display_name,
+        password: body.password,
+        is_admin: body.is_admin,
+    };
     let user = ops::create(&app.db, &admin.caller, new).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -63,7 +74,9 @@ pub async fn get_user(
     AdminUser(admin): AdminUser,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(ops::get(&app.db, &admin.caller, parse_id(&user_id)?).await?))
+    Ok(Json(
+        ops::get(&app.db, &admin.caller, parse_id(&user_id)?).await?,
+    ))
 }
 
 /// Changes name, password, admin flag or active flag (admins only).
@@ -75,7 +88,9 @@ pub async fn update_user(
     Path(user_id): Path<String>,
     AppJson(patch): AppJson<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(ops::update(&app.db, &admin.caller, parse_id(&user_id)?, patch).await?))
+    Ok(Json(
+        ops::update(&app.db, &admin.caller, parse_id(&user_id)?, patch).await?,
+    ))
 }
 
 /// Deletes an account and everything it owns (admins only).

@@ -1,1 +1,10 @@
+//! Integration tests: one binary (it links once), with a module per feature.
+#![expect(
+    unreachable_pub,
+    reason = "helpers are shared between the test modules of this one crate"
+)]
 
+mod auth;
+mod cli;
+mod helpers;
+mod rls;

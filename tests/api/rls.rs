@@ -1,0 +1,309 @@
+//! Row-level security at the SQL level, as the runtime login: every table is covered, users see
+//! only their own rows, no identity sees nothing, and pooled connections carry nothing over.
+
+use atelier::db::{Caller, RoleClass, begin_as, preflight};
+use uuid::Uuid;
+
+use crate::helpers::{app_pool, fresh_database, superuser_client};
+
+/// The user-owned tables and the column their policies key on. A new table must be added here
+/// (the coverage test below fails until it is).
+const OWNED_TABLES: &[(&str, &str)] = &[("users", "id"), ("sessions", "user_id")];
+
+/// refinery's bookkeeping: no app role has any privilege on it (checked below).
+const NOT_USER_DATA: &[&str] = &["refinery_schema_history"];
+
+async fn two_users_with_sessions(dbname: &str) -> (Uuid, Uuid) {
+    let db = superuser_client(dbname).await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, email) in [(a, "a@example.com"), (b, "b@example.com")] {
+        db.execute(
+            "insert into users (id, email, display_name, password_hash) values ($1, $2, 'x', 'h')",
+            &[&id, &email],
+        )
+        .await
+        .unwrap();
+        db.execute("insert into sessions (id, user_id, expires_at) values ($1, $2, now() + interval '1 hour')", &[&Uuid::now_v7(), &id])
+            .await
+            .unwrap();
+    }
+    (a, b)
+}
+
+#[tokio::test]
+async fn every_table_has_row_level_security_enabled_and_forced() {
+    let dbname = fresh_database().await;
+    let db = superuser_client(&dbname).await;
+    let rows = db
+        .query(
+            "select c.relname, c.relrowsecurity, c.relforcerowsecurity from pg_class c
+             where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') order by 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        let (name, enabled, forced): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
+        if NOT_USER_DATA.contains(&name.as_str()) {
+            continue;
+        }
+        assert!(
+            enabled && forced,
+            "table {name} lacks ENABLE or FORCE ROW LEVEL SECURITY"
+        );
+        assert!(
+            OWNED_TABLES.iter().any(|(t, _)| *t == name),
+            "table {name} is missing from OWNED_TABLES"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bookkeeping_tables_are_closed_to_every_app_role() {
+    let dbname = fresh_database().await;
+    let db = superuser_client(&dbname).await;
+    for table in NOT_USER_DATA {
+        for role in [
+            "atelier_app",
+            "atelier_user",
+            "atelier_admin",
+            "atelier_worker",
+        ] {
+            let allowed: bool = db
+                .query_one(
+                    "select has_table_privilege($1, $2, 'select, insert, update, delete')",
+                    &[&role, table],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert!(!allowed, "{role} may touch {table}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_policy_column_leads_an_index() {
+    let dbname = fresh_database().await;
+    let db = superuser_client(&dbname).await;
+    for (table, column) in OWNED_TABLES {
+        let leads: bool = db
+            .query_one(
+                "select exists (select 1 from pg_index i join pg_attribute a
+                   on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                 where i.indrelid = $1::text::regclass and a.attname = $2)",
+                &[table, column],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(leads, "no index on {table} leads with {column}");
+    }
+}
+
+#[tokio::test]
+async fn a_user_sees_none_of_another_users_rows_in_any_table() {
+    let dbname = fresh_database().await;
+    let (a, b) = two_users_with_sessions(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(
+        &mut client,
+        &Caller {
+            user_id: b,
+            role: RoleClass::User,
+        },
+    )
+    .await
+    .unwrap();
+    for (table, column) in OWNED_TABLES {
+        let sql = format!(
+            "select count(*) filter (where {column} = $1), count(*) filter (where {column} = $2) from {table}"
+        );
+        let row = tx.query_one(&sql, &[&a, &b]).await.unwrap();
+        let (of_a, of_b): (i64, i64) = (row.get(0), row.get(1));
+        assert_eq!(of_a, 0, "user b sees user a's rows in {table}");
+        assert_eq!(of_b, 1, "user b should see their own row in {table}");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_sees_every_users_rows() {
+    let dbname = fresh_database().await;
+    let (a, b) = two_users_with_sessions(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(
+        &mut client,
+        &Caller {
+            user_id: b,
+            role: RoleClass::Admin,
+        },
+    )
+    .await
+    .unwrap();
+    let n: i64 = tx
+        .query_one(
+            "select count(*) from sessions where user_id in ($1, $2)",
+            &[&a, &b],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
+async fn a_user_cannot_write_rows_for_someone_else() {
+    let dbname = fresh_database().await;
+    let (a, b) = two_users_with_sessions(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(
+        &mut client,
+        &Caller {
+            user_id: b,
+            role: RoleClass::User,
+        },
+    )
+    .await
+    .unwrap();
+    let err = tx
+        .execute(
+            "insert into sessions (id, user_id, expires_at) values ($1, $2, now())",
+            &[&Uuid::now_v7(), &a],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    drop(tx);
+    let tx = begin_as(
+        &mut client,
+        &Caller {
+            user_id: b,
+            role: RoleClass::User,
+        },
+    )
+    .await
+    .unwrap();
+    let updated = tx
+        .execute(
+            "update users set display_name = 'pwned' where id = $1",
+            &[&a],
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated, 0, "another user's row is invisible to UPDATE");
+    let err = tx
+        .execute("update users set is_admin = true where id = $1", &[&b])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "no column grant for is_admin"
+    );
+}
+
+#[tokio::test]
+async fn without_an_identity_nothing_is_visible() {
+    let dbname = fresh_database().await;
+    two_users_with_sessions(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    let client = pool.get().await.unwrap();
+    for (table, _) in OWNED_TABLES {
+        // No role: the NOINHERIT login has no privileges at all, so it fails closed.
+        let err = client
+            .query(&format!("select * from {table}"), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{table}"
+        );
+    }
+    // A role class but no user id: the policies match nothing.
+    let mut client = client;
+    let tx = client.transaction().await.unwrap();
+    tx.execute("select set_config('role', 'atelier_user', true)", &[])
+        .await
+        .unwrap();
+    for (table, _) in OWNED_TABLES {
+        let n: i64 = tx
+            .query_one(&format!("select count(*) from {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            n, 0,
+            "{table} leaks rows to a transaction without a user id"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pooled_connection_carries_no_identity_into_the_next_checkout() {
+    let dbname = fresh_database().await;
+    let (a, _) = two_users_with_sessions(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    {
+        let mut client = pool.get().await.unwrap();
+        let tx = begin_as(
+            &mut client,
+            &Caller {
+                user_id: a,
+                role: RoleClass::Admin,
+            },
+        )
+        .await
+        .unwrap();
+        tx.query_one("select count(*) from users", &[])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    {
+        let mut client = pool.get().await.unwrap();
+        let tx = begin_as(
+            &mut client,
+            &Caller {
+                user_id: a,
+                role: RoleClass::User,
+            },
+        )
+        .await
+        .unwrap();
+        drop(tx); // rolled back
+    }
+    let client = pool.get().await.unwrap(); // the same single connection
+    let row = client
+        .query_one(
+            "select current_user::text, coalesce(current_setting('atelier.user_id', true), '')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "atelier_app");
+    assert_eq!(row.get::<_, String>(1), "");
+}
+
+#[tokio::test]
+async fn the_preflight_refuses_a_login_that_could_bypass_rls() {
+    let dbname = fresh_database().await;
+    let superuser = superuser_client(&dbname).await;
+    let err = preflight::check_runtime_login(&superuser)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("superuser"), "{err}");
+
+    let pool = app_pool(&dbname, 1);
+    preflight::check_runtime_login(&pool.get().await.unwrap())
+        .await
+        .unwrap();
+}
