@@ -1,1 +1,300 @@
+//! The real `atelier` binary, used the way an administrator would: `serve` with the embedded
+//! database and no configuration, setup from the log's token, `user add/list/mod`, `db psql`,
+//! SIGTERM leaving no postgres behind, and recovery after kill -9.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::PASSWORD;
+
+const BIN: &str = env!("CARGO_BIN_EXE_atelier");
+
+fn atelier(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env("ATELIER__MULTIUSER", "true")
+        .env("ATELIER__DATA_DIR", data_dir)
+        .env("ATELIER__LOG__FORMAT", "json")
+        .env_remove("ATELIER__DATABASE__URL");
+    command
+}
+
+fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = atelier(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    async fn start(data_dir: &Path, port: u16) -> Self {
+        let log = data_dir.with_extension(format!("{port}.log"));
+        let child = atelier(data_dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < deadline {
+            if let Ok(response) = reqwest::get(format!("{}/readyz", self.base)).await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "server did not become ready: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
+    fn kill_hard(mut self) {
+        self.child.kill().unwrap(); // SIGKILL: no chance to stop PostgreSQL
+        self.child.wait().unwrap();
+    }
+}
+
+/// Whether any postgres process serves the cluster in `data_dir` (its postmaster's argv names
+/// the cluster directory; the backends die with it).
+fn postgres_running_for(data_dir: &Path) -> bool {
+    let pgdata = data_dir.join("pg");
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        let mut args = cmdline.split('\0');
+        let is_postgres = args.next().is_some_and(|argv0| argv0.ends_with("postgres"));
+        is_postgres && args.any(|arg| Path::new(arg) == pgdata)
+    })
+}
+
+async fn login(base: &str, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_runs_the_real_binary_from_first_start_to_crash_recovery() {
+    let root = tempfile::tempdir().unwrap();
+    let data_dir = root.path().join("data");
+    let port = free_port();
+    let http = reqwest::Client::new();
+
+    // First start with no configuration but the data directory: setup from the log's token.
+    let server = Server::start(&data_dir, port).await;
+    let status: Value = http
+        .get(format!("{}/api/v1/auth/status", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["setup_required"], true);
+    let token = std::fs::read_to_string(data_dir.join("secrets/setup_token")).unwrap();
+    assert!(
+        std::fs::read_to_string(&server.log)
+            .unwrap()
+            .contains(token.trim()),
+        "the token is in the log"
+    );
+    let setup = json!({"setup_token": token.trim(), "email": "admin@example.com", "display_name": "Admin", "password": PASSWORD});
+    let response = http
+        .post(format!("{}/api/v1/auth/setup", server.base))
+        .json(&setup)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    // The CLI works against the running server's embedded database.
+    let added = run(
+        &data_dir,
+        &[
+            "user",
+            "add",
+            "--email",
+            "joe@example.com",
+            "--name",
+            "Joe",
+            "--password-stdin",
+        ],
+        Some("joe's long password\n"),
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let list = run(&data_dir, &["user", "list"], None);
+    let table = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        table.starts_with("EMAIL") && table.contains("joe@example.com"),
+        "{table}"
+    );
+    let json_list: Value =
+        serde_json::from_slice(&run(&data_dir, &["user", "list", "--json"], None).stdout).unwrap();
+    assert_eq!(json_list.as_array().unwrap().len(), 2);
+    let joe: Value = login(&server.base, "joe@example.com", "joe's long password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let joe_token = joe["token"].as_str().unwrap().to_owned();
+
+    let psql = run(
+        &data_dir,
+        &[
+            "db",
+            "psql",
+            "--",
+            "-tAc",
+            "select count(*) from users where not is_system",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&psql.stdout).trim(),
+        "2",
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+
+    let modded = run(
+        &data_dir,
+        &["user", "mod", "joe@example.com", "--active", "off"],
+        None,
+    );
+    assert!(
+        modded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&modded.stderr)
+    );
+    let me = http
+        .get(format!("{}/api/v1/auth/me", server.base))
+        .bearer_auth(&joe_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "the CLI's change applies on the next request"
+    );
+    let weak = run(
+        &data_dir,
+        &[
+            "user",
+            "add",
+            "--email",
+            "x@example.com",
+            "--name",
+            "X",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
+
+    // SIGTERM: a clean exit that leaves no postgres behind.
+    assert!(
+        postgres_running_for(&data_dir),
+        "the probe sees the running cluster"
+    );
+    assert!(server.terminate().success());
+    assert!(
+        !postgres_running_for(&data_dir),
+        "postgres survived SIGTERM"
+    );
+
+    // kill -9, then a restart recovers (orphaned postmaster or stale pid file).
+    Server::start(&data_dir, port).await.kill_hard();
+    let server = Server::start(&data_dir, port).await;
+    assert_eq!(
+        login(&server.base, "admin@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert!(server.terminate().success());
+    assert!(!postgres_running_for(&data_dir));
+}
+
+#[tokio::test]
+async fn print_config_redacts_secrets_and_single_user_mode_refuses_the_lan() {
+    let root = tempfile::tempdir().unwrap();
+    let secret = "s".repeat(40);
+    let output = Command::new(BIN)
+        .args(["serve", "--print-config"])
+        .env("ATELIER__AUTH__JWT_SECRET", &secret)
+        .env("ATELIER__DATA_DIR", root.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && text.contains("<redacted>") && !text.contains(&secret),
+        "{text}"
+    );
+    assert!(text.contains("listen = \"127.0.0.1:9090\""), "{text}");
+
+    let refused = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("ATELIER__DATA_DIR", root.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("single-user mode"));
+}
