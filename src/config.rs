@@ -108,7 +108,8 @@ impl Default for Config {
 const REDACTED: &str = "<redacted>";
 
 impl Config {
-    /// Loads defaults, then `file` (if any), then `ATELIER__…` variables from the process environment.
+    /// Loads defaults, then `file` (if any), then `ATELIER__…` variables from the process
+    /// environment. Call [`Config::validate`] after applying command-line overrides.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
@@ -118,9 +119,7 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         let figment = figment.merge(Env::prefixed("ATELIER__").split("__"));
-        let config: Config = figment.extract().context("invalid configuration")?;
-        config.validate()?;
-        Ok(config)
+        figment.extract().context("invalid configuration")
     }
 
     /// Fails fast on settings that cannot work or would be unsafe.
@@ -145,6 +144,12 @@ impl Config {
             bail!("database.owner_url needs database.url as well");
         }
         Ok(())
+    }
+
+    /// This config, once [`Config::validate`] accepts it.
+    pub fn validated(self) -> anyhow::Result<Self> {
+        self.validate()?;
+        Ok(self)
     }
 
     /// This config with every secret replaced, for printing and logging.

@@ -32,6 +32,9 @@ enum Command {
         /// Overrides `listen`.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Turns on multiuser mode (login, setup token), whatever the config says.
+        #[arg(long)]
+        multiuser: bool,
     },
     /// Applies database migrations and exits.
     Migrate,
@@ -55,20 +58,22 @@ impl Cli {
             Command::Serve {
                 print_config,
                 listen,
+                multiuser,
             } => {
+                config.multiuser |= multiuser;
                 if let Some(listen) = listen {
                     config.listen = listen;
-                    config.validate()?;
                 }
+                config.validate()?;
                 if print_config {
                     print!("{}", config.to_redacted_toml()?);
                     return Ok(());
                 }
                 serve::run(config).await
             }
-            Command::Migrate => db::migrate(config).await,
-            Command::Db { command } => command.run(config).await,
-            Command::User { command } => command.run(config).await,
+            Command::Migrate => db::migrate(config.validated()?).await,
+            Command::Db { command } => command.run(config.validated()?).await,
+            Command::User { command } => command.run(config.validated()?).await,
         }
     }
 }
