@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "load test passphrase";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Server {
@@ -26,7 +29,9 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -35,20 +40,39 @@ async fn start_server() -> Server {
     let bin = std::env::var("ATELIER_BIN").unwrap_or_else(|_| "target/release/atelier".into());
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(&bin)
-        .args(["serve", "--multiuser", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--multiuser",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("ATELIER__DATA_DIR", &data_dir)
         .env("ATELIER__AUTH__MAX_ATTEMPTS_PER_ADDRESS", "100000000")
         .env("ATELIER__LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (build it with cargo build --release)"));
-    let server = Server { child, base: format!("http://127.0.0.1:{port}"), _dir: dir, data_dir };
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin}: {e} (build it with cargo build --release)")
+        });
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+        data_dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if reqwest::get(format!("{}/readyz", server.base)).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(format!("{}/readyz", server.base))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return server;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -56,17 +80,35 @@ async fn start_server() -> Server {
     panic!("the server did not become ready");
 }
 
-async fn prepare_users(server: &Server, http: &reqwest::Client, count: usize) -> (String, Vec<String>) {
+async fn prepare_users(
+    server: &Server,
+    http: &reqwest::Client,
+    count: usize,
+) -> (String, Vec<String>) {
     let token = std::fs::read_to_string(server.data_dir.join("secrets/setup_token")).unwrap();
     let setup = json!({"setup_token": token.trim(), "email": "admin@example.com", "display_name": "Admin", "password": PASSWORD});
-    let response = http.post(format!("{}/api/v1/auth/setup", server.base)).json(&setup).send().await.unwrap();
+    let response = http
+        .post(format!("{}/api/v1/auth/setup", server.base))
+        .json(&setup)
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success(), "setup failed");
-    let admin = login(http, &server.base, "admin@example.com").await.expect("admin login");
+    let admin = login(http, &server.base, "admin@example.com")
+        .await
+        .expect("admin login");
     let mut emails = Vec::new();
     for i in 0..count {
         let email = format!("user{i}@example.com");
-        let body = json!({"email": email, "display_name": format!("User {i}"), "password": PASSWORD});
-        let response = http.post(format!("{}/api/v1/auth/users", server.base)).bearer_auth(&admin).json(&body).send().await.unwrap();
+        let body =
+            json!({"email": email, "display_name": format!("User {i}"), "password": PASSWORD});
+        let response = http
+            .post(format!("{}/api/v1/auth/users", server.base))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(response.status().is_success(), "user creation failed");
         emails.push(email);
     }
@@ -75,17 +117,28 @@ async fn prepare_users(server: &Server, http: &reqwest::Client, count: usize) ->
 
 async fn login(http: &reqwest::Client, base: &str, email: &str) -> Option<String> {
     let body = json!({"email": email, "password": PASSWORD});
-    let response = http.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.ok()?;
+    let response = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
     let body: Value = response.json().await.ok()?;
     body["token"].as_str().map(str::to_owned)
 }
 
 /// Logins per second over `secs` with `clients` concurrent clients, each on its own account.
-async fn login_throughput(base: &str, emails: &[String], clients: usize, secs: u64) -> (f64, usize) {
+async fn login_throughput(
+    base: &str,
+    emails: &[String],
+    clients: usize,
+    secs: u64,
+) -> (f64, usize) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for email in emails.iter().take(clients).cloned() {
+    for email in emails.iter().take(clients) {
+        let email = email.clone();
         let base = base.to_owned();
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
@@ -115,12 +168,23 @@ async fn latencies(base: &str, token: &str, requests: usize) -> (Vec<Duration>, 
     let (mut me, mut health) = (Vec::with_capacity(requests), Vec::with_capacity(requests));
     for _ in 0..requests {
         let t = Instant::now();
-        let response = http.get(format!("{base}/api/v1/auth/me")).bearer_auth(token).send().await.unwrap();
+        let response = http
+            .get(format!("{base}/api/v1/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert!(response.status().is_success());
         response.bytes().await.unwrap();
         me.push(t.elapsed());
         let t = Instant::now();
-        http.get(format!("{base}/healthz")).send().await.unwrap().bytes().await.unwrap();
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         health.push(t.elapsed());
     }
     me.sort();
@@ -147,8 +211,21 @@ async fn main() {
 
     println!("| measure | value |");
     println!("| --- | --- |");
-    println!("| logins/s ({clients} clients, {login_secs} s, argon2id default params) | {per_sec:.1} (failed: {failed}) |");
-    println!("| GET /auth/me p50 / p99 ms ({requests} sequential) | {:.3} / {:.3} |", percentile(&me, 0.5), percentile(&me, 0.99));
-    println!("| GET /healthz p50 / p99 ms (interleaved) | {:.3} / {:.3} |", percentile(&health, 0.5), percentile(&health, 0.99));
-    println!("| ratio auth/me to healthz, p50 | {:.2} |", percentile(&me, 0.5) / percentile(&health, 0.5));
+    println!(
+        "| logins/s ({clients} clients, {login_secs} s, argon2id default params) | {per_sec:.1} (failed: {failed}) |"
+    );
+    println!(
+        "| GET /auth/me p50 / p99 ms ({requests} sequential) | {:.3} / {:.3} |",
+        percentile(&me, 0.5),
+        percentile(&me, 0.99)
+    );
+    println!(
+        "| GET /healthz p50 / p99 ms (interleaved) | {:.3} / {:.3} |",
+        percentile(&health, 0.5),
+        percentile(&health, 0.99)
+    );
+    println!(
+        "| ratio auth/me to healthz, p50 | {:.2} |",
+        percentile(&me, 0.5) / percentile(&health, 0.5)
+    );
 }

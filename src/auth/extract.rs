@@ -32,10 +32,7 @@ impl AuthUser {
     /// Single-user mode: every request acts as the system user with admin rights.
     fn single_user() -> Self {
         Self {
-            caller: Caller {
-                user_id: SYSTEM_USER_ID,
-                role: RoleClass::Admin,
-            },
+            caller: Caller::admin(SYSTEM_USER_ID),
             session_id: None,
         }
     }

@@ -73,12 +73,13 @@ pub async fn setup(
     require_multiuser(&app)?;
     throttle_address(&app, peer)?;
     if admin_exists(&app).await? {
-        return Err(ApiError::new(
-            ErrorCode::SetupAlreadyDone,
-            "setup is already done: an admin exists",
-        ));
+        return Err(setup_already_done());
     }
     if !app.setup.accepts(body.setup_token.trim()) {
+        // A racing setup may have closed the gate since the check above.
+        if admin_exists(&app).await? {
+            return Err(setup_already_done());
+        }
         return Err(ApiError::new(
             ErrorCode::InvalidSetupToken,
             "the setup token is wrong; it is in the server log",
@@ -110,17 +111,11 @@ pub async fn setup(
         })?
         .get(0);
     if !created {
-        return Err(ApiError::new(
-            ErrorCode::SetupAlreadyDone,
-            "setup is already done: an admin exists",
-        ));
+        return Err(setup_already_done());
     }
     app.setup.close();
     tracing::info!(user.id = %id, "first admin created");
-    let admin = Caller {
-        user_id: id,
-        role: RoleClass::Admin,
-    };
+    let admin = Caller::admin(id);
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &admin).await?;
     let user = repo::find(&tx, id)
@@ -356,6 +351,13 @@ async fn admin_exists(app: &App) -> Result<bool, ApiError> {
     let client = app.db.get().await?;
     let stmt = client.prepare_cached("select auth_admin_exists()").await?;
     Ok(client.query_one(&stmt, &[]).await?.get(0))
+}
+
+fn setup_already_done() -> ApiError {
+    ApiError::new(
+        ErrorCode::SetupAlreadyDone,
+        "setup is already done: an admin exists",
+    )
 }
 
 fn require_multiuser(app: &App) -> Result<(), ApiError> {

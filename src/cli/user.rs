@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::db::{self, Caller, RoleClass, open::Purpose};
+use crate::db::{self, Caller, open::Purpose};
 use crate::users::ops::{self, NewUser, UserPatch};
 use crate::users::{SYSTEM_USER_ID, UserView};
 
@@ -79,10 +79,7 @@ impl OnOff {
     }
 }
 
-const SYSTEM_ADMIN: Caller = Caller {
-    user_id: SYSTEM_USER_ID,
-    role: RoleClass::Admin,
-};
+const SYSTEM_ADMIN: Caller = Caller::admin(SYSTEM_USER_ID);
 
 impl UserCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {

@@ -46,6 +46,24 @@ pub struct Caller {
     pub role: RoleClass,
 }
 
+impl Caller {
+    /// An ordinary user.
+    pub const fn user(user_id: Uuid) -> Self {
+        Self {
+            user_id,
+            role: RoleClass::User,
+        }
+    }
+
+    /// An admin.
+    pub const fn admin(user_id: Uuid) -> Self {
+        Self {
+            user_id,
+            role: RoleClass::Admin,
+        }
+    }
+}
+
 const SET_CALLER: &str =
     "select set_config('role', $1, true), set_config('atelier.user_id', $2, true)";
 

@@ -1,7 +1,7 @@
 //! Row-level security at the SQL level, as the runtime login: every table is covered, users see
 //! only their own rows, no identity sees nothing, and pooled connections carry nothing over.
 
-use atelier::db::{Caller, RoleClass, begin_as, preflight};
+use atelier::db::{Caller, begin_as, preflight};
 use uuid::Uuid;
 
 use crate::helpers::{app_pool, fresh_database, superuser_client};
@@ -108,15 +108,7 @@ async fn a_user_sees_none_of_another_users_rows_in_any_table() {
     let (a, b) = two_users_with_sessions(&dbname).await;
     let pool = app_pool(&dbname, 1);
     let mut client = pool.get().await.unwrap();
-    let tx = begin_as(
-        &mut client,
-        &Caller {
-            user_id: b,
-            role: RoleClass::User,
-        },
-    )
-    .await
-    .unwrap();
+    let tx = begin_as(&mut client, &Caller::user(b)).await.unwrap();
     for (table, column) in OWNED_TABLES {
         let sql = format!(
             "select count(*) filter (where {column} = $1), count(*) filter (where {column} = $2) from {table}"
@@ -134,15 +126,7 @@ async fn an_admin_sees_every_users_rows() {
     let (a, b) = two_users_with_sessions(&dbname).await;
     let pool = app_pool(&dbname, 1);
     let mut client = pool.get().await.unwrap();
-    let tx = begin_as(
-        &mut client,
-        &Caller {
-            user_id: b,
-            role: RoleClass::Admin,
-        },
-    )
-    .await
-    .unwrap();
+    let tx = begin_as(&mut client, &Caller::admin(b)).await.unwrap();
     let n: i64 = tx
         .query_one(
             "select count(*) from sessions where user_id in ($1, $2)",
@@ -160,15 +144,7 @@ async fn a_user_cannot_write_rows_for_someone_else() {
     let (a, b) = two_users_with_sessions(&dbname).await;
     let pool = app_pool(&dbname, 1);
     let mut client = pool.get().await.unwrap();
-    let tx = begin_as(
-        &mut client,
-        &Caller {
-            user_id: b,
-            role: RoleClass::User,
-        },
-    )
-    .await
-    .unwrap();
+    let tx = begin_as(&mut client, &Caller::user(b)).await.unwrap();
     let err = tx
         .execute(
             "insert into sessions (id, user_id, expires_at) values ($1, $2, now())",
@@ -181,15 +157,7 @@ async fn a_user_cannot_write_rows_for_someone_else() {
         Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
     );
     drop(tx);
-    let tx = begin_as(
-        &mut client,
-        &Caller {
-            user_id: b,
-            role: RoleClass::User,
-        },
-    )
-    .await
-    .unwrap();
+    let tx = begin_as(&mut client, &Caller::user(b)).await.unwrap();
     let updated = tx
         .execute(
             "update users set display_name = 'pwned' where id = $1",
@@ -253,15 +221,7 @@ async fn a_pooled_connection_carries_no_identity_into_the_next_checkout() {
     let pool = app_pool(&dbname, 1);
     {
         let mut client = pool.get().await.unwrap();
-        let tx = begin_as(
-            &mut client,
-            &Caller {
-                user_id: a,
-                role: RoleClass::Admin,
-            },
-        )
-        .await
-        .unwrap();
+        let tx = begin_as(&mut client, &Caller::admin(a)).await.unwrap();
         tx.query_one("select count(*) from users", &[])
             .await
             .unwrap();
@@ -269,15 +229,7 @@ async fn a_pooled_connection_carries_no_identity_into_the_next_checkout() {
     }
     {
         let mut client = pool.get().await.unwrap();
-        let tx = begin_as(
-            &mut client,
-            &Caller {
-                user_id: a,
-                role: RoleClass::User,
-            },
-        )
-        .await
-        .unwrap();
+        let tx = begin_as(&mut client, &Caller::user(a)).await.unwrap();
         drop(tx); // rolled back
     }
     let client = pool.get().await.unwrap(); // the same single connection
