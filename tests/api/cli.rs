@@ -298,3 +298,54 @@ async fn print_config_redacts_secrets_and_single_user_mode_refuses_the_lan() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("single-user mode"));
 }
+
+#[tokio::test]
+async fn with_database_url_set_nothing_is_spawned_and_the_server_uses_it() {
+    let dbname = crate::helpers::fresh_database().await;
+    let cluster = &crate::helpers::cluster().cluster;
+    let url = format!(
+        "host={} port=5432 user=atelier_app password={} dbname={dbname}",
+        cluster.socket_dir().display(),
+        cluster.secrets.app
+    );
+    let root = tempfile::tempdir().unwrap();
+    let data_dir = root.path().join("data");
+    let port = free_port();
+    let child = atelier(&data_dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("ATELIER__DATABASE__URL", &url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = data_dir.with_extension("log");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    server.wait_ready().await;
+
+    let status: Value = reqwest::get(format!("{}/api/v1/auth/status", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["setup_required"], true);
+    assert!(
+        !data_dir.join("pg").exists(),
+        "no embedded cluster was created"
+    );
+    let printed = Command::new(BIN)
+        .args(["serve", "--print-config"])
+        .env("ATELIER__DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    assert!(
+        printed.contains("password=<redacted>") && !printed.contains(&cluster.secrets.app),
+        "{printed}"
+    );
+    assert!(server.terminate().success());
+}

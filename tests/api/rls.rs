@@ -259,3 +259,39 @@ async fn the_preflight_refuses_a_login_that_could_bypass_rls() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn adopt_hands_every_owner_id_row_to_another_user() {
+    let dbname = fresh_database().await;
+    let (a, _) = two_users_with_sessions(&dbname).await;
+    let db = superuser_client(&dbname).await;
+    // A stand-in for the user-owned tables of later features: any table with owner_id joins in.
+    db.batch_execute(
+        "create table adopt_probe (id int primary key, owner_id uuid not null references users (id));
+         alter table adopt_probe enable row level security;
+         alter table adopt_probe force row level security;
+         create policy adopt_probe_all_admin on adopt_probe to atelier_admin using (true) with check (true);
+         grant select, update on adopt_probe to atelier_admin;
+         insert into adopt_probe values (1, '00000000-0000-0000-0000-000000000000'),
+                                        (2, '00000000-0000-0000-0000-000000000000');",
+    )
+    .await
+    .unwrap();
+    let pool = app_pool(&dbname, 1);
+    let system_admin = Caller::admin(atelier::users::SYSTEM_USER_ID);
+
+    let moved = atelier::users::ops::adopt(&pool, &system_admin, atelier::users::SYSTEM_USER_ID, a)
+        .await
+        .unwrap();
+
+    assert_eq!(moved, 2);
+    let owned: i64 = db
+        .query_one(
+            "select count(*) from adopt_probe where owner_id = $1",
+            &[&a],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owned, 2);
+}
