@@ -1,9 +1,11 @@
 //! `App`: everything a request needs, built once per process and shared behind an `Arc`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::Semaphore;
 
 use crate::auth::jwt::Keys;
 use crate::auth::password;
@@ -11,6 +13,7 @@ use crate::auth::ratelimit::Limiter;
 use crate::auth::setup::SetupGate;
 use crate::config::Config;
 use crate::secrets;
+use crate::storage::Storage;
 
 /// Shared state of the server.
 pub struct App {
@@ -26,6 +29,12 @@ pub struct App {
     pub failures_by_account: Limiter,
     /// The one-time setup token, while no admin exists.
     pub setup: SetupGate,
+    /// The object store for image bytes.
+    pub storage: Storage,
+    /// Where uploads are staged before they are checked (`data_dir/staging`).
+    pub staging_dir: PathBuf,
+    /// Bounds concurrent image decoding (memory), one permit per core.
+    pub image_work: Semaphore,
     /// A real argon2id hash, verified for unknown emails so timing reveals nothing.
     pub dummy_hash: String,
 }
@@ -36,7 +45,12 @@ impl App {
         config: Config,
         db: deadpool_postgres::Pool,
         setup: SetupGate,
+        storage: Storage,
     ) -> anyhow::Result<Self> {
+        let staging_dir = config.data_dir.join("staging");
+        let _ = std::fs::remove_dir_all(&staging_dir); // leftovers of a crash
+        secrets::ensure_private_dir(&staging_dir)?;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let secret = match &config.auth.jwt_secret {
             Some(secret) => secret.clone(),
             None => {
@@ -53,6 +67,9 @@ impl App {
             logins_by_address: Limiter::new(config.auth.max_attempts_per_address, window),
             failures_by_account: Limiter::new(config.auth.max_failures_per_account, window),
             setup,
+            storage,
+            staging_dir,
+            image_work: Semaphore::new(cores),
             dummy_hash: password::hash_blocking("dummy password for unknown accounts")?,
             config: Arc::new(config),
         })

@@ -25,8 +25,73 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Tokens, passwords and login limits.
     pub auth: AuthConfig,
+    /// Where image bytes live, and upload limits.
+    pub storage: StorageConfig,
     /// Log format and filter.
     pub log: LogConfig,
+}
+
+/// Which object store holds image bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A directory on this machine (`storage.local_dir`, default `data_dir/objects`).
+    #[default]
+    Local,
+    /// Any S3-compatible store (`storage.s3`).
+    S3,
+}
+
+/// An S3-compatible object store.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// For example `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    /// The bucket holding every user's prefix.
+    pub bucket: String,
+    /// The region (`us-east-1` for most self-hosted stores).
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key (redacted when printed).
+    pub secret_access_key: String,
+    /// Path-style addressing (`endpoint/bucket/key`), which self-hosted stores need.
+    pub path_style: bool,
+}
+
+/// Object storage and upload limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `local` or `s3`.
+    pub backend: StorageBackend,
+    /// The directory of the local backend. None: `data_dir/objects`.
+    pub local_dir: Option<PathBuf>,
+    /// The S3 backend's settings.
+    pub s3: S3Config,
+    /// Bytes each user may store unless an admin sets another quota.
+    pub default_quota_bytes: u64,
+    /// The largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// The largest accepted image in pixels (width x height), checked before decoding.
+    pub max_pixels: u64,
+    /// Objects without a record are deleted by the sweeper once they are this old.
+    pub orphan_grace_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Local,
+            local_dir: None,
+            s3: S3Config::default(),
+            default_quota_bytes: 10 << 30,
+            max_upload_bytes: 64 << 20,
+            max_pixels: 64 << 20,
+            orphan_grace_secs: 3600,
+        }
+    }
 }
 
 /// Where PostgreSQL lives.
@@ -58,6 +123,8 @@ pub struct AuthConfig {
     pub max_attempts_per_address: u32,
     /// The rate-limit window in seconds.
     pub rate_window_secs: u64,
+    /// Marks the media cookie `Secure` (set it when serving over HTTPS).
+    pub secure_cookies: bool,
 }
 
 impl Default for AuthConfig {
@@ -68,6 +135,7 @@ impl Default for AuthConfig {
             max_failures_per_account: 5,
             max_attempts_per_address: 30,
             rate_window_secs: 300,
+            secure_cookies: false,
         }
     }
 }
@@ -100,6 +168,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -140,6 +209,11 @@ impl Config {
         {
             bail!("auth.jwt_secret must be at least 32 characters");
         }
+        if self.storage.backend == StorageBackend::S3
+            && (self.storage.s3.endpoint.is_empty() || self.storage.s3.bucket.is_empty())
+        {
+            bail!("storage.backend = \"s3\" needs storage.s3.endpoint and storage.s3.bucket");
+        }
         if self.database.owner_url.is_some() && self.database.url.is_none() {
             bail!("database.owner_url needs database.url as well");
         }
@@ -159,6 +233,9 @@ impl Config {
         copy.database.owner_url = copy.database.owner_url.as_deref().map(redact_url);
         if copy.auth.jwt_secret.is_some() {
             copy.auth.jwt_secret = Some(REDACTED.into());
+        }
+        if !copy.storage.s3.secret_access_key.is_empty() {
+            copy.storage.s3.secret_access_key = REDACTED.into();
         }
         copy
     }

@@ -55,6 +55,28 @@ pub enum ErrorCode {
     InvalidSetupToken,
     /// The operation exists only in multiuser mode.
     MultiuserDisabled,
+    /// No such board (or not visible to the caller).
+    BoardNotFound,
+    /// No such image (or not visible to the caller).
+    ImageNotFound,
+    /// The caller already has a board with this name.
+    BoardNameTaken,
+    /// The upload would exceed the owner's storage quota.
+    QuotaExceeded,
+    /// The multipart body is malformed or lacks the `file` part.
+    InvalidUpload,
+    /// The uploaded file is empty.
+    EmptyUpload,
+    /// The file is not a PNG, JPEG or WebP image.
+    UnsupportedImage,
+    /// The declared content type does not match the file.
+    ContentTypeMismatch,
+    /// The image is truncated or corrupt.
+    InvalidImage,
+    /// The image has too many pixels (checked before decoding).
+    ImageTooLarge,
+    /// The Range header cannot be satisfied.
+    RangeNotSatisfiable,
     /// Too many attempts; see Retry-After.
     RateLimited,
     /// The request body is too large.
@@ -73,13 +95,20 @@ impl ErrorCode {
             Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
             AccountDisabled | Forbidden | WrongPassword | InvalidSetupToken
             | SystemUserProtected => StatusCode::FORBIDDEN,
-            NotFound | UserNotFound => StatusCode::NOT_FOUND,
+            NotFound | UserNotFound | BoardNotFound | ImageNotFound => StatusCode::NOT_FOUND,
+            UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InvalidUpload | EmptyUpload | InvalidImage | ImageTooLarge => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson => StatusCode::BAD_REQUEST,
             ValidationFailed | WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
-            EmailTaken | LastAdmin | SetupAlreadyDone | MultiuserDisabled => StatusCode::CONFLICT,
+            EmailTaken | LastAdmin | SetupAlreadyDone | MultiuserDisabled | BoardNameTaken => {
+                StatusCode::CONFLICT
+            }
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

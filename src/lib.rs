@@ -9,6 +9,9 @@
 //! - [`http`] — router composition, health, OpenAPI, fallbacks, serving.
 //! - [`auth`] — passwords, tokens, sessions, setup token, login throttling, extractors, routes.
 //! - [`users`] — accounts: model, SQL, operations shared by API and CLI, admin routes.
+//! - [`boards`] — boards: named groups of a user's images, with counts and covers.
+//! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
+//! - [`storage`] — the object store (local directory or S3) holding image bytes.
 //! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
 //! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
 //! - [`telemetry`] — logging.
@@ -18,11 +21,14 @@
 
 pub mod app;
 pub mod auth;
+pub mod boards;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod images;
 pub mod secrets;
+pub mod storage;
 pub mod telemetry;
 pub mod users;

@@ -46,25 +46,64 @@ impl FromRequestParts<Arc<App>> for AuthUser {
             return Ok(Self::single_user());
         }
         let token = bearer_token(parts).ok_or_else(ApiError::unauthenticated)?;
-        let claims = app
-            .jwt
-            .verify(token)
-            .ok_or_else(ApiError::unauthenticated)?;
-        let client = app.db.get().await?;
-        let stmt = client
-            .prepare_cached("select user_id, is_admin from auth_resolve_session($1, $2)")
-            .await?;
-        let row = client.query_opt(&stmt, &[&claims.sid, &claims.sub]).await?;
-        let row = row.ok_or_else(ApiError::unauthenticated)?;
-        let caller = Caller {
-            user_id: row.get("user_id"),
-            role: RoleClass::from_is_admin(row.get("is_admin")),
-        };
-        Ok(Self {
-            caller,
-            session_id: Some(claims.sid),
-        })
+        resolve(app, token).await
     }
+}
+
+/// The caller of a media request (`<img src>`): a bearer token, or the HttpOnly media cookie
+/// that login sets for `/api/v1/images`. The cookie carries the session's token, so logout or
+/// expiry ends it like any token.
+#[derive(Clone, Debug)]
+pub struct MediaUser(pub AuthUser);
+
+impl FromRequestParts<Arc<App>> for MediaUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        if !app.config.multiuser {
+            return Ok(Self(AuthUser::single_user()));
+        }
+        let token = bearer_token(parts)
+            .or_else(|| cookie(parts, super::cookie::MEDIA_COOKIE))
+            .ok_or_else(ApiError::unauthenticated)?;
+        Ok(Self(resolve(app, token).await?))
+    }
+}
+
+/// Verifies a token and re-reads its session and user.
+async fn resolve(app: &App, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = app
+        .jwt
+        .verify(token)
+        .ok_or_else(ApiError::unauthenticated)?;
+    let client = app.db.get().await?;
+    let stmt = client
+        .prepare_cached("select user_id, is_admin from auth_resolve_session($1, $2)")
+        .await?;
+    let row = client.query_opt(&stmt, &[&claims.sid, &claims.sub]).await?;
+    let row = row.ok_or_else(ApiError::unauthenticated)?;
+    let caller = Caller {
+        user_id: row.get("user_id"),
+        role: RoleClass::from_is_admin(row.get("is_admin")),
+    };
+    Ok(AuthUser {
+        caller,
+        session_id: Some(claims.sid),
+    })
+}
+
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    for value in parts.headers.get_all(axum::http::header::COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((key, value)) = pair.trim().split_once('=')
+                && key == name
+            {
+                return Some(value);
+            }
+        }
+    }
+    None
 }
 
 /// An authenticated caller whose account has admin rights right now.

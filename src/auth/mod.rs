@@ -1,6 +1,7 @@
 //! Authentication: passwords, tokens, sessions, the setup token, login throttling, the request
 //! extractors and the `/api/v1/auth` routes.
 
+pub mod cookie;
 pub mod extract;
 pub mod jwt;
 pub mod password;
@@ -9,4 +10,4 @@ pub mod routes;
 pub mod session;
 pub mod setup;
 
-pub use extract::{AdminUser, AuthUser};
+pub use extract::{AdminUser, AuthUser, MediaUser};

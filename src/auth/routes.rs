@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header::USER_AGENT};
+use axum::http::header::{SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::session::{self, LoginResponse};
-use super::{AuthUser, password};
+use super::{AuthUser, cookie, password};
 use crate::app::App;
 use crate::db::{Caller, RoleClass, begin_as};
 use crate::error::{ApiError, ErrorCode, on_db_error};
@@ -144,7 +146,7 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     require_multiuser(&app)?;
     let email = body.email.trim().to_lowercase();
     let now = Instant::now();
@@ -182,21 +184,27 @@ pub async fn login(
         role: RoleClass::from_is_admin(account.is_admin),
     };
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
-    Ok(Json(session::start(&app, &caller, ttl, user_agent).await?))
+    let login = session::start(&app, &caller, ttl, user_agent).await?;
+    let cookie = cookie::set(
+        &login.token,
+        login.expires_in,
+        app.config.auth.secure_cookies,
+    );
+    Ok(([(SET_COOKIE, cookie)], Json(login)).into_response())
 }
 
 /// Ends the caller's session: the token stops working at once.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)),
     security(("bearer" = [])))]
-pub async fn logout(State(app): State<Arc<App>>, auth: AuthUser) -> Result<StatusCode, ApiError> {
+pub async fn logout(State(app): State<Arc<App>>, auth: AuthUser) -> Result<Response, ApiError> {
     let Some(session_id) = auth.session_id else {
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
     repo::delete_session(&tx, session_id).await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(([(SET_COOKIE, cookie::clear())], StatusCode::NO_CONTENT).into_response())
 }
 
 /// The caller's account.
@@ -243,7 +251,7 @@ pub async fn update_me(
     auth: AuthUser,
     headers: HeaderMap,
     AppJson(body): AppJson<UpdateMe>,
-) -> Result<Json<UpdateMeResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let name = body
         .display_name
         .as_deref()
@@ -283,7 +291,18 @@ pub async fn update_me(
         response.expires_in = Some(login.expires_in);
     }
     tx.commit().await?;
-    Ok(Json(response))
+    let cookie = response.token.as_deref().map(|token| {
+        cookie::set(
+            token,
+            app.config.auth.session_ttl_secs,
+            app.config.auth.secure_cookies,
+        )
+    });
+    let mut http = Json(response).into_response();
+    if let Some(cookie) = cookie {
+        http.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(http)
 }
 
 async fn check_and_hash_new_password(

@@ -11,7 +11,8 @@ use crate::app::App;
 use crate::auth::setup::SetupGate;
 use crate::config::Config;
 use crate::db::{self, open::Purpose};
-use crate::{http, telemetry};
+use crate::storage::Storage;
+use crate::{http, images, telemetry};
 
 /// Runs the server until a shutdown signal.
 pub(super) async fn run(config: Config) -> anyhow::Result<()> {
@@ -32,7 +33,14 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
             .get::<_, bool>(0)
     };
     let setup = SetupGate::prepare(config, admin_exists)?;
-    let app = Arc::new(App::new(config.clone(), database.pool.clone(), setup)?);
+    let storage = Storage::from_config(config)?;
+    let app = Arc::new(App::new(
+        config.clone(),
+        database.pool.clone(),
+        setup,
+        storage,
+    )?);
+    tokio::spawn(sweep_periodically(Arc::clone(&app)));
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
@@ -42,6 +50,23 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         .context("server error")?;
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// Collects orphaned objects every hour (see `images::sweep`).
+async fn sweep_periodically(app: Arc<App>) {
+    let grace = std::time::Duration::from_secs(app.config.storage.orphan_grace_secs);
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        interval.tick().await;
+        match images::sweep::run(&app.storage, &app.db, grace).await {
+            Ok(report) => tracing::info!(
+                scanned = report.scanned,
+                deleted = report.deleted,
+                "storage sweep done"
+            ),
+            Err(error) => tracing::warn!(error = ?error, "storage sweep failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -43,6 +43,9 @@ pub(super) enum UserCommand {
         admin: Option<OnOff>,
         #[arg(long)]
         active: Option<OnOff>,
+        /// Storage quota in bytes.
+        #[arg(long)]
+        quota: Option<u64>,
     },
     /// Deletes an account and everything it owns.
     Del {
@@ -115,6 +118,7 @@ impl UserCommand {
                 password_stdin,
                 admin,
                 active,
+                quota,
             } => {
                 let id = ops::id_by_email(pool, caller, &email).await?;
                 let password = if password || password_stdin {
@@ -127,6 +131,7 @@ impl UserCommand {
                     password,
                     is_admin: admin.map(OnOff::is_on),
                     is_active: active.map(OnOff::is_on),
+                    quota_bytes: quota.map(|q| i64::try_from(q).ok()),
                 };
                 let user = ops::update(pool, caller, id, patch).await?;
                 println!("updated {}", user.email);

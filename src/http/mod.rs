@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
-use crate::{auth, users};
+use crate::{auth, boards, images, users};
 
 /// JSON request bodies above this size are refused (uploads get their own limits).
 const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -27,6 +27,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(auth::routes::router())
         .merge(users::routes::router())
+        .merge(boards::routes::router())
+        .merge(images::routes::router(app.config.storage.max_upload_bytes))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -25,6 +25,10 @@ pub struct UserView {
     pub is_active: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
+    /// Storage quota in bytes; null means the server's default.
+    pub quota_bytes: Option<i64>,
+    /// Bytes of images stored.
+    pub used_bytes: i64,
 }
 
 impl TryFrom<&Row> for UserView {
@@ -38,6 +42,8 @@ impl TryFrom<&Row> for UserView {
             is_admin: row.try_get("is_admin")?,
             is_active: row.try_get("is_active")?,
             created_at: row.try_get("created_at")?,
+            quota_bytes: row.try_get("quota_bytes")?,
+            used_bytes: row.try_get("used_bytes")?,
         })
     }
 }

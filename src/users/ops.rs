@@ -58,6 +58,15 @@ pub struct UserPatch {
     pub is_admin: Option<bool>,
     /// Activate or deactivate; deactivating ends all sessions.
     pub is_active: Option<bool>,
+    /// Storage quota in bytes (0 or more); `null` restores the server's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub quota_bytes: Option<Option<i64>>,
+}
+
+/// Tells an absent field (None) from an explicit null (Some(None)).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    serde::Deserialize::deserialize(d).map(Some)
 }
 
 /// Creates an account.
@@ -153,6 +162,12 @@ pub async fn update(
         if !is_active {
             repo::delete_sessions_of(&tx, id).await?;
         }
+    }
+    if let Some(quota) = patch.quota_bytes {
+        if quota.is_some_and(|q| q < 0) {
+            return Err(ApiError::validation("quota_bytes must be 0 or more"));
+        }
+        repo::set_quota(&tx, id, quota).await.map_err(refuse)?;
     }
     if let Some(hash) = &hash {
         repo::set_password_hash(&tx, id, hash)

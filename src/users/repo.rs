@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::model::UserView;
 
-const COLUMNS: &str = "id, email, display_name, is_admin, is_active, created_at";
+const COLUMNS: &str =
+    "id, email, display_name, is_admin, is_active, created_at, quota_bytes, used_bytes";
 
 /// Inserts a user (admins only, by policy).
 pub async fn insert(
@@ -134,6 +135,21 @@ pub async fn set_active(
         .execute(
             "update users set is_active = $2 where id = $1",
             &[&id, &is_active],
+        )
+        .await?
+        == 1)
+}
+
+/// Sets the storage quota (admins only, by grant); None restores the default.
+pub async fn set_quota(
+    db: &impl GenericClient,
+    id: Uuid,
+    quota: Option<i64>,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(db
+        .execute(
+            "update users set quota_bytes = $2 where id = $1",
+            &[&id, &quota],
         )
         .await?
         == 1)

@@ -125,6 +125,14 @@ impl TestApp {
 
     /// A server whose config `adjust` may change first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(adjust, None).await
+    }
+
+    /// A server with a given object store (the S3 tests) and config changes.
+    pub async fn spawn_full(
+        adjust: impl FnOnce(&mut Config),
+        storage: Option<atelier::storage::Storage>,
+    ) -> Self {
         let dbname = fresh_database().await;
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = Config {
@@ -136,6 +144,10 @@ impl TestApp {
         config.auth.max_attempts_per_address = 10_000;
         adjust(&mut config);
         let pool = app_pool(&dbname, 8);
+        let storage = match storage {
+            Some(storage) => storage,
+            None => atelier::storage::Storage::from_config(&config).unwrap(),
+        };
         {
             let client = pool.get().await.unwrap();
             db::preflight::check_runtime_login(&client)
@@ -143,8 +155,15 @@ impl TestApp {
                 .expect("the app must not log in as the owner");
         }
         let setup_token = atelier::secrets::random_hex(16);
-        let app =
-            Arc::new(App::new(config, pool, SetupGate::with_token(setup_token.clone())).unwrap());
+        let app = Arc::new(
+            App::new(
+                config,
+                pool,
+                SetupGate::with_token(setup_token.clone()),
+                storage,
+            )
+            .unwrap(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(atelier::http::serve(
@@ -276,4 +295,98 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
         "{body}"
     );
     body
+}
+
+/// A PNG of `width` x `height`, with optional tEXt chunks.
+pub fn png(width: u32, height: u32, text: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        for (key, value) in text {
+            encoder
+                .add_text_chunk((*key).to_owned(), (*value).to_owned())
+                .unwrap();
+        }
+        let mut writer = encoder.write_header().unwrap();
+        let pixels: Vec<u8> = (0..width * height * 3).map(|i| (i % 251) as u8).collect();
+        writer.write_image_data(&pixels).unwrap();
+    }
+    out
+}
+
+impl TestApp {
+    /// Uploads `bytes` as multipart field `file`, optionally into a board.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        bytes: Vec<u8>,
+        mime: &str,
+        board: Option<&str>,
+    ) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("upload.png")
+            .mime_str(mime)
+            .unwrap();
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let path = match board {
+            Some(board) => format!("/api/v1/images?board_id={board}"),
+            None => "/api/v1/images".to_owned(),
+        };
+        self.send(self.http.post(self.url(&path)).multipart(form), token)
+            .await
+    }
+
+    /// Uploads a small PNG and returns its record.
+    pub async fn upload_png(&self, user: &TestUser, board: Option<&str>) -> Value {
+        let response = self
+            .upload(Some(&user.token), png(64, 48, &[]), "image/png", board)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// Creates a board and returns its id.
+    pub async fn create_board(&self, user: &TestUser, name: &str) -> String {
+        let response = self
+            .post("/api/v1/boards", Some(&user.token), &json!({"name": name}))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The object files of the local store below `users/{user}` (empty when none).
+    pub fn objects_of(&self, user: Uuid) -> Vec<String> {
+        let root = self
+            .app
+            .config
+            .data_dir
+            .join("objects")
+            .join("users")
+            .join(user.to_string());
+        let mut found = Vec::new();
+        for sub in ["images", "thumbnails"] {
+            if let Ok(entries) = std::fs::read_dir(root.join(sub)) {
+                found.extend(
+                    entries
+                        .flatten()
+                        .map(|e| format!("{sub}/{}", e.file_name().to_string_lossy())),
+                );
+            }
+        }
+        found.sort();
+        found
+    }
 }

@@ -7,4 +7,5 @@
 mod auth;
 mod cli;
 mod helpers;
+mod images;
 mod rls;

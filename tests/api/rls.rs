@@ -8,7 +8,12 @@ use crate::helpers::{app_pool, fresh_database, superuser_client};
 
 /// The user-owned tables and the column their policies key on. A new table must be added here
 /// (the coverage test below fails until it is).
-const OWNED_TABLES: &[(&str, &str)] = &[("users", "id"), ("sessions", "user_id")];
+const OWNED_TABLES: &[(&str, &str)] = &[
+    ("users", "id"),
+    ("sessions", "user_id"),
+    ("boards", "owner_id"),
+    ("images", "owner_id"),
+];
 
 /// refinery's bookkeeping: no app role has any privilege on it (checked below).
 const NOT_USER_DATA: &[&str] = &["refinery_schema_history"];
@@ -17,15 +22,32 @@ async fn two_users_with_sessions(dbname: &str) -> (Uuid, Uuid) {
     let db = superuser_client(dbname).await;
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     for (id, email) in [(a, "a@example.com"), (b, "b@example.com")] {
+        let board = Uuid::now_v7();
         db.execute(
             "insert into users (id, email, display_name, password_hash) values ($1, $2, 'x', 'h')",
             &[&id, &email],
         )
         .await
         .unwrap();
-        db.execute("insert into sessions (id, user_id, expires_at) values ($1, $2, now() + interval '1 hour')", &[&Uuid::now_v7(), &id])
-            .await
-            .unwrap();
+        db.execute(
+            "insert into sessions (id, user_id, expires_at) values ($1, $2, now() + interval '1 hour')",
+            &[&Uuid::now_v7(), &id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into boards (id, owner_id, name) values ($1, $2, 'cats')",
+            &[&board, &id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into images (id, owner_id, board_id, category, content_type, width, height, byte_size)
+             values ($1, $2, $3, 'general', 'image/png', 8, 8, 100)",
+            &[&Uuid::now_v7(), &id, &board],
+        )
+        .await
+        .unwrap();
     }
     (a, b)
 }
@@ -129,13 +151,14 @@ async fn an_admin_sees_every_users_rows() {
     let tx = begin_as(&mut client, &Caller::admin(b)).await.unwrap();
     let n: i64 = tx
         .query_one(
-            "select count(*) from sessions where user_id in ($1, $2)",
+            "select (select count(*) from sessions where user_id in ($1, $2))
+                  + (select count(*) from images where owner_id in ($1, $2))",
             &[&a, &b],
         )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(n, 2);
+    assert_eq!(n, 4);
 }
 
 #[tokio::test]
@@ -294,4 +317,24 @@ async fn adopt_hands_every_owner_id_row_to_another_user() {
         .unwrap()
         .get(0);
     assert_eq!(owned, 2);
+}
+
+#[tokio::test]
+async fn the_database_refuses_an_image_in_another_users_board_even_for_an_admin() {
+    let dbname = fresh_database().await;
+    let (a, b) = two_users_with_sessions(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::admin(b)).await.unwrap();
+    let err = tx
+        .execute(
+            "update images set board_id = (select id from boards where owner_id = $2) where owner_id = $1",
+            &[&a, &b],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
+    );
 }

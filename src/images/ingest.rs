@@ -1,0 +1,290 @@
+//! Accepting an uploaded image: stream it to a staging file with a size limit, then (on a blocking
+//! thread) sniff the format, check the pixel count from the header before decoding anything,
+//! decode with memory limits, make the 256 px WebP thumbnail and read PNG text chunks.
+
+use std::fs::File;
+use std::io::{BufReader, Cursor};
+use std::path::Path;
+
+use axum::extract::multipart::Field;
+use image::{ImageReader, Limits};
+use tempfile::NamedTempFile;
+use tokio::io::AsyncWriteExt;
+
+use super::model::ImageType;
+use crate::error::{ApiError, ErrorCode};
+
+/// The longest side of a thumbnail.
+pub const THUMBNAIL_SIZE: u32 = 256;
+/// No side may exceed this, whatever the pixel budget.
+const MAX_SIDE: u32 = 16_384;
+/// The decoder may allocate at most this much.
+const MAX_DECODE_ALLOC: u64 = 1 << 30;
+
+/// An upload written to a staging file that disappears when dropped.
+pub struct Staged {
+    /// The staging file.
+    pub file: NamedTempFile,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The Content-Type the client declared for the part, if any.
+    pub declared_type: Option<String>,
+}
+
+/// What the image turned out to be.
+#[derive(Debug)]
+pub struct Probed {
+    /// The sniffed format.
+    pub kind: ImageType,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The WebP thumbnail.
+    pub thumbnail: Vec<u8>,
+    /// PNG text chunks (keyword → text, or parsed JSON when the text is a JSON object).
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Streams a multipart field to a staging file in `dir`, refusing more than `max` bytes.
+pub async fn stage(mut field: Field<'_>, dir: &Path, max: u64) -> Result<Staged, ApiError> {
+    let declared_type = field.content_type().map(str::to_owned);
+    let file = NamedTempFile::new_in(dir).map_err(ApiError::internal)?;
+    let mut out = tokio::fs::File::from_std(file.reopen().map_err(ApiError::internal)?);
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the upload exceeds {max} bytes"),
+            ));
+        }
+        out.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    out.flush().await.map_err(ApiError::internal)?;
+    if size == 0 {
+        return Err(ApiError::new(
+            ErrorCode::EmptyUpload,
+            "the uploaded file is empty",
+        ));
+    }
+    Ok(Staged {
+        file,
+        size,
+        declared_type,
+    })
+}
+
+/// Maps a multipart read error: a body cut short or over the limit is the client's doing.
+#[expect(clippy::needless_pass_by_value, reason = "a map_err adapter")]
+pub fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(ErrorCode::PayloadTooLarge, "the upload is too large");
+    }
+    ApiError::new(
+        ErrorCode::InvalidUpload,
+        format!("malformed multipart body: {}", error.body_text()),
+    )
+}
+
+/// Identifies, checks, decodes and thumbnails the staged file. Blocking: call it off the runtime.
+pub fn probe(
+    path: &Path,
+    declared_type: Option<&str>,
+    max_pixels: u64,
+) -> Result<Probed, ApiError> {
+    let reader = open(path)?;
+    let kind = reader
+        .format()
+        .and_then(ImageType::from_format)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnsupportedImage,
+                "the file is not a PNG, JPEG or WebP image",
+            )
+        })?;
+    check_declared_type(kind, declared_type)?;
+    let (width, height) = reader.into_dimensions().map_err(invalid_image)?;
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > max_pixels {
+        return Err(ApiError::new(
+            ErrorCode::ImageTooLarge,
+            format!(
+                "the image is {width}x{height}; at most {max_pixels} pixels and {MAX_SIDE} per side"
+            ),
+        ));
+    }
+    let mut reader = open(path)?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(invalid_image)?;
+    let thumbnail = decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgba8();
+    let mut webp = Cursor::new(Vec::new());
+    thumbnail
+        .write_to(&mut webp, image::ImageFormat::WebP)
+        .map_err(ApiError::internal)?;
+    let metadata = if kind == ImageType::Png {
+        png_text(path)
+    } else {
+        None
+    };
+    Ok(Probed {
+        kind,
+        width,
+        height,
+        thumbnail: webp.into_inner(),
+        metadata,
+    })
+}
+
+fn open(path: &Path) -> Result<ImageReader<BufReader<File>>, ApiError> {
+    let file = File::open(path).map_err(ApiError::internal)?;
+    ImageReader::new(BufReader::new(file))
+        .with_guessed_format()
+        .map_err(ApiError::internal)
+}
+
+fn check_declared_type(kind: ImageType, declared: Option<&str>) -> Result<(), ApiError> {
+    let Some(declared) = declared.map(|d| {
+        d.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    }) else {
+        return Ok(());
+    };
+    if declared == "application/octet-stream"
+        || ImageType::from_content_type(&declared) == Some(kind)
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::ContentTypeMismatch,
+        format!(
+            "the file was sent as {declared} but is {}",
+            kind.content_type()
+        ),
+    ))
+}
+
+#[expect(clippy::needless_pass_by_value, reason = "a map_err adapter")]
+fn invalid_image(error: image::ImageError) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidImage,
+        format!("the image cannot be decoded: {error}"),
+    )
+}
+
+/// The text chunks of a PNG as a JSON object, or None if it has none or cannot be read.
+fn png_text(path: &Path) -> Option<serde_json::Value> {
+    let file = File::open(path).ok()?;
+    let decoder = png::Decoder::new(BufReader::new(file));
+    let reader = decoder.read_info().ok()?;
+    let info = reader.info();
+    let mut map = serde_json::Map::new();
+    for chunk in &info.uncompressed_latin1_text {
+        map.insert(chunk.keyword.clone(), text_value(&chunk.text));
+    }
+    for chunk in &info.compressed_latin1_text {
+        if let Ok(text) = chunk.get_text() {
+            map.insert(chunk.keyword.clone(), text_value(&text));
+        }
+    }
+    for chunk in &info.utf8_text {
+        if let Ok(text) = chunk.get_text() {
+            map.insert(chunk.keyword.clone(), text_value(&text));
+        }
+    }
+    (!map.is_empty()).then_some(serde_json::Value::Object(map))
+}
+
+fn text_value(text: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value @ serde_json::Value::Object(_)) => value,
+        _ => serde_json::Value::String(text.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn png_bytes(width: u32, height: u32) -> Vec<u8> {
+        let image = image::RgbImage::from_pixel(width, height, image::Rgb([10, 20, 30]));
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    fn probe_bytes(bytes: &[u8], declared: Option<&str>) -> Result<Probed, ApiError> {
+        let mut file = NamedTempFile::new().unwrap();
+        file.write_all(bytes).unwrap();
+        probe(file.path(), declared, 64 << 20)
+    }
+
+    /// A PNG header that claims `width` x `height`, with no pixel data behind it.
+    fn bomb_header(width: u32, height: u32) -> Vec<u8> {
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut chunk = b"IHDR".to_vec();
+        chunk.extend_from_slice(&ihdr);
+        let crc = crc32(&chunk);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        out.extend_from_slice(&13u32.to_be_bytes());
+        out.extend_from_slice(&chunk);
+        out.extend_from_slice(&crc.to_be_bytes());
+        out
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for byte in data {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn a_png_is_identified_measured_and_thumbnailed() {
+        let probed = probe_bytes(&png_bytes(640, 320), Some("image/png")).unwrap();
+        assert_eq!(
+            (probed.kind, probed.width, probed.height),
+            (ImageType::Png, 640, 320)
+        );
+        let thumb = image::load_from_memory(&probed.thumbnail).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (256, 128));
+    }
+
+    #[test]
+    fn bad_inputs_get_distinct_codes() {
+        let code = |bytes: &[u8], declared| probe_bytes(bytes, declared).unwrap_err().code();
+        assert_eq!(
+            code(b"hello, not an image", None),
+            ErrorCode::UnsupportedImage
+        );
+        let png = png_bytes(64, 64);
+        assert_eq!(code(&png[..png.len() / 2], None), ErrorCode::InvalidImage);
+        assert_eq!(
+            code(&png, Some("image/jpeg")),
+            ErrorCode::ContentTypeMismatch
+        );
+        assert_eq!(
+            code(&bomb_header(50_000, 50_000), None),
+            ErrorCode::ImageTooLarge
+        );
+    }
+}

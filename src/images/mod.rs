@@ -1,0 +1,11 @@
+//! Images and assets: records under row-level security, bytes in the object store under the
+//! owner's prefix, ingestion with thumbnails, media serving and the routes.
+
+pub mod ingest;
+pub mod keys;
+pub mod media;
+pub mod model;
+pub mod ops;
+pub mod repo;
+pub mod routes;
+pub mod sweep;

@@ -1,0 +1,154 @@
+//! Image operations that touch both the database and the object store, in the order that keeps
+//! them consistent: bytes first, then the record (deleting the bytes if the record fails); the
+//! record first, then the bytes on deletion. The sweeper collects whatever a crash leaves.
+
+use uuid::Uuid;
+
+use super::ingest::{Probed, Staged};
+use super::keys;
+use super::model::{Category, ImageType, ImageView};
+use super::repo::{self, NewImage};
+use crate::app::App;
+use crate::db::{Caller, begin_as};
+use crate::error::{ApiError, ErrorCode, on_db_error};
+
+/// Database refusals of image writes that are the client's doing.
+pub const REFUSALS: &[(&str, ErrorCode, &str)] = &[
+    (
+        "images_board_same_owner_fkey",
+        ErrorCode::BoardNotFound,
+        "board not found",
+    ),
+    ("42501", ErrorCode::ImageNotFound, "image not found"),
+];
+
+/// The 404 for a missing or invisible image.
+pub fn image_not_found() -> ApiError {
+    ApiError::new(ErrorCode::ImageNotFound, "image not found")
+}
+
+/// Refuses early (before any bytes are stored) when the board is not the caller's to use or
+/// the upload cannot fit in the quota. The transaction in [`store`] checks the quota again.
+pub async fn precheck(
+    app: &App,
+    caller: &Caller,
+    board: Option<Uuid>,
+    size: u64,
+) -> Result<(), ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, caller).await?;
+    if let Some(board) = board
+        && !crate::boards::repo::is_owned_by(&tx, board, caller.user_id).await?
+    {
+        return Err(crate::boards::ops::board_not_found());
+    }
+    let (used, quota) = quota_state(app, &tx, caller.user_id).await?;
+    tx.commit().await?;
+    if used.saturating_add(size as i64) > quota {
+        return Err(quota_exceeded(used, quota));
+    }
+    Ok(())
+}
+
+/// Stores an uploaded or generated image: bytes, thumbnail, then the record.
+pub async fn store(
+    app: &App,
+    caller: &Caller,
+    board: Option<Uuid>,
+    category: Category,
+    staged: &Staged,
+    probed: Probed,
+) -> Result<ImageView, ApiError> {
+    let id = Uuid::now_v7();
+    let owner = caller.user_id;
+    let image_key = keys::image(owner, id, probed.kind);
+    let thumbnail_key = keys::thumbnail(owner, id);
+    app.storage
+        .put_file(&image_key, staged.file.path())
+        .await
+        .map_err(ApiError::internal)?;
+    let new = NewImage {
+        id,
+        owner_id: owner,
+        board_id: board,
+        category,
+        kind: probed.kind,
+        width: probed.width,
+        height: probed.height,
+        byte_size: staged.size,
+        metadata: probed.metadata,
+    };
+    let stored = match app
+        .storage
+        .put_bytes(&thumbnail_key, probed.thumbnail.into())
+        .await
+    {
+        Ok(()) => record(app, caller, &new).await,
+        Err(error) => Err(ApiError::internal(error)),
+    };
+    if stored.is_err() {
+        remove_objects(app, &[(id, owner, probed.kind)]).await;
+    }
+    stored
+}
+
+/// Inserts the record and re-checks the quota in one transaction.
+async fn record(app: &App, caller: &Caller, new: &NewImage) -> Result<ImageView, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, caller).await?;
+    repo::insert(&tx, new)
+        .await
+        .map_err(|e| on_db_error(e, REFUSALS))?;
+    let (used, quota) = quota_state(app, &tx, new.owner_id).await?;
+    if used > quota {
+        return Err(quota_exceeded(used - new.byte_size as i64, quota));
+    }
+    let view = repo::find(&tx, new.id, true)
+        .await?
+        .ok_or_else(image_not_found)?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Deletes visible images: records first (one transaction), then their bytes.
+pub async fn delete(app: &App, caller: &Caller, ids: &[Uuid]) -> Result<u64, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, caller).await?;
+    let deleted = repo::delete(&tx, ids).await?;
+    tx.commit().await?;
+    remove_objects(app, &deleted).await;
+    Ok(deleted.len() as u64)
+}
+
+/// Deletes the bytes of records that are gone. A failure is logged; the sweeper retries.
+pub async fn remove_objects(app: &App, images: &[(Uuid, Uuid, ImageType)]) {
+    for (id, owner, kind) in images {
+        for key in [
+            keys::image(*owner, *id, *kind),
+            keys::thumbnail(*owner, *id),
+        ] {
+            if let Err(error) = app.storage.delete(&key).await {
+                tracing::warn!(%key, %error, "failed to delete an object; the sweeper will retry");
+            }
+        }
+    }
+}
+
+async fn quota_state(
+    app: &App,
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: Uuid,
+) -> Result<(i64, i64), ApiError> {
+    let (used, quota) = repo::usage(tx, owner)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    let default = i64::try_from(app.config.storage.default_quota_bytes).unwrap_or(i64::MAX);
+    Ok((used, quota.unwrap_or(default)))
+}
+
+fn quota_exceeded(used: i64, quota: i64) -> ApiError {
+    ApiError::new(
+        ErrorCode::QuotaExceeded,
+        format!("the upload does not fit in the storage quota ({used} of {quota} bytes used)"),
+    )
+}
