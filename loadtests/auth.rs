@@ -5,126 +5,21 @@
 //! Options (environment): ATELIER_BIN (default target/release/atelier), LOGIN_SECS (10),
 //! CLIENTS (8), REQUESTS (4000).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
-const PASSWORD: &str = "load test passphrase";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-    data_dir: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_server() -> Server {
-    let bin = std::env::var("ATELIER_BIN").unwrap_or_else(|_| "target/release/atelier".into());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = dir.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&bin)
-        .args([
-            "serve",
-            "--multiuser",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("ATELIER__DATA_DIR", &data_dir)
-        .env("ATELIER__AUTH__MAX_ATTEMPTS_PER_ADDRESS", "100000000")
-        .env("ATELIER__LOG__FILTER", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {bin}: {e} (build it with cargo build --release)")
-        });
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-        data_dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if reqwest::get(format!("{}/readyz", server.base))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the server did not become ready");
-}
+use common::{Server, create_users, env_or, login, percentile, setup_admin, start_server};
 
 async fn prepare_users(
     server: &Server,
     http: &reqwest::Client,
     count: usize,
 ) -> (String, Vec<String>) {
-    let token = std::fs::read_to_string(server.data_dir.join("secrets/setup_token")).unwrap();
-    let setup = json!({"setup_token": token.trim(), "email": "admin@example.com", "display_name": "Admin", "password": PASSWORD});
-    let response = http
-        .post(format!("{}/api/v1/auth/setup", server.base))
-        .json(&setup)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "setup failed");
-    let admin = login(http, &server.base, "admin@example.com")
-        .await
-        .expect("admin login");
-    let mut emails = Vec::new();
-    for i in 0..count {
-        let email = format!("user{i}@example.com");
-        let body =
-            json!({"email": email, "display_name": format!("User {i}"), "password": PASSWORD});
-        let response = http
-            .post(format!("{}/api/v1/auth/users", server.base))
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "user creation failed");
-        emails.push(email);
-    }
+    let admin = setup_admin(server, http).await;
+    let emails = create_users(server, http, &admin, "user", count).await;
     (admin, emails)
-}
-
-async fn login(http: &reqwest::Client, base: &str, email: &str) -> Option<String> {
-    let body = json!({"email": email, "password": PASSWORD});
-    let response = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&body)
-        .send()
-        .await
-        .ok()?;
-    let body: Value = response.json().await.ok()?;
-    body["token"].as_str().map(str::to_owned)
 }
 
 /// Logins per second over `secs` with `clients` concurrent clients, each on its own account.
@@ -192,17 +87,12 @@ async fn latencies(base: &str, token: &str, requests: usize) -> (Vec<Duration>, 
     (me, health)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
 #[tokio::main]
 async fn main() {
     let clients: usize = env_or("CLIENTS", 8);
     let login_secs: u64 = env_or("LOGIN_SECS", 10);
     let requests: usize = env_or("REQUESTS", 4000);
-    let server = start_server().await;
+    let server = start_server(&[]).await;
     let http = reqwest::Client::new();
     let (admin, emails) = prepare_users(&server, &http, clients).await;
 

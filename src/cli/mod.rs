@@ -2,6 +2,7 @@
 
 mod db;
 mod serve;
+mod storage;
 mod user;
 
 use std::net::SocketAddr;
@@ -43,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Object storage maintenance.
+    Storage {
+        #[command(subcommand)]
+        command: storage::StorageCommand,
+    },
     /// User accounts.
     User {
         #[command(subcommand)]
@@ -73,6 +79,7 @@ impl Cli {
             }
             Command::Migrate => db::migrate(config.validated()?).await,
             Command::Db { command } => command.run(config.validated()?).await,
+            Command::Storage { command } => command.run(config.validated()?).await,
             Command::User { command } => command.run(config.validated()?).await,
         }
     }

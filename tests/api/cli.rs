@@ -249,6 +249,13 @@ async fn an_admin_runs_the_real_binary_from_first_start_to_crash_recovery() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 10 characters"));
 
+    let swept = run(&data_dir, &["storage", "sweep", "--grace-secs", "0"], None);
+    assert!(
+        String::from_utf8_lossy(&swept.stdout).contains("deleted 0 orphan(s)"),
+        "{}",
+        String::from_utf8_lossy(&swept.stderr)
+    );
+
     // SIGTERM: a clean exit that leaves no postgres behind.
     assert!(
         postgres_running_for(&data_dir),

@@ -601,7 +601,10 @@ async fn bulk_actions_star_move_and_delete() {
     let board = app.create_board(&joe, "b").await;
     let a = app.upload_png(&joe, None).await["id"].clone();
     let b = app.upload_png(&joe, None).await["id"].clone();
-    let bulk = async |body: Value| app.post("/api/v1/images/bulk", Some(&joe.token), &body).await;
+    let bulk = async |body: Value| {
+        app.post("/api/v1/images/bulk", Some(&joe.token), &body)
+            .await
+    };
 
     let starred: Value = bulk(json!({"image_ids": [a, b], "action": "star"}))
         .await

@@ -9,3 +9,4 @@ mod cli;
 mod helpers;
 mod images;
 mod rls;
+mod s3;

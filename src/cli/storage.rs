@@ -1,0 +1,38 @@
+//! `atelier storage sweep`: deletes orphaned objects (bytes without a record) now.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::db::{self, open::Purpose};
+use crate::images::sweep;
+use crate::storage::Storage;
+
+/// Object storage commands.
+#[derive(Debug, Subcommand)]
+pub(super) enum StorageCommand {
+    /// Deletes objects that have no image record and are older than the grace period.
+    Sweep {
+        /// Overrides `storage.orphan_grace_secs`.
+        #[arg(long)]
+        grace_secs: Option<u64>,
+    },
+}
+
+impl StorageCommand {
+    pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
+        let StorageCommand::Sweep { grace_secs } = self;
+        let grace = Duration::from_secs(grace_secs.unwrap_or(config.storage.orphan_grace_secs));
+        let storage = Storage::from_config(&config)?;
+        let database = db::open(&config, Purpose::Cli).await?;
+        let result = sweep::run(&storage, &database.pool, grace).await;
+        database.close().await?;
+        let report = result?;
+        println!(
+            "scanned {} object(s), deleted {} orphan(s)",
+            report.scanned, report.deleted
+        );
+        Ok(())
+    }
+}
