@@ -250,6 +250,12 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Self::new(ErrorCode::ValidationFailed, rejection.body_text())
+    }
+}
+
 /// Maps a database error raised by a named constraint, or with a given SQLSTATE, to an API
 /// error; anything else is internal. Every constraint is named in SQL for this reason.
 pub fn on_db_error(

@@ -31,35 +31,43 @@ impl Limiter {
         }
     }
 
-    /// Seconds until `key` may try again, or None if it is under the limit.
-    pub fn blocked_for(&self, key: &str, now: Instant) -> Option<u64> {
-        let entries = self.entries.lock().expect("limiter lock is never poisoned");
-        let entry = entries.get(key)?;
-        let elapsed = now.saturating_duration_since(entry.started);
-        if elapsed >= self.window || entry.count < self.limit {
-            return None;
-        }
-        Some((self.window - elapsed).as_secs().max(1))
-    }
-
-    /// Records one event for `key`.
-    pub fn record(&self, key: &str, now: Instant) {
+    /// Counts one event for `key` and says whether it may proceed: None if it is within the
+    /// limit, or the seconds until it may try again. Check and count happen under one lock, so
+    /// parallel requests cannot all slip through before any of them is counted.
+    pub fn hit(&self, key: &str, now: Instant) -> Option<u64> {
+        let key = truncate(key);
         let mut entries = self.entries.lock().expect("limiter lock is never poisoned");
-        if entries.len() >= MAX_KEYS {
-            let window = self.window;
-            entries.retain(|_, w| now.saturating_duration_since(w.started) < window);
+        if entries.len() >= MAX_KEYS && !entries.contains_key(key) {
+            self.make_room(&mut entries, now);
         }
         let entry = entries.entry(key.to_owned()).or_insert(Window {
             started: now,
             count: 0,
         });
-        if now.saturating_duration_since(entry.started) >= self.window {
+        let elapsed = now.saturating_duration_since(entry.started);
+        if elapsed >= self.window {
             *entry = Window {
                 started: now,
                 count: 0,
             };
+        } else if entry.count >= self.limit {
+            return Some((self.window - elapsed).as_secs().max(1));
         }
-        entry.count = entry.count.saturating_add(1);
+        entry.count += 1;
+        None
+    }
+
+    /// Drops expired windows, then (if still full) every key that is not blocked, so the map
+    /// stays bounded and blocked keys stay blocked.
+    fn make_room(&self, entries: &mut HashMap<String, Window>, now: Instant) {
+        let (window, limit) = (self.window, self.limit);
+        entries.retain(|_, w| now.saturating_duration_since(w.started) < window);
+        if entries.len() >= MAX_KEYS {
+            entries.retain(|_, w| w.count >= limit);
+        }
+        if entries.len() >= MAX_KEYS {
+            entries.clear();
+        }
     }
 
     /// Forgets `key` (after a successful login).
@@ -67,8 +75,17 @@ impl Limiter {
         self.entries
             .lock()
             .expect("limiter lock is never poisoned")
-            .remove(key);
+            .remove(truncate(key));
     }
+}
+
+/// Keys are emails or addresses; anything longer is cut, so a key costs bounded memory.
+fn truncate(key: &str) -> &str {
+    let mut end = key.len().min(256);
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    &key[..end]
 }
 
 #[cfg(test)]
@@ -80,20 +97,37 @@ mod tests {
         let limiter = Limiter::new(3, Duration::from_secs(60));
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(limiter.blocked_for("a", t0), None);
-            limiter.record("a", t0);
+            assert_eq!(limiter.hit("a", t0), None);
         }
+        assert_eq!(limiter.hit("a", t0 + Duration::from_secs(10)), Some(50));
+        assert_eq!(limiter.hit("b", t0), None, "other keys are unaffected");
         assert_eq!(
-            limiter.blocked_for("a", t0 + Duration::from_secs(10)),
-            Some(50)
-        );
-        assert_eq!(
-            limiter.blocked_for("b", t0),
+            limiter.hit("a", t0 + Duration::from_secs(61)),
             None,
-            "other keys are unaffected"
+            "a new window"
         );
-        assert_eq!(limiter.blocked_for("a", t0 + Duration::from_secs(61)), None);
         limiter.clear("a");
-        assert_eq!(limiter.blocked_for("a", t0), None);
+        assert_eq!(limiter.hit("a", t0), None);
+    }
+
+    #[test]
+    fn the_map_stays_bounded_and_keeps_blocked_keys() {
+        let limiter = Limiter::new(1, Duration::from_secs(60));
+        let t0 = Instant::now();
+        limiter.hit("victim", t0);
+        for i in 0..(MAX_KEYS + 10) {
+            limiter.hit(&format!("k{i}"), t0);
+        }
+        let len = limiter.entries.lock().unwrap().len();
+        assert!(len <= MAX_KEYS, "{len}");
+        assert!(limiter.hit(&"x".repeat(10_000), t0).is_none());
+        assert!(
+            limiter
+                .entries
+                .lock()
+                .unwrap()
+                .keys()
+                .all(|k| k.len() <= 256)
+        );
     }
 }

@@ -149,19 +149,24 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     require_multiuser(&app)?;
     let email = body.email.trim().to_lowercase();
-    let now = Instant::now();
-    if let Some(secs) = app.failures_by_account.blocked_for(&email, now) {
+    // Counted before the password is checked, atomically: parallel guesses are all counted.
+    if let Some(secs) = app.failures_by_account.hit(&email, Instant::now()) {
         return Err(ApiError::rate_limited(secs));
     }
     throttle_address(&app, peer)?;
-    let account = find_login(&app, &email).await?;
+    // An email PostgreSQL cannot even store (NUL, absurd length) names no account.
+    let plausible = email.len() <= 254 && !email.chars().any(char::is_control);
+    let account = if plausible {
+        find_login(&app, &email).await?
+    } else {
+        None
+    };
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     let password_ok = body.password.len() <= 4 * password::MAX_LEN
         && password::verify(body.password, hash, &app.dummy_hash)
             .await
             .map_err(ApiError::internal)?;
     let Some(account) = account.filter(|_| password_ok) else {
-        app.failures_by_account.record(&email, now);
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
             "wrong email or password",
@@ -390,11 +395,11 @@ fn require_multiuser(app: &App) -> Result<(), ApiError> {
 }
 
 fn throttle_address(app: &App, peer: SocketAddr) -> Result<(), ApiError> {
-    let key = peer.ip().to_string();
-    let now = Instant::now();
-    if let Some(secs) = app.logins_by_address.blocked_for(&key, now) {
-        return Err(ApiError::rate_limited(secs));
+    match app
+        .logins_by_address
+        .hit(&peer.ip().to_string(), Instant::now())
+    {
+        Some(secs) => Err(ApiError::rate_limited(secs)),
+        None => Ok(()),
     }
-    app.logins_by_address.record(&key, now);
-    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::auth::AuthUser;
 use crate::db::begin_as;
 use crate::error::ApiError;
-use crate::http::extract::AppJson;
+use crate::http::extract::{AppJson, AppQuery};
 
 /// The board routes.
 pub fn router() -> Router<Arc<App>> {
@@ -50,7 +50,7 @@ pub struct BoardList {
 pub async fn list_boards(
     State(app): State<Arc<App>>,
     auth: AuthUser,
-    Query(query): Query<ListBoards>,
+    AppQuery(query): AppQuery<ListBoards>,
 ) -> Result<Json<BoardList>, ApiError> {
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
@@ -128,7 +128,7 @@ pub async fn delete_board(
     State(app): State<Arc<App>>,
     auth: AuthUser,
     Path(board_id): Path<String>,
-    Query(query): Query<DeleteBoard>,
+    AppQuery(query): AppQuery<DeleteBoard>,
 ) -> Result<StatusCode, ApiError> {
     let delete_images = match query.images.as_deref() {
         None | Some("move") => false,

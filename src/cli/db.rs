@@ -57,9 +57,14 @@ impl DbCommand {
             ])
             .args(&args)
             .env("PGPASSWORD", &cluster.secrets.owner);
+        // Ctrl-C belongs to psql (it cancels the query); atelier must survive it to stop the
+        // cluster afterwards, so it listens for SIGINT itself while psql runs.
+        let ignore_interrupts =
+            tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
         let status = tokio::task::spawn_blocking(move || command.status())
             .await?
             .context("failed to run psql");
+        ignore_interrupts.abort();
         database.close().await?;
         exit_status(status?)
     }

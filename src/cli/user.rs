@@ -87,12 +87,12 @@ const SYSTEM_ADMIN: Caller = Caller::admin(SYSTEM_USER_ID);
 impl UserCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
         let database = db::open(&config, Purpose::Cli).await?;
-        let result = self.run_with(&database.pool).await;
+        let result = self.run_with(&database.pool, &config).await;
         database.close().await?;
         result
     }
 
-    async fn run_with(self, pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
+    async fn run_with(self, pool: &deadpool_postgres::Pool, config: &Config) -> anyhow::Result<()> {
         let caller = &SYSTEM_ADMIN;
         match self {
             UserCommand::Add {
@@ -131,7 +131,10 @@ impl UserCommand {
                     password,
                     is_admin: admin.map(OnOff::is_on),
                     is_active: active.map(OnOff::is_on),
-                    quota_bytes: quota.map(|q| i64::try_from(q).ok()),
+                    quota_bytes: match quota {
+                        Some(q) => Some(Some(i64::try_from(q).context("--quota is too large")?)),
+                        None => None,
+                    },
                 };
                 let user = ops::update(pool, caller, id, patch).await?;
                 println!("updated {}", user.email);
@@ -155,7 +158,9 @@ impl UserCommand {
                     email => ops::id_by_email(pool, caller, email).await?,
                 };
                 let to_id = ops::id_by_email(pool, caller, &to).await?;
-                let moved = ops::adopt(pool, caller, from_id, to_id).await?;
+                let storage = crate::storage::Storage::from_config(config)?;
+                let moved =
+                    crate::images::ops::adopt(pool, &storage, caller, from_id, to_id).await?;
                 println!("{moved} item(s) moved from {from} to {to}");
             }
         }

@@ -228,25 +228,18 @@ impl EmbeddedCluster {
     }
 
     fn spawn_watchdog(&self, remove_dir: Option<&Path>) -> anyhow::Result<()> {
-        // The watchdog runs as this process's user (it may have to delete root-owned files), and
-        // drops to the cluster's OS user with setpriv for pg_ctl, which refuses to run as root.
-        // `[ -d /proc/PID ]` rather than `kill -0`, which another OS user could not use.
-        // It stops only the postmaster it was armed for ($5): a newer server may already run a
-        // new postmaster on the same cluster after a restart, and that one must be left alone.
+        // The watchdog runs as this process's user (root may own what it must delete). It stops
+        // only the postmaster it was armed for ($4), by pid: SIGINT is PostgreSQL's fast
+        // shutdown, and a newer postmaster started on the same cluster after a restart has
+        // another pid, so it is left alone. `[ -d /proc/PID ]` waits without needing signals.
         let script = r#"while [ -d "/proc/$0" ]; do sleep 1; done
-if [ "$(head -n 1 "$2/postmaster.pid" 2>/dev/null)" = "$5" ]; then
-  $4 "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1
+if [ "$(head -n 1 "$2/postmaster.pid" 2>/dev/null)" = "$4" ]; then
+  kill -INT "$4" 2>/dev/null
+  while [ -d "/proc/$4" ]; do sleep 0.2; done
 fi
 if [ -n "$3" ]; then rm -rf "$3"; fi"#;
         let postmaster =
             live_postmaster_pid(&self.pgdata).context("the postmaster vanished after start")?;
-        let drop_privileges = match &self.run_as {
-            Some(user) => format!(
-                "setpriv --reuid={} --regid={} --clear-groups",
-                user.uid, user.gid
-            ),
-            None => String::new(),
-        };
         Command::new("/bin/sh")
             .arg("-c")
             .arg(script)
@@ -258,7 +251,6 @@ if [ -n "$3" ]; then rm -rf "$3"; fi"#;
                     .map(|p| p.as_os_str().to_owned())
                     .unwrap_or_default(),
             )
-            .arg(drop_privileges)
             .arg(postmaster.to_string())
             .current_dir("/")
             .stdin(Stdio::null())

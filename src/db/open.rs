@@ -83,6 +83,11 @@ async fn open_embedded(
     purpose: Purpose,
     pool_size: usize,
 ) -> anyhow::Result<Database> {
+    // The lock comes first: two first starts must not both generate secrets or run initdb.
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("failed to create {}", config.data_dir.display()))?;
+    let lock = try_lock_data_dir(config)?;
+    let owns_cluster = lock.is_some();
     let data_dir = config.data_dir.clone();
     let os_user = config.database.os_user.clone();
     let cluster = tokio::task::spawn_blocking(move || {
@@ -90,8 +95,6 @@ async fn open_embedded(
     })
     .await??;
     let cluster = Arc::new(cluster);
-    let lock = try_lock_data_dir(config)?;
-    let owns_cluster = lock.is_some();
     if owns_cluster {
         let starting = Arc::clone(&cluster);
         tokio::task::spawn_blocking(move || starting.start(None)).await??;

@@ -121,7 +121,12 @@ pub fn probe(
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     reader.limits(limits);
     let decoded = reader.decode().map_err(invalid_image)?;
-    let thumbnail = decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgba8();
+    // Never upscale: an image that already fits is its own thumbnail.
+    let thumbnail = if width <= THUMBNAIL_SIZE && height <= THUMBNAIL_SIZE {
+        decoded.to_rgba8()
+    } else {
+        decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgba8()
+    };
     let mut webp = Cursor::new(Vec::new());
     thumbnail
         .write_to(&mut webp, image::ImageFormat::WebP)
@@ -187,16 +192,16 @@ fn png_text(path: &Path) -> Option<serde_json::Value> {
     let info = reader.info();
     let mut map = serde_json::Map::new();
     for chunk in &info.uncompressed_latin1_text {
-        map.insert(chunk.keyword.clone(), text_value(&chunk.text));
+        map.insert(chunk.keyword.replace('\0', ""), text_value(&chunk.text));
     }
     for chunk in &info.compressed_latin1_text {
         if let Ok(text) = chunk.get_text() {
-            map.insert(chunk.keyword.clone(), text_value(&text));
+            map.insert(chunk.keyword.replace('\0', ""), text_value(&text));
         }
     }
     for chunk in &info.utf8_text {
         if let Ok(text) = chunk.get_text() {
-            map.insert(chunk.keyword.clone(), text_value(&text));
+            map.insert(chunk.keyword.replace('\0', ""), text_value(&text));
         }
     }
     (!map.is_empty()).then_some(serde_json::Value::Object(map))
@@ -204,8 +209,29 @@ fn png_text(path: &Path) -> Option<serde_json::Value> {
 
 fn text_value(text: &str) -> serde_json::Value {
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value @ serde_json::Value::Object(_)) => value,
-        _ => serde_json::Value::String(text.to_owned()),
+        Ok(mut value @ serde_json::Value::Object(_)) => {
+            strip_nul(&mut value);
+            value
+        }
+        _ => serde_json::Value::String(text.replace('\0', "")),
+    }
+}
+
+/// PostgreSQL's jsonb cannot hold U+0000; a hostile PNG must not turn an upload into a 500.
+fn strip_nul(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();
+            for key in keys {
+                if let Some(v) = map.remove(&key) {
+                    map.insert(key.replace('\0', ""), v);
+                }
+            }
+            map.values_mut().for_each(strip_nul);
+        }
+        _ => {}
     }
 }
 
@@ -227,20 +253,14 @@ mod tests {
         probe(file.path(), declared, 64 << 20)
     }
 
-    /// A PNG header that claims `width` x `height`, with no pixel data behind it.
+    /// A real 1x1 PNG whose header is rewritten to claim `width` x `height` pixels.
     fn bomb_header(width: u32, height: u32) -> Vec<u8> {
-        let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(&width.to_be_bytes());
-        ihdr.extend_from_slice(&height.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-        let mut chunk = b"IHDR".to_vec();
-        chunk.extend_from_slice(&ihdr);
-        let crc = crc32(&chunk);
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        out.extend_from_slice(&13u32.to_be_bytes());
-        out.extend_from_slice(&chunk);
-        out.extend_from_slice(&crc.to_be_bytes());
-        out
+        let mut bytes = png_bytes(1, 1);
+        bytes[16..20].copy_from_slice(&width.to_be_bytes());
+        bytes[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes
     }
 
     fn crc32(data: &[u8]) -> u32 {
@@ -267,6 +287,13 @@ mod tests {
         );
         let thumb = image::load_from_memory(&probed.thumbnail).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (256, 128));
+    }
+
+    #[test]
+    fn nul_characters_in_text_chunks_are_dropped() {
+        let value = text_value(r#"{"a\u0000": ["x\u0000y"]}"#);
+        assert_eq!(value, serde_json::json!({"a": ["xy"]}));
+        assert_eq!(text_value("p\0q"), serde_json::json!("pq"));
     }
 
     #[test]

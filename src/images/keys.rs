@@ -37,6 +37,13 @@ pub fn parse(key: &Path) -> Option<(Uuid, Uuid)> {
     Some((owner.parse().ok()?, id.parse().ok()?))
 }
 
+/// The same object under another owner's prefix, for keys this module built.
+pub fn with_owner(key: &Path, owner: Uuid) -> Option<Path> {
+    parse(key)?;
+    let rest = key.as_ref().splitn(3, '/').nth(2)?;
+    Some(Path::from(format!("{USERS_PREFIX}/{owner}/{rest}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +58,11 @@ mod tests {
         assert_eq!(parse(&image(owner, id, ImageType::Jpeg)), Some((owner, id)));
         assert_eq!(parse(&thumbnail(owner, id)), Some((owner, id)));
         assert_eq!(parse(&Path::from("users/x/images/y.png")), None);
+        let other = Uuid::now_v7();
+        assert_eq!(
+            with_owner(&thumbnail(owner, id), other),
+            Some(thumbnail(other, id))
+        );
         assert_eq!(
             parse(&Path::from(format!("other/{owner}/images/{id}.png"))),
             None

@@ -113,7 +113,7 @@ fn parse_range(value: &str, size: u64) -> Result<Option<Range<u64>>, ApiError> {
         )
     };
     let range = match (start.parse::<u64>().ok(), end.parse::<u64>().ok()) {
-        (Some(start), Some(end)) if start <= end => start..(end + 1).min(size),
+        (Some(start), Some(end)) if start <= end => start..end.saturating_add(1).min(size),
         (Some(start), None) if end.is_empty() => start..size,
         (None, Some(suffix)) if start.is_empty() && suffix > 0 => size.saturating_sub(suffix)..size,
         _ => return Ok(None),
@@ -137,6 +137,10 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 100).unwrap(), None);
         assert_eq!(parse_range("items=0-1", 100).unwrap(), None);
         assert_eq!(parse_range("bytes=9-1", 100).unwrap(), None);
+        assert_eq!(
+            parse_range("bytes=0-18446744073709551615", 100).unwrap(),
+            Some(0..100)
+        );
         assert_eq!(
             parse_range("bytes=100-", 100).unwrap_err().code(),
             ErrorCode::RangeNotSatisfiable

@@ -27,30 +27,9 @@ pub fn image_not_found() -> ApiError {
     ApiError::new(ErrorCode::ImageNotFound, "image not found")
 }
 
-/// Refuses early (before any bytes are stored) when the board is not the caller's to use or
-/// the upload cannot fit in the quota. The transaction in [`store`] checks the quota again.
-pub async fn precheck(
-    app: &App,
-    caller: &Caller,
-    board: Option<Uuid>,
-    size: u64,
-) -> Result<(), ApiError> {
-    let mut client = app.db.get().await?;
-    let tx = begin_as(&mut client, caller).await?;
-    if let Some(board) = board
-        && !crate::boards::repo::is_owned_by(&tx, board, caller.user_id).await?
-    {
-        return Err(crate::boards::ops::board_not_found());
-    }
-    let (used, quota) = quota_state(app, &tx, caller.user_id).await?;
-    tx.commit().await?;
-    if used.saturating_add(size as i64) > quota {
-        return Err(quota_exceeded(used, quota));
-    }
-    Ok(())
-}
-
-/// Stores an uploaded or generated image: bytes, thumbnail, then the record.
+/// Stores an uploaded or generated image: bytes, thumbnail, then the record. The record's
+/// transaction checks the board (same-owner foreign key) and the quota; if either refuses, the
+/// bytes are deleted again, so a refused upload stores nothing.
 pub async fn store(
     app: &App,
     caller: &Caller,
@@ -151,4 +130,53 @@ fn quota_exceeded(used: i64, quota: i64) -> ApiError {
         ErrorCode::QuotaExceeded,
         format!("the upload does not fit in the storage quota ({used} of {quota} bytes used)"),
     )
+}
+
+/// Hands everything `from` owns to `to` (`atelier user adopt`): the rows (boards carry their
+/// images along) and the bytes, whose keys name the owner. Bytes are copied first, the rows
+/// move in one transaction, then the old bytes are deleted, so no record ever points at
+/// missing bytes. If the rows cannot move, the copies are removed again.
+pub async fn adopt(
+    pool: &deadpool_postgres::Pool,
+    storage: &crate::storage::Storage,
+    caller: &Caller,
+    from: Uuid,
+    to: Uuid,
+) -> Result<i64, ApiError> {
+    use futures::TryStreamExt;
+    let old_keys: Vec<object_store::path::Path> = storage
+        .list(&keys::user_prefix(from))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(ApiError::internal)?;
+    let mut copies = Vec::new();
+    for old in &old_keys {
+        let Some(new) = keys::with_owner(old, to) else {
+            continue;
+        };
+        if let Err(error) = storage.copy(old, &new).await {
+            delete_keys(storage, &copies).await;
+            return Err(ApiError::internal(error));
+        }
+        copies.push(new);
+    }
+    match crate::users::ops::adopt(pool, caller, from, to).await {
+        Ok(moved) => {
+            delete_keys(storage, &old_keys).await;
+            Ok(moved)
+        }
+        Err(error) => {
+            delete_keys(storage, &copies).await;
+            Err(error)
+        }
+    }
+}
+
+async fn delete_keys(storage: &crate::storage::Storage, keys: &[object_store::path::Path]) {
+    for key in keys {
+        if let Err(error) = storage.delete(key).await {
+            tracing::warn!(%key, %error, "failed to delete an object; the sweeper will retry");
+        }
+    }
 }

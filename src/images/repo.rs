@@ -274,13 +274,16 @@ pub async fn usage(
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Which of `ids` have records (the sweeper's question; run as an admin).
+/// The (id, owner) of those of `ids` that have records (the sweeper's question; as an admin).
 pub async fn existing(
     db: &impl GenericClient,
     ids: &[Uuid],
-) -> Result<Vec<Uuid>, tokio_postgres::Error> {
+) -> Result<Vec<(Uuid, Uuid)>, tokio_postgres::Error> {
     let rows = db
-        .query("select id from images where id = any($1)", &[&ids])
+        .query(
+            "select id, owner_id from images where id = any($1)",
+            &[&ids],
+        )
         .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use crate::app::App;
 use crate::auth::{AuthUser, MediaUser};
 use crate::db::{Caller, begin_as};
 use crate::error::{ApiError, ErrorCode, on_db_error};
-use crate::http::extract::AppJson;
+use crate::http::extract::{AppJson, AppMultipart, AppQuery};
 
 /// At most this many ids in one bulk request.
 const MAX_BULK: usize = 1000;
@@ -62,8 +62,8 @@ pub struct UploadQuery {
 pub async fn upload_image(
     State(app): State<Arc<App>>,
     auth: AuthUser,
-    Query(query): Query<UploadQuery>,
-    mut multipart: Multipart,
+    AppQuery(query): AppQuery<UploadQuery>,
+    AppMultipart(mut multipart): AppMultipart,
 ) -> Result<(StatusCode, Json<ImageView>), ApiError> {
     let board = query.board_id.as_deref().map(parse_board_id).transpose()?;
     let max = app.config.storage.max_upload_bytes;
@@ -79,7 +79,6 @@ pub async fn upload_image(
             break ingest::stage(field, &app.staging_dir, max).await?;
         }
     };
-    ops::precheck(&app, &auth.caller, board, staged.size).await?;
     let permit = app.image_work.acquire().await.map_err(ApiError::internal)?;
     let path = staged.file.path().to_path_buf();
     let (declared, max_pixels) = (staged.declared_type.clone(), app.config.storage.max_pixels);
@@ -123,7 +122,7 @@ pub struct ImagePage {
 pub async fn list_images(
     State(app): State<Arc<App>>,
     auth: AuthUser,
-    Query(params): Query<ListParams>,
+    AppQuery(params): AppQuery<ListParams>,
 ) -> Result<Json<ImagePage>, ApiError> {
     let limit = params.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {

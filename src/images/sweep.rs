@@ -35,16 +35,16 @@ pub async fn run(
     let cutoff =
         chrono::Utc::now() - chrono::Duration::from_std(grace).context("grace period too long")?;
     let mut report = SweepReport::default();
-    let mut batch: Vec<(Path, Uuid)> = Vec::new();
+    let mut batch: Vec<(Path, (Uuid, Uuid))> = Vec::new();
     let mut listing = storage.list(&Path::from(keys::USERS_PREFIX));
     while let Some(meta) = listing.next().await {
         let meta = meta.context("failed to list objects")?;
         report.scanned += 1;
-        let Some((_, image_id)) = keys::parse(&meta.location) else {
+        let Some(named) = keys::parse(&meta.location) else {
             continue;
         };
         if meta.last_modified < cutoff {
-            batch.push((meta.location, image_id));
+            batch.push((meta.location, named));
         }
         if batch.len() >= BATCH {
             report.deleted += delete_orphans(storage, pool, std::mem::take(&mut batch)).await?;
@@ -54,22 +54,24 @@ pub async fn run(
     Ok(report)
 }
 
+/// An object is an orphan unless a record has its image id *and* its owner (after an adoption,
+/// the old owner's copy is an orphan even though the id lives on).
 async fn delete_orphans(
     storage: &Storage,
     pool: &deadpool_postgres::Pool,
-    batch: Vec<(Path, Uuid)>,
+    batch: Vec<(Path, (Uuid, Uuid))>,
 ) -> anyhow::Result<u64> {
     if batch.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<Uuid> = batch.iter().map(|(_, id)| *id).collect();
+    let ids: Vec<Uuid> = batch.iter().map(|(_, (_, id))| *id).collect();
     let mut client = pool.get().await?;
     let tx = begin_as(&mut client, &Caller::admin(SYSTEM_USER_ID)).await?;
     let existing = repo::existing(&tx, &ids).await?;
     tx.commit().await?;
     let mut deleted = 0;
-    for (key, id) in batch {
-        if !existing.contains(&id) {
+    for (key, (owner, id)) in batch {
+        if !existing.contains(&(id, owner)) {
             storage
                 .delete(&key)
                 .await

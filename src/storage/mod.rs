@@ -119,6 +119,11 @@ impl Storage {
         self.store.get_opts(key, options).await
     }
 
+    /// Copies `from` to `to` (server-side where the store supports it).
+    pub async fn copy(&self, from: &ObjectPath, to: &ObjectPath) -> object_store::Result<()> {
+        self.store.copy(from, to).await
+    }
+
     /// Deletes `key`; a missing object is not an error.
     pub async fn delete(&self, key: &ObjectPath) -> object_store::Result<()> {
         match self.store.delete(key).await {

@@ -31,6 +31,11 @@ const REFUSALS: &[(&str, ErrorCode, &str)] = &[
         "the system user cannot be an admin",
     ),
     ("42501", ErrorCode::Forbidden, "admin rights required"),
+    (
+        "boards_owner_id_name_key",
+        ErrorCode::BoardNameTaken,
+        "the receiving user already has a board with the same name as one being adopted; rename one first",
+    ),
 ];
 
 /// A new account as given by an admin.

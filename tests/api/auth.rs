@@ -647,3 +647,79 @@ async fn unknown_api_paths_answer_json_404_and_openapi_is_public() {
     assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn parallel_guesses_are_all_counted_against_the_account() {
+    let app = TestApp::spawn_with(|c| c.auth.max_failures_per_account = 3).await;
+    app.setup_admin().await;
+    let guesses = (0..12).map(|i| {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/auth/login"));
+        tokio::spawn(async move {
+            let body =
+                json!({"email": "admin@example.com", "password": format!("guess number {i}")});
+            http.post(url).json(&body).send().await.unwrap().status()
+        })
+    });
+    let mut statuses = Vec::new();
+    for guess in guesses.collect::<Vec<_>>() {
+        statuses.push(guess.await.unwrap());
+    }
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        checked <= 3,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        12 - checked
+    );
+}
+
+#[tokio::test]
+async fn an_admin_password_reset_and_an_expired_session_end_tokens() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let jane = app.add_user(&admin, "jane", false).await;
+
+    let reset = json!({"password": "a fresh admin-set pass"});
+    let response = app
+        .patch(
+            &format!("/api/v1/auth/users/{}", joe.id),
+            Some(&admin.token),
+            &reset,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(app.me_status(&joe.token).await, StatusCode::UNAUTHORIZED);
+    app.login_ok(&joe.email, "a fresh admin-set pass").await;
+
+    let db = crate::helpers::superuser_client(&app.dbname).await;
+    db.execute(
+        "update sessions set expires_at = now() - interval '1 second' where user_id = $1",
+        &[&jane.id],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.me_status(&jane.token).await,
+        StatusCode::UNAUTHORIZED,
+        "the JWT is still valid, the session is not"
+    );
+}
+
+#[tokio::test]
+async fn hostile_login_input_never_causes_a_500() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    for email in ["nul\u{0}@example.com", &"a".repeat(5000), "", "@"] {
+        let response = app.login(email, PASSWORD).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+}

@@ -278,6 +278,17 @@ async fn an_admin_runs_the_real_binary_from_first_start_to_crash_recovery() {
     );
     assert!(server.terminate().success());
     assert!(!postgres_running_for(&data_dir));
+
+    // A stale postmaster.pid (its process is long gone) does not stop the next start.
+    std::fs::write(data_dir.join("pg/postmaster.pid"), "999999\n").unwrap();
+    let server = Server::start(&data_dir, port).await;
+    assert_eq!(
+        login(&server.base, "admin@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert!(server.terminate().success());
 }
 
 #[tokio::test]

@@ -895,3 +895,134 @@ async fn the_sweeper_removes_orphans_and_keeps_recorded_objects() {
         .await;
     assert_eq!(full.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn data_made_in_single_user_mode_is_seen_by_admins_and_can_be_adopted() {
+    let app = TestApp::spawn().await;
+    let (admin, joe, _) = three_users(&app).await;
+    // What single-user mode does for every request: act as the system user with admin rights.
+    let system = atelier::db::Caller::admin(atelier::users::SYSTEM_USER_ID);
+    let board = atelier::boards::ops::create(&app.app, &system, "old work")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let staged = atelier::images::ingest::Staged {
+        file: tempfile::NamedTempFile::new_in(dir.path()).unwrap(),
+        size: 0,
+        declared_type: None,
+    };
+    std::fs::write(staged.file.path(), png(20, 10, &[])).unwrap();
+    let staged = atelier::images::ingest::Staged {
+        size: std::fs::metadata(staged.file.path()).unwrap().len(),
+        ..staged
+    };
+    let probed = atelier::images::ingest::probe(staged.file.path(), None, 1 << 20).unwrap();
+    let image = atelier::images::ops::store(
+        &app.app,
+        &system,
+        Some(board.id),
+        atelier::images::model::Category::General,
+        &staged,
+        probed,
+    )
+    .await
+    .unwrap();
+    let loose = {
+        let staged2 = atelier::images::ingest::Staged {
+            file: tempfile::NamedTempFile::new_in(dir.path()).unwrap(),
+            size: staged.size,
+            declared_type: None,
+        };
+        std::fs::copy(staged.file.path(), staged2.file.path()).unwrap();
+        let probed = atelier::images::ingest::probe(staged2.file.path(), None, 1 << 20).unwrap();
+        atelier::images::ops::store(
+            &app.app,
+            &system,
+            None,
+            atelier::images::model::Category::General,
+            &staged2,
+            probed,
+        )
+        .await
+        .unwrap()
+    };
+
+    let all: Value = app
+        .get("/api/v1/boards", Some(&admin.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all["boards"][0]["owner_name"], "System",
+        "admins see single-user-mode data"
+    );
+    let path = format!("/api/v1/images/{}", image.id);
+    assert_error(
+        app.get(&path, Some(&joe.token)).await,
+        StatusCode::NOT_FOUND,
+        "image_not_found",
+    )
+    .await;
+
+    // `atelier user adopt --from system --to joe@example.com`
+    let moved = atelier::images::ops::adopt(
+        &app.app.db,
+        &app.app.storage,
+        &TestApp::cli_caller(),
+        atelier::users::SYSTEM_USER_ID,
+        joe.id,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(moved, 3, "one board and two images");
+    let record: Value = app.get(&path, Some(&joe.token)).await.json().await.unwrap();
+    assert_eq!(record["board_id"], board.id.to_string());
+    for id in [image.id, loose.id] {
+        let full = app
+            .get(&format!("/api/v1/images/{id}/full"), Some(&joe.token))
+            .await;
+        assert_eq!(
+            full.status(),
+            StatusCode::OK,
+            "the bytes moved with the record"
+        );
+    }
+    assert_eq!(app.objects_of(joe.id).len(), 4);
+    assert!(app.objects_of(atelier::users::SYSTEM_USER_ID).is_empty());
+    let mine: Value = app
+        .get("/api/v1/boards", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["boards"][0]["image_count"], 1);
+}
+
+#[tokio::test]
+async fn malformed_queries_and_bodies_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let (_, joe, _) = three_users(&app).await;
+    for path in [
+        "/api/v1/images?owner_id=x",
+        "/api/v1/images?category=secret",
+        "/api/v1/boards?owner_id=1",
+    ] {
+        assert_error(
+            app.get(path, Some(&joe.token)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    let not_multipart = app
+        .post("/api/v1/images", Some(&joe.token), &json!({}))
+        .await;
+    assert_error(
+        not_multipart,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_upload",
+    )
+    .await;
+}

@@ -338,3 +338,54 @@ async fn the_database_refuses_an_image_in_another_users_board_even_for_an_admin(
         Some(&tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION)
     );
 }
+
+#[tokio::test]
+async fn the_preflight_refuses_bypassrls_inheriting_and_table_owning_logins() {
+    let dbname = fresh_database().await;
+    let db = superuser_client(&dbname).await;
+    let suffix = Uuid::new_v4().simple().to_string();
+    let cases = [
+        (
+            format!("t_bypass_{suffix}"),
+            "login noinherit bypassrls",
+            "",
+            "BYPASSRLS",
+        ),
+        (
+            format!("t_inherit_{suffix}"),
+            "login inherit",
+            "grant atelier_admin to {role};",
+            "NOINHERIT",
+        ),
+        (
+            format!("t_owner_{suffix}"),
+            "login noinherit",
+            "create table t_{role} (x int); alter table t_{role} owner to {role};",
+            "owns tables",
+        ),
+    ];
+    let cluster = &crate::helpers::cluster().cluster;
+    for (role, attributes, extra, expected) in &cases {
+        db.batch_execute(&format!("create role {role} {attributes} password 'pw-{suffix}'; grant connect on database {dbname} to {role};"))
+            .await
+            .unwrap();
+        db.batch_execute(&extra.replace("{role}", role))
+            .await
+            .unwrap();
+        let client =
+            atelier::db::connect_one(&cluster.pg_config(role, &format!("pw-{suffix}"), &dbname))
+                .await
+                .unwrap();
+
+        let err = preflight::check_runtime_login(&client)
+            .await
+            .unwrap_err()
+            .to_string();
+
+        assert!(err.contains(expected), "{role}: {err}");
+        drop(client);
+        db.batch_execute(&format!("drop owned by {role}; drop role {role};"))
+            .await
+            .unwrap();
+    }
+}
