@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, users};
+use crate::{auth, boards, images, users};
 
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -14,6 +14,11 @@ use crate::{auth, users};
         auth::routes::get_me, auth::routes::update_me,
         users::routes::list_users, users::routes::create_user, users::routes::get_user,
         users::routes::update_user, users::routes::delete_user,
+        boards::routes::list_boards, boards::routes::create_board, boards::routes::get_board,
+        boards::routes::rename_board, boards::routes::delete_board,
+        images::routes::upload_image, images::routes::list_images, images::routes::get_image,
+        images::routes::get_full, images::routes::get_thumbnail, images::routes::update_image,
+        images::routes::delete_image, images::routes::bulk_images,
     ),
     components(schemas(crate::error::ErrorCode)),
     modifiers(&BearerAuth)

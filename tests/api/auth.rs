@@ -644,6 +644,8 @@ async fn unknown_api_paths_answer_json_404_and_openapi_is_public() {
         .await
         .unwrap();
     assert!(doc["paths"]["/api/v1/auth/login"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/images"]["post"].is_object());
+    assert!(doc["paths"]["/api/v1/boards/{board_id}"]["delete"].is_object());
     assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
 }
