@@ -11,6 +11,7 @@
 //! - [`users`] — accounts: model, SQL, operations shared by API and CLI, admin routes.
 //! - [`boards`] — boards: named groups of a user's images, with counts and covers.
 //! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
+//! - [`queue`] — the fair-share GPU scheduler (pure policy; the PostgreSQL queue comes next).
 //! - [`storage`] — the object store (local directory or S3) holding image bytes.
 //! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
 //! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
@@ -28,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod images;
+pub mod queue;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
