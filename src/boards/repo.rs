@@ -1,6 +1,8 @@
 //! SQL for boards, run inside the caller's transaction; row-level security scopes every query.
 
 use deadpool_postgres::GenericClient;
+
+use crate::db::cached;
 use uuid::Uuid;
 
 use super::model::{BoardView, UncategorizedView};
@@ -19,7 +21,8 @@ pub async fn insert(
     owner: Uuid,
     name: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    db.execute(
+    cached::execute(
+        db,
         "insert into boards (id, owner_id, name) values ($1, $2, $3)",
         &[&id, &owner, &name],
     )
@@ -32,9 +35,7 @@ pub async fn find(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<BoardView>, tokio_postgres::Error> {
-    let row = db
-        .query_opt(&format!("{SELECT} where b.id = $1"), &[&id])
-        .await?;
+    let row = cached::query_opt(db, &format!("{SELECT} where b.id = $1"), &[&id]).await?;
     row.as_ref().map(BoardView::try_from).transpose()
 }
 
@@ -44,12 +45,12 @@ pub async fn is_owned_by(
     board: Uuid,
     owner: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
-    let row = db
-        .query_opt(
-            "select 1 from boards where id = $1 and owner_id = $2",
-            &[&board, &owner],
-        )
-        .await?;
+    let row = cached::query_opt(
+        db,
+        "select 1 from boards where id = $1 and owner_id = $2",
+        &[&board, &owner],
+    )
+    .await?;
     Ok(row.is_some())
 }
 
@@ -60,14 +61,16 @@ pub async fn list(
 ) -> Result<Vec<BoardView>, tokio_postgres::Error> {
     let rows = match owner {
         Some(owner) => {
-            db.query(
+            cached::query(
+                db,
                 &format!("{SELECT} where b.owner_id = $1 order by b.name"),
                 &[&owner],
             )
             .await?
         }
         None => {
-            db.query(
+            cached::query(
+                db,
                 &format!("{SELECT} order by u.display_name, b.owner_id, b.name"),
                 &[],
             )
@@ -82,8 +85,7 @@ pub async fn uncategorized(
     db: &impl GenericClient,
     owner: Uuid,
 ) -> Result<UncategorizedView, tokio_postgres::Error> {
-    let row = db
-        .query_one(
+    let row = cached::query_one(db,
             "select
                (select count(*) from images where owner_id = $1 and board_id is null and category = 'general'),
                (select count(*) from images where owner_id = $1 and board_id is null and category = 'user'),
@@ -106,16 +108,16 @@ pub async fn rename(
     id: Uuid,
     name: &str,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute("update boards set name = $2 where id = $1", &[&id, &name])
-        .await?
+    Ok(cached::execute(
+        db,
+        "update boards set name = $2 where id = $1",
+        &[&id, &name],
+    )
+    .await?
         == 1)
 }
 
 /// Deletes a visible board; its remaining images fall back to Uncategorized (FK `set null`).
 pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute("delete from boards where id = $1", &[&id])
-        .await?
-        == 1)
+    Ok(cached::execute(db, "delete from boards where id = $1", &[&id]).await? == 1)
 }

@@ -5,6 +5,7 @@
 //! which owns nothing and inherits nothing, so a transaction without an identity fails closed.
 
 pub mod bootstrap;
+pub mod cached;
 pub mod embedded;
 mod identity;
 pub mod migrate;

@@ -5,6 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+
+use crate::db::cached;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -42,7 +44,7 @@ pub struct NewImage {
 pub async fn insert(db: &impl GenericClient, new: &NewImage) -> Result<(), tokio_postgres::Error> {
     let (width, height) = (new.width as i32, new.height as i32);
     let byte_size = i64::try_from(new.byte_size).unwrap_or(i64::MAX);
-    db.execute(
+    cached::execute(db,
         "insert into images (id, owner_id, board_id, category, content_type, width, height, byte_size, metadata)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[&new.id, &new.owner_id, &new.board_id, &new.category.as_str(), &new.kind.content_type(),
@@ -58,9 +60,7 @@ pub async fn find(
     id: Uuid,
     with_metadata: bool,
 ) -> Result<Option<ImageView>, tokio_postgres::Error> {
-    let row = db
-        .query_opt(&format!("{SELECT} where i.id = $1"), &[&id])
-        .await?;
+    let row = cached::query_opt(db, &format!("{SELECT} where i.id = $1"), &[&id]).await?;
     row.as_ref()
         .map(|r| ImageView::from_row(r, with_metadata))
         .transpose()
@@ -196,7 +196,7 @@ pub async fn list(
         "i.created_at desc, i.id desc"
     };
     let sql = format!("{SELECT} {filter} order by {order} limit ${limit}");
-    let rows = db.query(&sql, &params).await?;
+    let rows = cached::query(db, &sql, &params).await?;
     rows.iter().map(|r| ImageView::from_row(r, false)).collect()
 }
 
@@ -206,7 +206,8 @@ pub async fn set_starred(
     ids: &[Uuid],
     starred: bool,
 ) -> Result<u64, tokio_postgres::Error> {
-    db.execute(
+    cached::execute(
+        db,
         "update images set starred = $2 where id = any($1)",
         &[&ids, &starred],
     )
@@ -219,7 +220,8 @@ pub async fn set_board(
     ids: &[Uuid],
     board: Option<Uuid>,
 ) -> Result<u64, tokio_postgres::Error> {
-    db.execute(
+    cached::execute(
+        db,
         "update images set board_id = $2 where id = any($1)",
         &[&ids, &board],
     )
@@ -231,12 +233,12 @@ pub async fn delete(
     db: &impl GenericClient,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Uuid, ImageType)>, tokio_postgres::Error> {
-    let rows = db
-        .query(
-            "delete from images where id = any($1) returning id, owner_id, content_type",
-            &[&ids],
-        )
-        .await?;
+    let rows = cached::query(
+        db,
+        "delete from images where id = any($1) returning id, owner_id, content_type",
+        &[&ids],
+    )
+    .await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -251,8 +253,7 @@ pub async fn delete_in_board(
     db: &impl GenericClient,
     board: Uuid,
 ) -> Result<Vec<(Uuid, Uuid, ImageType)>, tokio_postgres::Error> {
-    let ids: Vec<Uuid> = db
-        .query("select id from images where board_id = $1", &[&board])
+    let ids: Vec<Uuid> = cached::query(db, "select id from images where board_id = $1", &[&board])
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -265,12 +266,12 @@ pub async fn usage(
     db: &impl GenericClient,
     owner: Uuid,
 ) -> Result<Option<(i64, Option<i64>)>, tokio_postgres::Error> {
-    let row = db
-        .query_opt(
-            "select used_bytes, quota_bytes from users where id = $1",
-            &[&owner],
-        )
-        .await?;
+    let row = cached::query_opt(
+        db,
+        "select used_bytes, quota_bytes from users where id = $1",
+        &[&owner],
+    )
+    .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
@@ -279,11 +280,11 @@ pub async fn existing(
     db: &impl GenericClient,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, Uuid)>, tokio_postgres::Error> {
-    let rows = db
-        .query(
-            "select id, owner_id from images where id = any($1)",
-            &[&ids],
-        )
-        .await?;
+    let rows = cached::query(
+        db,
+        "select id, owner_id from images where id = any($1)",
+        &[&ids],
+    )
+    .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

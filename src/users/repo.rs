@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+
+use crate::db::cached;
 use uuid::Uuid;
 
 use super::model::UserView;
@@ -23,12 +25,12 @@ pub async fn insert(
         "insert into users (id, email, display_name, password_hash, is_admin)
          values ($1, $2, $3, $4, $5) returning {COLUMNS}"
     );
-    let row = db
-        .query_one(
-            &sql,
-            &[&id, &email, &display_name, &password_hash, &is_admin],
-        )
-        .await?;
+    let row = cached::query_one(
+        db,
+        &sql,
+        &[&id, &email, &display_name, &password_hash, &is_admin],
+    )
+    .await?;
     UserView::try_from(&row)
 }
 
@@ -38,7 +40,7 @@ pub async fn find(
     id: Uuid,
 ) -> Result<Option<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where id = $1 and not is_system");
-    db.query_opt(&sql, &[&id])
+    cached::query_opt(db, &sql, &[&id])
         .await?
         .as_ref()
         .map(UserView::try_from)
@@ -51,7 +53,7 @@ pub async fn find_by_email(
     email: &str,
 ) -> Result<Option<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where email = $1 and not is_system");
-    db.query_opt(&sql, &[&email])
+    cached::query_opt(db, &sql, &[&email])
         .await?
         .as_ref()
         .map(UserView::try_from)
@@ -61,7 +63,7 @@ pub async fn find_by_email(
 /// Lists the visible, non-system users, oldest first.
 pub async fn list(db: &impl GenericClient) -> Result<Vec<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where not is_system order by created_at, id");
-    db.query(&sql, &[])
+    cached::query(db, &sql, &[])
         .await?
         .iter()
         .map(UserView::try_from)
@@ -73,9 +75,8 @@ pub async fn password_hash(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<String>, tokio_postgres::Error> {
-    let row = db
-        .query_opt("select password_hash from users where id = $1", &[&id])
-        .await?;
+    let row =
+        cached::query_opt(db, "select password_hash from users where id = $1", &[&id]).await?;
     Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
 }
 
@@ -88,7 +89,7 @@ pub async fn set_display_name(
     let sql = format!(
         "update users set display_name = $2 where id = $1 and not is_system returning {COLUMNS}"
     );
-    db.query_opt(&sql, &[&id, &name])
+    cached::query_opt(db, &sql, &[&id, &name])
         .await?
         .as_ref()
         .map(UserView::try_from)
@@ -101,12 +102,12 @@ pub async fn set_password_hash(
     id: Uuid,
     hash: &str,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute(
-            "update users set password_hash = $2 where id = $1",
-            &[&id, &hash],
-        )
-        .await?
+    Ok(cached::execute(
+        db,
+        "update users set password_hash = $2 where id = $1",
+        &[&id, &hash],
+    )
+    .await?
         == 1)
 }
 
@@ -116,12 +117,12 @@ pub async fn set_admin(
     id: Uuid,
     is_admin: bool,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute(
-            "update users set is_admin = $2 where id = $1",
-            &[&id, &is_admin],
-        )
-        .await?
+    Ok(cached::execute(
+        db,
+        "update users set is_admin = $2 where id = $1",
+        &[&id, &is_admin],
+    )
+    .await?
         == 1)
 }
 
@@ -131,12 +132,12 @@ pub async fn set_active(
     id: Uuid,
     is_active: bool,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute(
-            "update users set is_active = $2 where id = $1",
-            &[&id, &is_active],
-        )
-        .await?
+    Ok(cached::execute(
+        db,
+        "update users set is_active = $2 where id = $1",
+        &[&id, &is_active],
+    )
+    .await?
         == 1)
 }
 
@@ -146,28 +147,29 @@ pub async fn set_quota(
     id: Uuid,
     quota: Option<i64>,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute(
-            "update users set quota_bytes = $2 where id = $1",
-            &[&id, &quota],
-        )
-        .await?
+    Ok(cached::execute(
+        db,
+        "update users set quota_bytes = $2 where id = $1",
+        &[&id, &quota],
+    )
+    .await?
         == 1)
 }
 
 /// Deletes a user and, by cascade, everything they own.
 pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute("delete from users where id = $1 and not is_system", &[&id])
-        .await?
+    Ok(cached::execute(
+        db,
+        "delete from users where id = $1 and not is_system",
+        &[&id],
+    )
+    .await?
         == 1)
 }
 
 /// Whether `id` is the internal system user.
 pub async fn is_system(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
-    let row = db
-        .query_opt("select is_system from users where id = $1", &[&id])
-        .await?;
+    let row = cached::query_opt(db, "select is_system from users where id = $1", &[&id]).await?;
     Ok(row.is_some_and(|r| r.get(0)))
 }
 
@@ -179,7 +181,8 @@ pub async fn insert_session(
     expires_at: DateTime<Utc>,
     user_agent: Option<&str>,
 ) -> Result<(), tokio_postgres::Error> {
-    db.execute(
+    cached::execute(
+        db,
         "insert into sessions (id, user_id, expires_at, user_agent) values ($1, $2, $3, $4)",
         &[&id, &user_id, &expires_at, &user_agent],
     )
@@ -192,10 +195,7 @@ pub async fn delete_session(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
-    Ok(db
-        .execute("delete from sessions where id = $1", &[&id])
-        .await?
-        == 1)
+    Ok(cached::execute(db, "delete from sessions where id = $1", &[&id]).await? == 1)
 }
 
 /// Ends every session of a user (password change, deactivation).
@@ -203,8 +203,7 @@ pub async fn delete_sessions_of(
     db: &impl GenericClient,
     user_id: Uuid,
 ) -> Result<u64, tokio_postgres::Error> {
-    db.execute("delete from sessions where user_id = $1", &[&user_id])
-        .await
+    cached::execute(db, "delete from sessions where user_id = $1", &[&user_id]).await
 }
 
 /// Hands every row owned by `from` to `to` (see `atelier_adopt` in V1).
@@ -213,10 +212,11 @@ pub async fn adopt(
     from: Uuid,
     to: Uuid,
 ) -> Result<i64, tokio_postgres::Error> {
-    Ok(db
-        .query_one("select atelier_adopt($1, $2)", &[&from, &to])
-        .await?
-        .get(0))
+    Ok(
+        cached::query_one(db, "select atelier_adopt($1, $2)", &[&from, &to])
+            .await?
+            .get(0),
+    )
 }
 
 /// The caller's own row, including the system user (single-user mode's `me`).
@@ -225,7 +225,7 @@ pub async fn find_self(
     id: Uuid,
 ) -> Result<Option<UserView>, tokio_postgres::Error> {
     let sql = format!("select {COLUMNS} from users where id = $1");
-    db.query_opt(&sql, &[&id])
+    cached::query_opt(db, &sql, &[&id])
         .await?
         .as_ref()
         .map(UserView::try_from)
