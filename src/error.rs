@@ -77,6 +77,14 @@ pub enum ErrorCode {
     ImageTooLarge,
     /// The Range header cannot be satisfied.
     RangeNotSatisfiable,
+    /// No such queue item.
+    QueueItemNotFound,
+    /// The queue item is another user's (it is listed, so this is not hidden).
+    QueueItemNotOwned,
+    /// The queue item already finished.
+    QueueItemFinished,
+    /// Only failed or canceled items can be retried.
+    QueueItemNotRetryable,
     /// Too many attempts; see Retry-After.
     RateLimited,
     /// The request body is too large.
@@ -95,7 +103,11 @@ impl ErrorCode {
             Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
             AccountDisabled | Forbidden | WrongPassword | InvalidSetupToken
             | SystemUserProtected => StatusCode::FORBIDDEN,
-            NotFound | UserNotFound | BoardNotFound | ImageNotFound => StatusCode::NOT_FOUND,
+            NotFound | UserNotFound | BoardNotFound | ImageNotFound | QueueItemNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            QueueItemNotOwned => StatusCode::FORBIDDEN,
+            QueueItemFinished | QueueItemNotRetryable => StatusCode::CONFLICT,
             UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidUpload | EmptyUpload | InvalidImage | ImageTooLarge => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, boards, images, users};
+use crate::{auth, boards, images, queue, users};
 
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -19,6 +19,9 @@ use crate::{auth, boards, images, users};
         images::routes::upload_image, images::routes::list_images, images::routes::get_image,
         images::routes::get_full, images::routes::get_thumbnail, images::routes::update_image,
         images::routes::delete_image, images::routes::bulk_images,
+        queue::routes::enqueue, queue::routes::list_items, queue::routes::get_item,
+        queue::routes::cancel_item, queue::routes::retry_item, queue::routes::clear_items,
+        queue::routes::queue_status, queue::routes::pause_queue, queue::routes::resume_queue,
     ),
     components(schemas(crate::error::ErrorCode)),
     modifiers(&BearerAuth)

@@ -1,4 +1,8 @@
-//! The shared job queue. So far: the fair-share scheduler (pure policy). The PostgreSQL queue,
-//! workers and events are still to come (issue 4).
+//! The shared generation queue: items in PostgreSQL (redacted for other users by the database),
+//! the routes, and the fair-share scheduler (pure policy). Workers, the engine hand-off and live
+//! events are not built yet (issue 4).
 
+pub mod model;
+pub mod repo;
+pub mod routes;
 pub mod scheduler;

@@ -8,5 +8,6 @@ mod auth;
 mod cli;
 mod helpers;
 mod images;
+mod queue;
 mod rls;
 mod s3;

@@ -1,0 +1,112 @@
+//! SQL for queue items, run in the caller's transaction. Listing goes through `queue_list`,
+//! which redacts other users' items in the database.
+
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::model::QueueItemView;
+use crate::db::cached;
+
+/// Inserts a pending item for `owner`.
+pub async fn insert(
+    db: &impl GenericClient,
+    id: Uuid,
+    owner: Uuid,
+    band: i16,
+    params: &serde_json::Value,
+    est_cost: f64,
+) -> Result<(), tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "insert into queue_items (id, owner_id, band, params, est_cost) values ($1, $2, $3, $4, $5)",
+        &[&id, &owner, &band, params, &est_cost],
+    )
+    .await?;
+    Ok(())
+}
+
+const LIST: &str =
+    "select id, owner_id, owner_name, is_mine, status, queue_position, params, error,
+    result_image_ids, created_at, started_at, finished_at from queue_list($1)";
+
+/// Every item, redacted for the caller.
+pub async fn list(db: &impl GenericClient) -> Result<Vec<QueueItemView>, tokio_postgres::Error> {
+    let rows = cached::query(db, LIST, &[&None::<Uuid>]).await?;
+    rows.iter().map(QueueItemView::try_from).collect()
+}
+
+/// One item, redacted for the caller.
+pub async fn find(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<QueueItemView>, tokio_postgres::Error> {
+    let row = cached::query_opt(db, LIST, &[&Some(id)]).await?;
+    row.as_ref().map(QueueItemView::try_from).transpose()
+}
+
+/// Cancels an unfinished item the caller may change; returns whether it did.
+pub async fn cancel(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    let n = cached::execute(
+        db,
+        "update queue_items set status = 'canceled', finished_at = now()
+         where id = $1 and status in ('pending', 'in_progress')",
+        &[&id],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// The parameters and band of an item the caller may see in full.
+pub async fn params_of(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<(serde_json::Value, i16, f64, String)>, tokio_postgres::Error> {
+    let row = cached::query_opt(
+        db,
+        "select params, band, est_cost, status from queue_items where id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))))
+}
+
+/// Deletes finished items (the caller's own, or with `everyone` all of them, for admins).
+pub async fn clear_finished(
+    db: &impl GenericClient,
+    owner: Uuid,
+    everyone: bool,
+) -> Result<u64, tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "delete from queue_items where status in ('completed', 'failed', 'canceled') and ($2 or owner_id = $1)",
+        &[&owner, &everyone],
+    )
+    .await
+}
+
+/// (mine pending, mine running, total pending, total running).
+pub async fn counts(
+    db: &impl GenericClient,
+) -> Result<(i64, i64, i64, i64), tokio_postgres::Error> {
+    let row = cached::query_one(db, "select * from queue_counts()", &[]).await?;
+    Ok((row.get(0), row.get(1), row.get(2), row.get(3)))
+}
+
+/// Whether processing is paused.
+pub async fn paused(db: &impl GenericClient) -> Result<bool, tokio_postgres::Error> {
+    let row = cached::query_opt(db, "select paused from queue_control", &[]).await?;
+    Ok(row.is_some_and(|r| r.get(0)))
+}
+
+/// Pauses or resumes processing (admins only, by policy and grant).
+pub async fn set_paused(
+    db: &impl GenericClient,
+    paused: bool,
+) -> Result<u64, tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "update queue_control set paused = $1, updated_at = now()",
+        &[&paused],
+    )
+    .await
+}

@@ -1,0 +1,278 @@
+//! `/api/v1/queue`: enqueue, list (redacted for other users' items), get, cancel, retry, clear,
+//! status counts, and admin pause/resume.
+//!
+//! Cancel semantics: every item is listed to everyone, so another user's item is not hidden;
+//! cancelling it answers 403 `queue_item_not_owned` (admins may cancel any item). A missing id
+//! answers 404 `queue_item_not_found`, a finished item 409 `queue_item_finished`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::model::{GenerationParams, QueueItemView};
+use super::repo;
+use crate::app::App;
+use crate::auth::{AdminUser, AuthUser};
+use crate::db::{RoleClass, begin_as};
+use crate::error::{ApiError, ErrorCode};
+use crate::http::extract::{AppJson, AppQuery};
+
+/// The queue routes.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route(
+            "/api/v1/queue/items",
+            get(list_items).post(enqueue).delete(clear_items),
+        )
+        .route("/api/v1/queue/items/{item_id}", get(get_item))
+        .route("/api/v1/queue/items/{item_id}/cancel", post(cancel_item))
+        .route("/api/v1/queue/items/{item_id}/retry", post(retry_item))
+        .route("/api/v1/queue/status", get(queue_status))
+        .route("/api/v1/queue/pause", post(pause_queue))
+        .route("/api/v1/queue/resume", post(resume_queue))
+}
+
+/// The ids of the new items.
+#[derive(Serialize, ToSchema)]
+pub struct Enqueued {
+    item_ids: Vec<Uuid>,
+}
+
+/// Queues a generation after validating its parameters.
+#[utoipa::path(post, path = "/api/v1/queue/items", tag = "queue", request_body = GenerationParams,
+    responses((status = 201, body = Enqueued), (status = 422, description = "validation_failed")), security(("bearer" = [])))]
+pub async fn enqueue(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+    AppJson(mut params): AppJson<GenerationParams>,
+) -> Result<(StatusCode, Json<Enqueued>), ApiError> {
+    params.validate()?;
+    let id = Uuid::now_v7();
+    let value = serde_json::to_value(&params).map_err(ApiError::internal)?;
+    let band = if auth.caller.role == RoleClass::Admin {
+        2
+    } else {
+        1
+    };
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    if let Some(board) = params.board_id
+        && !crate::boards::repo::is_owned_by(&tx, board, auth.user_id()).await?
+    {
+        return Err(crate::boards::ops::board_not_found());
+    }
+    repo::insert(
+        &tx,
+        id,
+        auth.user_id(),
+        band,
+        &value,
+        params.estimated_cost(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(Enqueued { item_ids: vec![id] })))
+}
+
+/// Every item, oldest first; other users' parameters show as `<hidden>`.
+#[utoipa::path(get, path = "/api/v1/queue/items", tag = "queue",
+    responses((status = 200, body = Vec<QueueItemView>)), security(("bearer" = [])))]
+pub async fn list_items(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+) -> Result<Json<Vec<QueueItemView>>, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    let items = repo::list(&tx).await?;
+    tx.commit().await?;
+    Ok(Json(items))
+}
+
+/// One item (redacted if it is another user's).
+#[utoipa::path(get, path = "/api/v1/queue/items/{item_id}", tag = "queue",
+    responses((status = 200, body = QueueItemView), (status = 404, description = "queue_item_not_found")), security(("bearer" = [])))]
+pub async fn get_item(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+    Path(item_id): Path<String>,
+) -> Result<Json<QueueItemView>, ApiError> {
+    let id = parse_id(&item_id)?;
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
+    tx.commit().await?;
+    Ok(Json(item))
+}
+
+/// Cancels an item: your own, or any for admins.
+#[utoipa::path(post, path = "/api/v1/queue/items/{item_id}/cancel", tag = "queue",
+    responses((status = 200, body = QueueItemView), (status = 403, description = "queue_item_not_owned"),
+              (status = 409, description = "queue_item_finished")), security(("bearer" = [])))]
+pub async fn cancel_item(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+    Path(item_id): Path<String>,
+) -> Result<Json<QueueItemView>, ApiError> {
+    let id = parse_id(&item_id)?;
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
+    if !item.is_mine && auth.caller.role != RoleClass::Admin {
+        return Err(ApiError::new(
+            ErrorCode::QueueItemNotOwned,
+            "you can cancel only your own items",
+        ));
+    }
+    if !repo::cancel(&tx, id).await? {
+        return Err(ApiError::new(
+            ErrorCode::QueueItemFinished,
+            "the item has already finished",
+        ));
+    }
+    let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
+    tx.commit().await?;
+    Ok(Json(item))
+}
+
+/// Queues a failed or canceled item of yours again, as a new item.
+#[utoipa::path(post, path = "/api/v1/queue/items/{item_id}/retry", tag = "queue",
+    responses((status = 201, body = Enqueued)), security(("bearer" = [])))]
+pub async fn retry_item(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+    Path(item_id): Path<String>,
+) -> Result<(StatusCode, Json<Enqueued>), ApiError> {
+    let id = parse_id(&item_id)?;
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
+    if !item.is_mine {
+        return Err(ApiError::new(
+            ErrorCode::QueueItemNotOwned,
+            "you can retry only your own items",
+        ));
+    }
+    let (params, band, est, status) = repo::params_of(&tx, id).await?.ok_or_else(item_not_found)?;
+    if status != "failed" && status != "canceled" {
+        return Err(ApiError::new(
+            ErrorCode::QueueItemNotRetryable,
+            "only failed or canceled items can be retried",
+        ));
+    }
+    let new_id = Uuid::now_v7();
+    repo::insert(&tx, new_id, auth.user_id(), band, &params, est).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Enqueued {
+            item_ids: vec![new_id],
+        }),
+    ))
+}
+
+/// Which finished items to clear.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ClearQuery {
+    /// Admins: clear every user's finished items.
+    #[serde(default)]
+    all: bool,
+}
+
+/// How many items were removed.
+#[derive(Serialize, ToSchema)]
+pub struct Cleared {
+    deleted: u64,
+}
+
+/// Removes finished items: your own, or with `all=true` (admins) everyone's.
+#[utoipa::path(delete, path = "/api/v1/queue/items", tag = "queue", params(ClearQuery),
+    responses((status = 200, body = Cleared)), security(("bearer" = [])))]
+pub async fn clear_items(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+    AppQuery(query): AppQuery<ClearQuery>,
+) -> Result<Json<Cleared>, ApiError> {
+    if query.all && auth.caller.role != RoleClass::Admin {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "admin rights required to clear everyone's items",
+        ));
+    }
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    let deleted = repo::clear_finished(&tx, auth.user_id(), query.all).await?;
+    tx.commit().await?;
+    Ok(Json(Cleared { deleted }))
+}
+
+/// The "X/Y" badge and the pause state.
+#[derive(Serialize, ToSchema)]
+pub struct QueueStatus {
+    mine_pending: i64,
+    mine_in_progress: i64,
+    total_pending: i64,
+    total_in_progress: i64,
+    paused: bool,
+}
+
+/// Counts of unfinished items, yours and everyone's.
+#[utoipa::path(get, path = "/api/v1/queue/status", tag = "queue",
+    responses((status = 200, body = QueueStatus)), security(("bearer" = [])))]
+pub async fn queue_status(
+    State(app): State<Arc<App>>,
+    auth: AuthUser,
+) -> Result<Json<QueueStatus>, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &auth.caller).await?;
+    let (mine_pending, mine_in_progress, total_pending, total_in_progress) =
+        repo::counts(&tx).await?;
+    let paused = repo::paused(&tx).await?;
+    tx.commit().await?;
+    Ok(Json(QueueStatus {
+        mine_pending,
+        mine_in_progress,
+        total_pending,
+        total_in_progress,
+        paused,
+    }))
+}
+
+/// Pauses processing (admins only).
+#[utoipa::path(post, path = "/api/v1/queue/pause", tag = "queue", responses((status = 204)), security(("bearer" = [])))]
+pub async fn pause_queue(
+    State(app): State<Arc<App>>,
+    AdminUser(admin): AdminUser,
+) -> Result<StatusCode, ApiError> {
+    set_paused(&app, &admin, true).await
+}
+
+/// Resumes processing (admins only).
+#[utoipa::path(post, path = "/api/v1/queue/resume", tag = "queue", responses((status = 204)), security(("bearer" = [])))]
+pub async fn resume_queue(
+    State(app): State<Arc<App>>,
+    AdminUser(admin): AdminUser,
+) -> Result<StatusCode, ApiError> {
+    set_paused(&app, &admin, false).await
+}
+
+async fn set_paused(app: &App, admin: &AuthUser, paused: bool) -> Result<StatusCode, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &admin.caller).await?;
+    repo::set_paused(&tx, paused).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn item_not_found() -> ApiError {
+    ApiError::new(ErrorCode::QueueItemNotFound, "queue item not found")
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| item_not_found())
+}

@@ -1,0 +1,275 @@
+//! The queue API: validation, the redacted list (field by field), cancel semantics for users
+//! and admins, retry, clear, the "X/Y" counts, and admin-only pause.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, assert_error};
+
+async fn enqueue(app: &TestApp, user: &TestUser, prompt: &str) -> String {
+    let body = json!({"model": "sd15", "prompt": prompt, "steps": 20});
+    let response = app
+        .post("/api/v1/queue/items", Some(&user.token), &body)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let body: Value = response.json().await.unwrap();
+    body["item_ids"][0].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn everyone_sees_every_item_but_only_their_own_parameters() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let jane = app.add_user(&admin, "jane", false).await;
+    let joes = enqueue(&app, &joe, "joe's secret prompt").await;
+    let janes = enqueue(&app, &jane, "jane's prompt").await;
+
+    let seen_by_jane: Value = app
+        .get("/api/v1/queue/items", Some(&jane.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = seen_by_jane.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let joe_item = items.iter().find(|i| i["id"] == joes.as_str()).unwrap();
+    assert_eq!(joe_item["params"], "<hidden>");
+    assert_eq!(joe_item["owner_id"], Value::Null);
+    assert_eq!(joe_item["error"], Value::Null);
+    assert_eq!(joe_item["result_image_ids"], json!([]));
+    assert_eq!(joe_item["owner_name"], "joe");
+    assert_eq!(joe_item["is_mine"], false);
+    assert_eq!(
+        (joe_item["status"].as_str(), joe_item["position"].as_i64()),
+        (Some("pending"), Some(1))
+    );
+    let jane_item = items.iter().find(|i| i["id"] == janes.as_str()).unwrap();
+    assert_eq!(jane_item["params"]["prompt"], "jane's prompt");
+    assert!(!seen_by_jane.to_string().contains("secret"));
+
+    let one: Value = app
+        .get(&format!("/api/v1/queue/items/{joes}"), Some(&jane.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["params"], "<hidden>");
+    let by_admin: Value = app
+        .get(&format!("/api/v1/queue/items/{joes}"), Some(&admin.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_admin["params"]["prompt"], "joe's secret prompt");
+    assert_error(
+        app.get("/api/v1/queue/items", None).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn users_cancel_only_their_own_items_and_admins_cancel_any() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let joes = enqueue(&app, &joe, "a").await;
+    let admins = enqueue(&app, &admin, "b").await;
+    let cancel = async |user: &TestUser, id: &str| {
+        let path = format!("/api/v1/queue/items/{id}/cancel");
+        app.post(&path, Some(&user.token), &json!({})).await
+    };
+
+    assert_error(
+        cancel(&joe, &admins).await,
+        StatusCode::FORBIDDEN,
+        "queue_item_not_owned",
+    )
+    .await;
+    let by_admin = cancel(&admin, &joes).await;
+    assert_eq!(
+        by_admin.json::<Value>().await.unwrap()["status"],
+        "canceled"
+    );
+    assert_error(
+        cancel(&joe, &joes).await,
+        StatusCode::CONFLICT,
+        "queue_item_finished",
+    )
+    .await;
+    let missing = uuid::Uuid::now_v7();
+    assert_error(
+        cancel(&joe, &missing.to_string()).await,
+        StatusCode::NOT_FOUND,
+        "queue_item_not_found",
+    )
+    .await;
+    let own = enqueue(&app, &joe, "c").await;
+    assert_eq!(cancel(&joe, &own).await.status(), StatusCode::OK);
+
+    // The database refuses it too: as Joe, the admin's item cannot be updated.
+    let db = crate::helpers::app_pool(&app.dbname, 1);
+    let mut client = db.get().await.unwrap();
+    let tx = atelier::db::begin_as(&mut client, &atelier::db::Caller::user(joe.id))
+        .await
+        .unwrap();
+    let admins_id: uuid::Uuid = admins.parse().unwrap();
+    let n = tx
+        .execute(
+            "update queue_items set status = 'canceled' where id = $1",
+            &[&admins_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn counts_retry_and_clear() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let first = enqueue(&app, &joe, "a").await;
+    enqueue(&app, &joe, "b").await;
+    enqueue(&app, &admin, "c").await;
+
+    let status: Value = app
+        .get("/api/v1/queue/status", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            status["mine_pending"].as_i64(),
+            status["total_pending"].as_i64()
+        ),
+        (Some(2), Some(3))
+    );
+
+    app.post(
+        &format!("/api/v1/queue/items/{first}/cancel"),
+        Some(&joe.token),
+        &json!({}),
+    )
+    .await;
+    let retried = app
+        .post(
+            &format!("/api/v1/queue/items/{first}/retry"),
+            Some(&joe.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    let cleared: Value = app
+        .delete("/api/v1/queue/items", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["deleted"], 1);
+    assert_error(
+        app.delete("/api/v1/queue/items?all=true", Some(&joe.token))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let pending = app
+        .post(
+            &format!(
+                "/api/v1/queue/items/{}/retry",
+                enqueue(&app, &joe, "d").await
+            ),
+            Some(&joe.token),
+            &json!({}),
+        )
+        .await;
+    assert_error(pending, StatusCode::CONFLICT, "queue_item_not_retryable").await;
+}
+
+#[tokio::test]
+async fn bad_parameters_and_foreign_boards_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let admins_board = app.create_board(&admin, "mine").await;
+    for (body, code) in [
+        (
+            json!({"model": "sd15", "prompt": "x", "width": 500}),
+            "validation_failed",
+        ),
+        (
+            json!({"model": "sd15", "prompt": "x", "steps": 1000}),
+            "validation_failed",
+        ),
+        (json!({"model": "", "prompt": "x"}), "validation_failed"),
+        (
+            json!({"model": "sd15", "prompt": "x", "sampler": "magic"}),
+            "validation_failed",
+        ),
+        (
+            json!({"model": "sd15", "prompt": "x", "surprise": 1}),
+            "validation_failed",
+        ),
+    ] {
+        assert_error(
+            app.post("/api/v1/queue/items", Some(&joe.token), &body)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+        )
+        .await;
+    }
+    let foreign = json!({"model": "sd15", "prompt": "x", "board_id": admins_board});
+    assert_error(
+        app.post("/api/v1/queue/items", Some(&joe.token), &foreign)
+            .await,
+        StatusCode::NOT_FOUND,
+        "board_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn only_admins_pause_and_resume() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    assert_error(
+        app.post("/api/v1/queue/pause", Some(&joe.token), &json!({}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.post("/api/v1/queue/pause", Some(&admin.token), &json!({}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let status: Value = app
+        .get("/api/v1/queue/status", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["paused"], true);
+    app.post("/api/v1/queue/resume", Some(&admin.token), &json!({}))
+        .await;
+    let status: Value = app
+        .get("/api/v1/queue/status", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["paused"], false);
+}
