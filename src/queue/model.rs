@@ -179,7 +179,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let cases: [(fn(&mut GenerationParams), &str); 5] = [
+        type Mutation = fn(&mut GenerationParams);
+        let cases: [(Mutation, &str); 5] = [
             (|p| p.width = 500, "width"),
             (|p| p.height = 4096, "height"),
             (|p| p.steps = 0, "steps"),
