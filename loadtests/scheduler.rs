@@ -66,6 +66,7 @@ enum Queue {
         queues: BTreeMap<u32, VecDeque<usize>>,
         counters: BTreeMap<u32, f64>,
         running: BTreeMap<u32, u32>,
+        weights: BTreeMap<u32, f64>,
     },
     Ours(Scheduler<usize, u32, u8>),
 }
@@ -90,6 +91,7 @@ impl Queue {
                 queues: BTreeMap::new(),
                 counters: BTreeMap::new(),
                 running: BTreeMap::new(),
+                weights: weights.clone(),
             },
             Policy::Sfq | Policy::SfqQ => {
                 let quantum = (policy == Policy::SfqQ).then_some(QUANTUM);
@@ -114,6 +116,7 @@ impl Queue {
                 queues,
                 counters,
                 running,
+                ..
             } => {
                 let active = |u: &u32| {
                     queues.get(u).is_some_and(|q| !q.is_empty())
@@ -179,6 +182,7 @@ impl Queue {
                 queues,
                 counters,
                 running,
+                ..
             } => {
                 let user = queues
                     .iter()
@@ -209,10 +213,14 @@ impl Queue {
     fn complete(&mut self, unit: &Unit, jobs: &[Job], actual: f64, rest: Option<f64>) {
         match self {
             Queue::Vtc {
-                counters, running, ..
+                counters,
+                running,
+                weights,
+                ..
             } => {
                 let user = jobs[unit.job].user;
-                *counters.entry(user).or_insert(0.0) += actual;
+                let weight = weights.get(&user).copied().unwrap_or(1.0);
+                *counters.entry(user).or_insert(0.0) += actual / weight;
                 if let Some(r) = running.get_mut(&user) {
                     *r -= 1;
                 }
