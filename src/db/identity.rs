@@ -62,6 +62,14 @@ impl Caller {
             role: RoleClass::Admin,
         }
     }
+
+    /// A queue worker (its policies do not key on a user).
+    pub const fn worker() -> Self {
+        Self {
+            user_id: Uuid::nil(),
+            role: RoleClass::Worker,
+        }
+    }
 }
 
 const SET_CALLER: &str =

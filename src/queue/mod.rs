@@ -2,6 +2,7 @@
 //! the routes, and the fair-share scheduler (pure policy). Workers, the engine hand-off and live
 //! events are not built yet (issue 4).
 
+pub mod claims;
 pub mod model;
 pub mod repo;
 pub mod routes;

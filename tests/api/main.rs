@@ -5,6 +5,7 @@
 )]
 
 mod auth;
+mod claims;
 mod cli;
 mod helpers;
 mod images;

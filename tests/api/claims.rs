@@ -1,0 +1,188 @@
+//! Workers claiming from the PostgreSQL queue: exactly-once claims under concurrency, leases
+//! that return a dead worker's item to its place, idempotent completion, pause, and rejection of
+//! deactivated owners' items.
+
+use std::collections::BTreeSet;
+
+use atelier::db::{Caller, begin_as};
+use atelier::queue::claims;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{app_pool, fresh_database, superuser_client};
+
+async fn seed(dbname: &str, items: usize) -> (Uuid, Vec<Uuid>) {
+    let db = superuser_client(dbname).await;
+    let owner = Uuid::now_v7();
+    db.execute("insert into users (id, email, display_name, password_hash) values ($1, 'o@example.com', 'O', 'h')", &[&owner])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..items {
+        let id = Uuid::now_v7();
+        db.execute(
+            "insert into queue_items (id, owner_id, params, est_cost) values ($1, $2, '{}', 1)",
+            &[&id, &owner],
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    (owner, ids)
+}
+
+async fn claim(
+    pool: &deadpool_postgres::Pool,
+    worker: &str,
+    lease: f64,
+) -> Option<claims::Claimed> {
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    let claimed = claims::claim_next(&tx, worker, lease).await.unwrap();
+    tx.commit().await.unwrap();
+    claimed
+}
+
+#[tokio::test]
+async fn concurrent_workers_claim_each_item_exactly_once_in_order() {
+    let dbname = fresh_database().await;
+    let (_, ids) = seed(&dbname, 40).await;
+    let pool = app_pool(&dbname, 4);
+    let workers = (0..4).map(|w| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(item) = claim(&pool, &format!("w{w}"), 30.0).await {
+                mine.push(item.id);
+            }
+            mine
+        })
+    });
+    let mut all = Vec::new();
+    for worker in workers.collect::<Vec<_>>() {
+        all.extend(worker.await.unwrap());
+    }
+    assert_eq!(all.len(), 40);
+    assert_eq!(
+        all.iter().collect::<BTreeSet<_>>().len(),
+        40,
+        "no item was claimed twice"
+    );
+    let first = claim(&app_pool(&dbname, 1), "late", 30.0).await;
+    assert!(first.is_none());
+    let _ = ids;
+}
+
+#[tokio::test]
+async fn a_dead_workers_item_returns_to_its_place_and_completes_once() {
+    let dbname = fresh_database().await;
+    let (_, ids) = seed(&dbname, 3).await;
+    let pool = app_pool(&dbname, 2);
+    let lost = claim(&pool, "dies", 0.0).await.unwrap();
+    assert_eq!(lost.id, ids[0]);
+
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    assert_eq!(claims::recover(&tx).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    drop(client);
+
+    let again = claim(&pool, "survivor", 30.0).await.unwrap();
+    assert_eq!(
+        (again.id, again.attempts),
+        (ids[0], 2),
+        "the item kept its place"
+    );
+    let image = Uuid::now_v7();
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    assert!(
+        !claims::finish(&tx, again.id, "dies", &[image], 1.0)
+            .await
+            .unwrap(),
+        "the dead worker lost it"
+    );
+    assert!(
+        claims::finish(&tx, again.id, "survivor", &[image], 1.0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !claims::finish(&tx, again.id, "survivor", &[image], 1.0)
+            .await
+            .unwrap(),
+        "completion is idempotent"
+    );
+    tx.commit().await.unwrap();
+    let db = superuser_client(&dbname).await;
+    let row = db
+        .query_one(
+            "select status, result_image_ids from queue_items where id = $1",
+            &[&again.id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "completed");
+    assert_eq!(row.get::<_, Vec<Uuid>>(1), vec![image]);
+}
+
+#[tokio::test]
+async fn retryable_failures_requeue_until_attempts_run_out() {
+    let dbname = fresh_database().await;
+    let (_, ids) = seed(&dbname, 1).await;
+    let pool = app_pool(&dbname, 1);
+    for attempt in 1..=claims::MAX_ATTEMPTS {
+        let item = claim(&pool, "w", 30.0).await.unwrap();
+        assert_eq!((item.id, item.attempts), (ids[0], attempt));
+        let mut client = pool.get().await.unwrap();
+        let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+        assert!(
+            claims::fail(&tx, item.id, "w", "out of memory", true)
+                .await
+                .unwrap()
+        );
+        tx.commit().await.unwrap();
+    }
+    assert!(
+        claim(&pool, "w", 30.0).await.is_none(),
+        "failed for good after the last attempt"
+    );
+}
+
+#[tokio::test]
+async fn paused_queues_and_deactivated_owners_are_not_served() {
+    let dbname = fresh_database().await;
+    let (owner, _) = seed(&dbname, 2).await;
+    let db = superuser_client(&dbname).await;
+    let pool = app_pool(&dbname, 1);
+    db.execute("update queue_control set paused = true", &[])
+        .await
+        .unwrap();
+    assert!(claim(&pool, "w", 30.0).await.is_none());
+    db.execute("update queue_control set paused = false", &[])
+        .await
+        .unwrap();
+
+    db.execute(
+        "update users set is_active = false where id = $1",
+        &[&owner],
+    )
+    .await
+    .unwrap();
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    assert_eq!(claims::recover(&tx).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    drop(client);
+    assert!(claim(&pool, "w", 30.0).await.is_none());
+    let canceled: i64 = db
+        .query_one(
+            "select count(*) from queue_items where status = 'canceled'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(canceled, 2);
+    let _ = json!({});
+}
