@@ -54,8 +54,13 @@ pub async fn list_boards(
 ) -> Result<Json<BoardList>, ApiError> {
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
-    let boards = repo::list(&tx, query.owner_id).await?;
-    let uncategorized = repo::uncategorized(&tx, query.owner_id.unwrap_or(auth.user_id())).await?;
+    let owner = query.owner_id.unwrap_or(auth.user_id());
+    // Both queries go out together: tokio-postgres pipelines them on the connection.
+    let (boards, uncategorized) = tokio::join!(
+        repo::list(&tx, query.owner_id),
+        repo::uncategorized(&tx, owner)
+    );
+    let (boards, uncategorized) = (boards?, uncategorized?);
     tx.commit().await?;
     Ok(Json(BoardList {
         boards,

@@ -3,8 +3,10 @@
 //! decode with memory limits, make the 256 px WebP thumbnail and read PNG text chunks.
 
 use std::fs::File;
-use std::io::{BufReader, Cursor};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Cursor, Seek};
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
 
 use axum::extract::multipart::Field;
 use image::{ImageReader, Limits};
@@ -21,14 +23,54 @@ const MAX_SIDE: u32 = 16_384;
 /// The decoder may allocate at most this much.
 const MAX_DECODE_ALLOC: u64 = 1 << 30;
 
-/// An upload written to a staging file that disappears when dropped.
+/// Uploads up to this size stay in memory; larger ones are spooled to a staging file.
+pub const SPOOL_THRESHOLD: usize = 1 << 20;
+
+/// Where an upload's bytes are while it is checked.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A small upload, in memory.
+    Memory(Bytes),
+    /// A larger upload, in a staging file.
+    File(PathBuf),
+}
+
+/// `BufRead + Seek`, boxable.
+pub trait BufReadSeek: BufRead + Seek {}
+impl<T: BufRead + Seek> BufReadSeek for T {}
+
+impl Source {
+    /// A fresh reader over the bytes.
+    pub fn reader(&self) -> std::io::Result<Box<dyn BufReadSeek>> {
+        Ok(match self {
+            Source::Memory(bytes) => Box::new(Cursor::new(bytes.clone())),
+            Source::File(path) => Box::new(BufReader::new(File::open(path)?)),
+        })
+    }
+}
+
+/// An upload, staged: in memory, or in a file that disappears when this is dropped.
 pub struct Staged {
-    /// The staging file.
-    pub file: NamedTempFile,
-    /// Its size in bytes.
+    /// The bytes.
+    pub source: Source,
+    /// Keeps the staging file alive while the upload is handled.
+    pub file: Option<NamedTempFile>,
+    /// Size in bytes.
     pub size: u64,
     /// The Content-Type the client declared for the part, if any.
     pub declared_type: Option<String>,
+}
+
+impl Staged {
+    /// Stages bytes already in memory.
+    pub fn from_bytes(bytes: Bytes, declared_type: Option<String>) -> Self {
+        Self {
+            size: bytes.len() as u64,
+            source: Source::Memory(bytes),
+            file: None,
+            declared_type,
+        }
+    }
 }
 
 /// What the image turned out to be.
@@ -46,34 +88,57 @@ pub struct Probed {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// Streams a multipart field to a staging file in `dir`, refusing more than `max` bytes.
+/// Reads a multipart field with a limit of `max` bytes: small uploads stay in memory, larger
+/// ones are streamed to a staging file in `dir`, so no large body is held in memory.
 pub async fn stage(mut field: Field<'_>, dir: &Path, max: u64) -> Result<Staged, ApiError> {
     let declared_type = field.content_type().map(str::to_owned);
-    let file = NamedTempFile::new_in(dir).map_err(ApiError::internal)?;
-    let mut out = tokio::fs::File::from_std(file.reopen().map_err(ApiError::internal)?);
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the upload exceeds {max} bytes"),
+        )
+    };
+    let mut memory = BytesMut::new();
+    let mut spool: Option<(NamedTempFile, tokio::fs::File)> = None;
     let mut size = 0u64;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         size += chunk.len() as u64;
         if size > max {
-            return Err(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the upload exceeds {max} bytes"),
-            ));
+            return Err(too_large());
         }
+        if spool.is_none() && memory.len() + chunk.len() <= SPOOL_THRESHOLD {
+            memory.extend_from_slice(&chunk);
+            continue;
+        }
+        if spool.is_none() {
+            let file = NamedTempFile::new_in(dir).map_err(ApiError::internal)?;
+            let mut out = tokio::fs::File::from_std(file.reopen().map_err(ApiError::internal)?);
+            out.write_all(&memory).await.map_err(ApiError::internal)?;
+            memory.clear();
+            spool = Some((file, out));
+        }
+        let (_, out) = spool.as_mut().expect("just created");
         out.write_all(&chunk).await.map_err(ApiError::internal)?;
     }
-    out.flush().await.map_err(ApiError::internal)?;
     if size == 0 {
         return Err(ApiError::new(
             ErrorCode::EmptyUpload,
             "the uploaded file is empty",
         ));
     }
-    Ok(Staged {
-        file,
-        size,
-        declared_type,
-    })
+    match spool {
+        None => Ok(Staged::from_bytes(memory.freeze(), declared_type)),
+        Some((file, mut out)) => {
+            out.flush().await.map_err(ApiError::internal)?;
+            let source = Source::File(file.path().to_path_buf());
+            Ok(Staged {
+                source,
+                file: Some(file),
+                size,
+                declared_type,
+            })
+        }
+    }
 }
 
 /// Maps a multipart read error: a body cut short or over the limit is the client's doing.
@@ -90,11 +155,11 @@ pub fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiEr
 
 /// Identifies, checks, decodes and thumbnails the staged file. Blocking: call it off the runtime.
 pub fn probe(
-    path: &Path,
+    source: &Source,
     declared_type: Option<&str>,
     max_pixels: u64,
 ) -> Result<Probed, ApiError> {
-    let reader = open(path)?;
+    let reader = open(source)?;
     let kind = reader
         .format()
         .and_then(ImageType::from_format)
@@ -114,7 +179,7 @@ pub fn probe(
             ),
         ));
     }
-    let mut reader = open(path)?;
+    let mut reader = open(source)?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -132,7 +197,7 @@ pub fn probe(
         .write_to(&mut webp, image::ImageFormat::WebP)
         .map_err(ApiError::internal)?;
     let metadata = if kind == ImageType::Png {
-        png_text(path)
+        png_text(source)
     } else {
         None
     };
@@ -145,9 +210,9 @@ pub fn probe(
     })
 }
 
-fn open(path: &Path) -> Result<ImageReader<BufReader<File>>, ApiError> {
-    let file = File::open(path).map_err(ApiError::internal)?;
-    ImageReader::new(BufReader::new(file))
+fn open(source: &Source) -> Result<ImageReader<Box<dyn BufReadSeek>>, ApiError> {
+    let reader = source.reader().map_err(ApiError::internal)?;
+    ImageReader::new(reader)
         .with_guessed_format()
         .map_err(ApiError::internal)
 }
@@ -185,9 +250,8 @@ fn invalid_image(error: image::ImageError) -> ApiError {
 }
 
 /// The text chunks of a PNG as a JSON object, or None if it has none or cannot be read.
-fn png_text(path: &Path) -> Option<serde_json::Value> {
-    let file = File::open(path).ok()?;
-    let decoder = png::Decoder::new(BufReader::new(file));
+fn png_text(source: &Source) -> Option<serde_json::Value> {
+    let decoder = png::Decoder::new(source.reader().ok()?);
     let reader = decoder.read_info().ok()?;
     let info = reader.info();
     let mut map = serde_json::Map::new();
@@ -250,7 +314,14 @@ mod tests {
     fn probe_bytes(bytes: &[u8], declared: Option<&str>) -> Result<Probed, ApiError> {
         let mut file = NamedTempFile::new().unwrap();
         file.write_all(bytes).unwrap();
-        probe(file.path(), declared, 64 << 20)
+        let from_file = probe(&Source::File(file.path().to_path_buf()), declared, 64 << 20);
+        let from_memory = probe(
+            &Source::Memory(Bytes::copy_from_slice(bytes)),
+            declared,
+            64 << 20,
+        );
+        assert_eq!(from_file.is_ok(), from_memory.is_ok(), "both sources agree");
+        from_file
     }
 
     /// A real 1x1 PNG whose header is rewritten to claim `width` x `height` pixels.

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::ingest::{Probed, Staged};
+use super::ingest::{Probed, Source, Staged};
 use super::keys;
 use super::model::{Category, ImageType, ImageView};
 use super::repo::{self, NewImage};
@@ -42,10 +42,19 @@ pub async fn store(
     let owner = caller.user_id;
     let image_key = keys::image(owner, id, probed.kind);
     let thumbnail_key = keys::thumbnail(owner, id);
-    app.storage
-        .put_file(&image_key, staged.file.path())
-        .await
-        .map_err(ApiError::internal)?;
+    let written = match &staged.source {
+        Source::Memory(bytes) => app
+            .storage
+            .put_bytes(&image_key, bytes.clone())
+            .await
+            .map_err(ApiError::internal),
+        Source::File(path) => app
+            .storage
+            .put_file(&image_key, path)
+            .await
+            .map_err(ApiError::internal),
+    };
+    written?;
     let new = NewImage {
         id,
         owner_id: owner,
@@ -78,13 +87,16 @@ async fn record(app: &App, caller: &Caller, new: &NewImage) -> Result<ImageView,
     repo::insert(&tx, new)
         .await
         .map_err(|e| on_db_error(e, REFUSALS))?;
-    let (used, quota) = quota_state(app, &tx, new.owner_id).await?;
+    // Both reads go out together: tokio-postgres pipelines them on the connection.
+    let (usage, view) = tokio::join!(
+        quota_state(app, &tx, new.owner_id),
+        repo::find(&tx, new.id, true)
+    );
+    let (used, quota) = usage?;
     if used > quota {
         return Err(quota_exceeded(used - new.byte_size as i64, quota));
     }
-    let view = repo::find(&tx, new.id, true)
-        .await?
-        .ok_or_else(image_not_found)?;
+    let view = view?.ok_or_else(image_not_found)?;
     tx.commit().await?;
     Ok(view)
 }

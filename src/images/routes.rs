@@ -80,12 +80,13 @@ pub async fn upload_image(
         }
     };
     let permit = app.image_work.acquire().await.map_err(ApiError::internal)?;
-    let path = staged.file.path().to_path_buf();
+    let source = staged.source.clone();
     let (declared, max_pixels) = (staged.declared_type.clone(), app.config.storage.max_pixels);
-    let probed =
-        tokio::task::spawn_blocking(move || ingest::probe(&path, declared.as_deref(), max_pixels))
-            .await
-            .map_err(ApiError::internal)??;
+    let probed = tokio::task::spawn_blocking(move || {
+        ingest::probe(&source, declared.as_deref(), max_pixels)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     drop(permit);
     let image = ops::store(&app, &auth.caller, board, Category::User, &staged, probed).await?;
     Ok((StatusCode::CREATED, Json(image)))

@@ -352,6 +352,20 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Uploads given PNG bytes and returns the record.
+    pub async fn upload_png_bytes(&self, user: &TestUser, bytes: Vec<u8>) -> Value {
+        let response = self
+            .upload(Some(&user.token), bytes, "image/png", None)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+
     /// Creates a board and returns its id.
     pub async fn create_board(&self, user: &TestUser, name: &str) -> String {
         let response = self

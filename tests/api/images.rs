@@ -823,16 +823,8 @@ async fn a_failed_object_write_leaves_no_record() {
 async fn a_failed_record_write_deletes_the_bytes_it_wrote() {
     let app = TestApp::spawn().await;
     let (_, joe, _) = three_users(&app).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.png");
-    std::fs::write(&path, png(16, 16, &[])).unwrap();
-    let staged = atelier::images::ingest::Staged {
-        file: tempfile::NamedTempFile::new_in(dir.path()).unwrap(),
-        size: std::fs::metadata(&path).unwrap().len(),
-        declared_type: None,
-    };
-    std::fs::copy(&path, staged.file.path()).unwrap();
-    let probed = atelier::images::ingest::probe(staged.file.path(), None, 1 << 20).unwrap();
+    let staged = atelier::images::ingest::Staged::from_bytes(png(16, 16, &[]).into(), None);
+    let probed = atelier::images::ingest::probe(&staged.source, None, 1 << 20).unwrap();
     let caller = atelier::db::Caller::user(joe.id);
 
     // The board vanished between the precheck and the insert: the same-owner FK refuses the record.
@@ -905,18 +897,8 @@ async fn data_made_in_single_user_mode_is_seen_by_admins_and_can_be_adopted() {
     let board = atelier::boards::ops::create(&app.app, &system, "old work")
         .await
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let staged = atelier::images::ingest::Staged {
-        file: tempfile::NamedTempFile::new_in(dir.path()).unwrap(),
-        size: 0,
-        declared_type: None,
-    };
-    std::fs::write(staged.file.path(), png(20, 10, &[])).unwrap();
-    let staged = atelier::images::ingest::Staged {
-        size: std::fs::metadata(staged.file.path()).unwrap().len(),
-        ..staged
-    };
-    let probed = atelier::images::ingest::probe(staged.file.path(), None, 1 << 20).unwrap();
+    let staged = atelier::images::ingest::Staged::from_bytes(png(20, 10, &[]).into(), None);
+    let probed = atelier::images::ingest::probe(&staged.source, None, 1 << 20).unwrap();
     let image = atelier::images::ops::store(
         &app.app,
         &system,
@@ -928,13 +910,8 @@ async fn data_made_in_single_user_mode_is_seen_by_admins_and_can_be_adopted() {
     .await
     .unwrap();
     let loose = {
-        let staged2 = atelier::images::ingest::Staged {
-            file: tempfile::NamedTempFile::new_in(dir.path()).unwrap(),
-            size: staged.size,
-            declared_type: None,
-        };
-        std::fs::copy(staged.file.path(), staged2.file.path()).unwrap();
-        let probed = atelier::images::ingest::probe(staged2.file.path(), None, 1 << 20).unwrap();
+        let staged2 = atelier::images::ingest::Staged::from_bytes(png(20, 10, &[]).into(), None);
+        let probed = atelier::images::ingest::probe(&staged2.source, None, 1 << 20).unwrap();
         atelier::images::ops::store(
             &app.app,
             &system,
@@ -1025,4 +1002,36 @@ async fn malformed_queries_and_bodies_get_json_errors() {
         "invalid_upload",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_large_upload_is_spooled_to_disk_and_stored_intact() {
+    let app = TestApp::spawn().await;
+    let (_, joe, _) = three_users(&app).await;
+    // Noise does not compress: a 900x900 RGB PNG is about 2.4 MB, over the 1 MiB spool threshold.
+    let bytes = {
+        let mut state = 12345u32;
+        let image = image::RgbImage::from_fn(900, 900, |_, _| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            image::Rgb([(state >> 24) as u8, (state >> 16) as u8, (state >> 8) as u8])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    assert!(bytes.len() > atelier::images::ingest::SPOOL_THRESHOLD);
+
+    let image = app.upload_png_bytes(&joe, bytes.clone()).await;
+
+    let full = app
+        .get(
+            &format!("/api/v1/images/{}/full", image["id"].as_str().unwrap()),
+            Some(&joe.token),
+        )
+        .await;
+    assert_eq!(full.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    let staging = std::fs::read_dir(app.app.config.data_dir.join("staging"))
+        .unwrap()
+        .count();
+    assert_eq!(staging, 0, "the staging file is gone");
 }
