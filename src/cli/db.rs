@@ -29,9 +29,7 @@ impl DbCommand {
                 .clone()
                 .or(config.database.url.clone())
                 .expect("url is set");
-            let status = Command::new("psql")
-                .arg(url)
-                .args(&args)
+            let status = managed_psql(&url, &args)?
                 .status()
                 .context("failed to run psql")?;
             return exit_status(status);
@@ -75,15 +73,42 @@ pub(super) async fn migrate(config: Config) -> anyhow::Result<()> {
     crate::telemetry::init(&config.log.format, &config.log.filter);
     let database = db::open(&config, Purpose::Cli).await?;
     let result = match &database.owner {
-        Some(owner) => db::migrate::run(owner)
-            .await
-            .map(|n| println!("{n} migration(s) applied")),
+        Some(owner) => db::migrate::run(owner).await.map(|n| {
+            println!("the schema is up to date ({n} migration(s) applied by this command)")
+        }),
         None => Err(anyhow::anyhow!(
             "set database.owner_url to migrate a managed database"
         )),
     };
     database.close().await?;
     result
+}
+
+/// psql for a managed database: the password goes in PGPASSWORD, never on the command line,
+/// where other local users could read it from the process list.
+fn managed_psql(url: &str, args: &[String]) -> anyhow::Result<Command> {
+    let config: tokio_postgres::Config = url.parse().context("database URL is not valid")?;
+    let mut command = Command::new("psql");
+    for host in config.get_hosts() {
+        match host {
+            tokio_postgres::config::Host::Tcp(name) => command.args(["-h", name]),
+            tokio_postgres::config::Host::Unix(path) => command.arg("-h").arg(path),
+        };
+    }
+    if let Some(port) = config.get_ports().first() {
+        command.args(["-p", &port.to_string()]);
+    }
+    if let Some(user) = config.get_user() {
+        command.args(["-U", user]);
+    }
+    if let Some(dbname) = config.get_dbname() {
+        command.args(["-d", dbname]);
+    }
+    if let Some(password) = config.get_password() {
+        command.env("PGPASSWORD", String::from_utf8_lossy(password).into_owned());
+    }
+    command.args(args);
+    Ok(command)
 }
 
 fn exit_status(status: std::process::ExitStatus) -> anyhow::Result<()> {

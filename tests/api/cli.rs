@@ -365,5 +365,16 @@ async fn with_database_url_set_nothing_is_spawned_and_the_server_uses_it() {
         printed.contains("password=<redacted>") && !printed.contains(&cluster.secrets.app),
         "{printed}"
     );
+    let psql = Command::new(BIN)
+        .args(["db", "psql", "--", "-tAc", "select current_user"])
+        .env("ATELIER__DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&psql.stdout).trim(),
+        "atelier_app",
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
     assert!(server.terminate().success());
 }
