@@ -152,6 +152,31 @@ fn seed(server: &Server, users: usize, images: usize) -> Duration {
     started.elapsed()
 }
 
+/// Measures authenticated GETs of `path(artist)`, cycling through the artists.
+async fn get_phase(
+    name: String,
+    artists: &Arc<Vec<Artist>>,
+    base: &str,
+    (clients, requests): (usize, usize),
+    invokeai: Option<f64>,
+    path: fn(&Artist) -> String,
+) -> Phase {
+    let (http, artists, base) = (reqwest::Client::new(), Arc::clone(artists), base.to_owned());
+    measure(&name, clients, requests, invokeai, move |i| {
+        let (http, artists, base) = (http.clone(), Arc::clone(&artists), base.clone());
+        async move {
+            let artist = &artists[i % artists.len()];
+            let url = format!("{base}{}", path(artist));
+            http.get(url)
+                .bearer_auth(&artist.token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await
+}
+
 async fn list_phases(
     base: &str,
     artists: &Arc<Vec<Artist>>,
@@ -159,74 +184,36 @@ async fn list_phases(
     requests: usize,
     label: &str,
 ) -> Vec<Phase> {
-    let http = reqwest::Client::new();
-    let mut phases = Vec::new();
-    let (h, a, b) = (http.clone(), Arc::clone(artists), base.to_owned());
-    phases.push(
-        measure(
-            &format!("list a board, page of 100 ({label})"),
-            clients,
-            requests,
+    let load = (clients, requests);
+    vec![
+        get_phase(
+            format!("list a board, page of 100 ({label})"),
+            artists,
+            base,
+            load,
             Some(147.0),
-            move |i| {
-                let (h, a, b) = (h.clone(), Arc::clone(&a), b.clone());
-                async move {
-                    let artist = &a[i % a.len()];
-                    let url = format!("{b}/api/v1/images?board_id={}&limit=100", artist.board);
-                    h.get(url)
-                        .bearer_auth(&artist.token)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                }
-            },
+            |a| format!("/api/v1/images?board_id={}&limit=100", a.board),
         )
         .await,
-    );
-    let (h, a, b) = (http.clone(), Arc::clone(artists), base.to_owned());
-    phases.push(
-        measure(
-            &format!("list Uncategorized, page of 100 ({label})"),
-            clients,
-            requests,
+        get_phase(
+            format!("list Uncategorized, page of 100 ({label})"),
+            artists,
+            base,
+            load,
             None,
-            move |i| {
-                let (h, a, b) = (h.clone(), Arc::clone(&a), b.clone());
-                async move {
-                    let artist = &a[i % a.len()];
-                    let url = format!("{b}/api/v1/images?board_id=none&limit=100");
-                    h.get(url)
-                        .bearer_auth(&artist.token)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                }
-            },
+            |_| "/api/v1/images?board_id=none&limit=100".to_owned(),
         )
         .await,
-    );
-    let (h, a, b) = (http.clone(), Arc::clone(artists), base.to_owned());
-    phases.push(
-        measure(
-            &format!("list boards ({label})"),
-            clients,
-            requests,
+        get_phase(
+            format!("list boards ({label})"),
+            artists,
+            base,
+            load,
             Some(370.0),
-            move |i| {
-                let (h, a, b) = (h.clone(), Arc::clone(&a), b.clone());
-                async move {
-                    let artist = &a[i % a.len()];
-                    h.get(format!("{b}/api/v1/boards"))
-                        .bearer_auth(&artist.token)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
-                }
-            },
+            |_| "/api/v1/boards".to_owned(),
         )
         .await,
-    );
-    phases
+    ]
 }
 
 #[tokio::main]
@@ -305,7 +292,7 @@ async fn main() {
         artist.images = images;
     }
     let artists = Arc::new(artists);
-    phases.extend(list_phases(&server.base, &artists, clients, requests, "10 users").await);
+    phases.extend(list_phases(&server.base, &artists, clients, requests, "before seeding").await);
     let (h, a, b) = (http.clone(), Arc::clone(&artists), server.base.clone());
     phases.push(
         measure(
@@ -359,7 +346,7 @@ async fn main() {
     ] {
         let before = phases
             .iter()
-            .find(|p| p.name.starts_with(measure) && p.name.contains("10 users"));
+            .find(|p| p.name.starts_with(measure) && p.name.contains("before seeding"));
         let after = phases
             .iter()
             .find(|p| p.name.starts_with(measure) && p.name.contains("after seeding"));

@@ -572,9 +572,8 @@ fn two_user_fairness(
     // sequential, so running sums are exact there).
     let mut gap: f64 = 0.0;
     let mut served: BTreeMap<u32, f64> = BTreeMap::new();
-    for (_, e, user, gpu_secs) in run.slices.iter().filter(|s| s.1 <= end) {
+    for (_, _, user, gpu_secs) in run.slices.iter().filter(|s| s.1 <= end) {
         *served.entry(*user).or_insert(0.0) += gpu_secs;
-        let _ = e;
         let norm = users
             .iter()
             .map(|u| served.get(u).copied().unwrap_or(0.0) / w(u));
@@ -690,16 +689,7 @@ fn s5(seed: u64, rows: &mut Vec<Row>) {
             .filter(|(j, o)| j.user >= 10 && o.start.is_some_and(|s| s <= horizon))
             .map(|(j, o)| o.start.unwrap_or(0.0) - j.arrive)
             .collect();
-        rows.push(row(
-            "S5-mixed",
-            p,
-            &run,
-            4,
-            &[
-                ("wait_p50", percentile(waits.clone(), 0.5)),
-                ("wait_p99", percentile(waits, 0.99)),
-            ],
-        ));
+        rows.push(row("S5-mixed", p, &run, 4, &wait_cells(waits)));
     }
 }
 
@@ -744,17 +734,16 @@ fn s7(seed: u64, rows: &mut Vec<Row>) {
             .zip(&t.jobs)
             .filter_map(|(o, j)| o.start.map(|s| s - j.arrive))
             .collect();
-        rows.push(row(
-            "S7-hetero",
-            p,
-            &run,
-            2,
-            &[
-                ("wait_p50", percentile(waits.clone(), 0.5)),
-                ("wait_p99", percentile(waits, 0.99)),
-            ],
-        ));
+        rows.push(row("S7-hetero", p, &run, 2, &wait_cells(waits)));
     }
+}
+
+/// The wait columns of a row.
+fn wait_cells(waits: Vec<f64>) -> [(&'static str, f64); 2] {
+    [
+        ("wait_p50", percentile(waits.clone(), 0.5)),
+        ("wait_p99", percentile(waits, 0.99)),
+    ]
 }
 
 fn s8(seed: u64, rows: &mut Vec<Row>) -> Vec<f64> {
@@ -774,16 +763,7 @@ fn s8(seed: u64, rows: &mut Vec<Row>) -> Vec<f64> {
             .zip(&t.jobs)
             .filter_map(|(o, j)| o.start.map(|s| s - j.arrive))
             .collect();
-        rows.push(row(
-            "S8-scale",
-            p,
-            &run,
-            8,
-            &[
-                ("wait_p50", percentile(waits.clone(), 0.5)),
-                ("wait_p99", percentile(waits, 0.99)),
-            ],
-        ));
+        rows.push(row("S8-scale", p, &run, 8, &wait_cells(waits)));
     }
     timings
 }

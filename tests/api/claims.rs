@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use atelier::db::{Caller, begin_as};
 use atelier::queue::claims;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{app_pool, fresh_database, superuser_client};
@@ -46,7 +45,7 @@ async fn claim(
 #[tokio::test]
 async fn concurrent_workers_claim_each_item_exactly_once_in_order() {
     let dbname = fresh_database().await;
-    let (_, ids) = seed(&dbname, 40).await;
+    seed(&dbname, 40).await;
     let pool = app_pool(&dbname, 4);
     let workers = (0..4).map(|w| {
         let pool = pool.clone();
@@ -70,7 +69,6 @@ async fn concurrent_workers_claim_each_item_exactly_once_in_order() {
     );
     let first = claim(&app_pool(&dbname, 1), "late", 30.0).await;
     assert!(first.is_none());
-    let _ = ids;
 }
 
 #[tokio::test]
@@ -184,5 +182,4 @@ async fn paused_queues_and_deactivated_owners_are_not_served() {
         .unwrap()
         .get(0);
     assert_eq!(canceled, 2);
-    let _ = json!({});
 }
