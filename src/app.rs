@@ -31,12 +31,14 @@ pub struct App {
     pub setup: SetupGate,
     /// The object store for image bytes.
     pub storage: Storage,
-    /// Where uploads are staged before they are checked (`data_dir/staging`).
+    /// Where uploads are staged before they are checked (`data_dir/staging/serve`).
     pub staging_dir: PathBuf,
     /// Bounds concurrent image decoding (memory), one permit per core.
     pub image_work: Semaphore,
     /// A real argon2id hash, verified for unknown emails so timing reveals nothing.
     pub dummy_hash: String,
+    /// Live events for this process's sockets (fed by `Hub::spawn_listener`).
+    pub events: crate::events::Hub,
 }
 
 impl App {
@@ -47,7 +49,19 @@ impl App {
         setup: SetupGate,
         storage: Storage,
     ) -> anyhow::Result<Self> {
-        let staging_dir = config.data_dir.join("staging");
+        Self::with_staging(config, db, setup, storage, "serve")
+    }
+
+    /// Builds the state with its own staging directory `data_dir/staging/{name}`, so that a
+    /// worker process sharing the data directory never clears the server's staged uploads.
+    pub fn with_staging(
+        config: Config,
+        db: deadpool_postgres::Pool,
+        setup: SetupGate,
+        storage: Storage,
+        name: &str,
+    ) -> anyhow::Result<Self> {
+        let staging_dir = config.data_dir.join("staging").join(name);
         let _ = std::fs::remove_dir_all(&staging_dir); // leftovers of a crash
         secrets::ensure_private_dir(&staging_dir)?;
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
@@ -72,6 +86,7 @@ impl App {
             image_work: Semaphore::new(cores),
             dummy_hash: password::hash_blocking("dummy password for unknown accounts")?,
             config: Arc::new(config),
+            events: crate::events::Hub::new(),
         })
     }
 }

@@ -29,6 +29,39 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Log format and filter.
     pub log: LogConfig,
+    /// The generation worker and its fair-share dispatch.
+    pub worker: WorkerConfig,
+}
+
+/// The generation worker: the engine device, its leases, and the dispatch policy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// `none` (default: `serve` runs no in-process worker), `cpu` or `cuda`.
+    pub device: String,
+    /// The worker's name in leases; default `hostname-pid`.
+    pub name: Option<String>,
+    /// Lease length; a worker that misses heartbeats for this long loses its job.
+    pub lease_secs: f64,
+    /// Preemption quantum in estimated GPU-seconds; 0 runs jobs to completion.
+    pub quantum_secs: f64,
+    /// Share of GPU-seconds the admin band may take while others wait (0 < share <= 1).
+    pub admin_band_share: f64,
+    /// How often an idle worker looks for work, in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            device: "none".into(),
+            name: None,
+            lease_secs: 30.0,
+            quantum_secs: 1.5,
+            admin_band_share: 0.5,
+            poll_ms: 500,
+        }
+    }
 }
 
 /// Which object store holds image bytes.
@@ -170,6 +203,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
             log: LogConfig::default(),
+            worker: WorkerConfig::default(),
         }
     }
 }
@@ -213,6 +247,15 @@ impl Config {
             && (self.storage.s3.endpoint.is_empty() || self.storage.s3.bucket.is_empty())
         {
             bail!("storage.backend = \"s3\" needs storage.s3.endpoint and storage.s3.bucket");
+        }
+        if !["none", "cpu", "cuda"].contains(&self.worker.device.as_str()) {
+            bail!("worker.device must be none, cpu or cuda");
+        }
+        if !(self.worker.lease_secs >= 2.0 && self.worker.quantum_secs >= 0.0) {
+            bail!("worker.lease_secs must be at least 2 and worker.quantum_secs not negative");
+        }
+        if !(self.worker.admin_band_share > 0.0 && self.worker.admin_band_share <= 1.0) {
+            bail!("worker.admin_band_share must be in (0, 1]");
         }
         if self.database.owner_url.is_some() && self.database.url.is_none() {
             bail!("database.owner_url needs database.url as well");

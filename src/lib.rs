@@ -11,7 +11,9 @@
 //! - [`users`] — accounts: model, SQL, operations shared by API and CLI, admin routes.
 //! - [`boards`] — boards: named groups of a user's images, with counts and covers.
 //! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
-//! - [`queue`] — the fair-share GPU scheduler (pure policy; the PostgreSQL queue comes next).
+//! - [`queue`] — the shared queue in PostgreSQL: routes, fair claims, and the pure scheduler.
+//! - [`worker`] — claims items, drives an engine with step-boundary preemption, stores results.
+//! - [`events`] — live events over WebSocket, fanned out through LISTEN/NOTIFY and routed.
 //! - [`storage`] — the object store (local directory or S3) holding image bytes.
 //! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
 //! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod images;
 pub mod queue;
@@ -34,3 +37,4 @@ pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod worker;

@@ -76,6 +76,12 @@ async fn resolve(app: &App, token: &str) -> Result<AuthUser, ApiError> {
         .jwt
         .verify(token)
         .ok_or_else(ApiError::unauthenticated)?;
+    resolve_session(app, &claims).await
+}
+
+/// Re-reads the session and user that verified claims name: unauthenticated if the session
+/// ended or the account is inactive.
+pub async fn resolve_session(app: &App, claims: &super::jwt::Claims) -> Result<AuthUser, ApiError> {
     let client = app.db.get().await?;
     let stmt = client
         .prepare_cached("select user_id, is_admin from auth_resolve_session($1, $2)")

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 const AUDIENCE: &str = "atelier";
+/// The audience of event-socket tickets: they open `/api/v1/events` and nothing else.
+const TICKET_AUDIENCE: &str = "atelier-events";
 
 /// What a token says.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -28,6 +30,7 @@ pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    ticket_validation: Validation,
 }
 
 impl Keys {
@@ -37,10 +40,14 @@ impl Keys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "aud"]);
         validation.leeway = 5;
+        let mut ticket_validation = validation.clone();
+        ticket_validation.set_audience(&[TICKET_AUDIENCE]);
+        ticket_validation.leeway = 0;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            ticket_validation,
         }
     }
 
@@ -52,18 +59,48 @@ impl Keys {
         issued_at: i64,
         expires_at: i64,
     ) -> anyhow::Result<String> {
+        self.sign(user, session, issued_at, expires_at, AUDIENCE)
+    }
+
+    /// Signs a short-lived ticket that opens the event socket for `session` (browsers cannot
+    /// set headers on a WebSocket upgrade). A ticket is not an access token.
+    pub fn issue_ticket(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> anyhow::Result<String> {
+        self.sign(user, session, issued_at, expires_at, TICKET_AUDIENCE)
+    }
+
+    fn sign(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        issued_at: i64,
+        expires_at: i64,
+        audience: &str,
+    ) -> anyhow::Result<String> {
         let claims = Claims {
             sub: user,
             sid: session,
             iat: issued_at,
             exp: expires_at,
-            aud: AUDIENCE.into(),
+            aud: audience.into(),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
             &self.encoding,
         )?)
+    }
+
+    /// Verifies an event-socket ticket.
+    pub fn verify_ticket(&self, ticket: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(ticket, &self.decoding, &self.ticket_validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// Verifies signature, algorithm, audience and expiry.
@@ -80,6 +117,17 @@ mod tests {
 
     fn now() -> i64 {
         chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn tickets_and_tokens_are_not_interchangeable() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
+        let ticket = keys.issue_ticket(user, session, now(), now() + 30).unwrap();
+        let token = keys.issue(user, session, now(), now() + 30).unwrap();
+        assert_eq!(keys.verify_ticket(&ticket).unwrap().sid, session);
+        assert!(keys.verify(&ticket).is_none());
+        assert!(keys.verify_ticket(&token).is_none());
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The `atelier` command line: `serve`, `migrate`, `db psql` and `user …`.
+//! The `atelier` command line: `serve`, `worker`, `migrate`, `db psql`, `storage` and `user …`.
 
 mod db;
 mod serve;
 mod storage;
 mod user;
+mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ enum Command {
         #[arg(long)]
         multiuser: bool,
     },
+    /// Runs a generation worker on its own (scale-out): claims items from the shared queue.
+    Worker,
     /// Applies database migrations and exits.
     Migrate,
     /// Database administration.
@@ -77,6 +80,7 @@ impl Cli {
                 }
                 serve::run(config).await
             }
+            Command::Worker => worker::run(config.validated()?).await,
             Command::Migrate => db::migrate(config.validated()?).await,
             Command::Db { command } => command.run(config.validated()?).await,
             Command::Storage { command } => command.run(config.validated()?).await,

@@ -12,6 +12,7 @@ use crate::auth::setup::SetupGate;
 use crate::config::Config;
 use crate::db::{self, open::Purpose};
 use crate::storage::Storage;
+use crate::worker::{self, Worker};
 use crate::{http, images, telemetry};
 
 /// Runs the server until a shutdown signal.
@@ -41,6 +42,15 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         storage,
     )?);
     tokio::spawn(sweep_periodically(Arc::clone(&app)));
+    app.events.spawn_listener(database.app_config.clone());
+    let worker = match worker::engine::for_device(&config.worker.device)? {
+        Some(engine) => {
+            let worker = Worker::new(Arc::clone(&app), engine);
+            let stop = worker.stop_handle();
+            Some((tokio::spawn(worker.run()), stop))
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
@@ -49,6 +59,10 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         .await
         .context("server error")?;
     tracing::info!("shutting down");
+    if let Some((running, stop)) = worker {
+        stop.stop();
+        let _ = running.await;
+    }
     Ok(())
 }
 
@@ -69,7 +83,7 @@ async fn sweep_periodically(app: Arc<App>) {
     }
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let mut term =
         signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail");
     let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail");

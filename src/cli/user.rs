@@ -46,6 +46,9 @@ pub(super) enum UserCommand {
         /// Storage quota in bytes.
         #[arg(long)]
         quota: Option<u64>,
+        /// Scheduler weight: share of GPU time relative to others (default 1).
+        #[arg(long)]
+        weight: Option<f64>,
     },
     /// Deletes an account and everything it owns.
     Del {
@@ -119,6 +122,7 @@ impl UserCommand {
                 admin,
                 active,
                 quota,
+                weight,
             } => {
                 let id = ops::id_by_email(pool, caller, &email).await?;
                 let password = if password || password_stdin {
@@ -135,6 +139,7 @@ impl UserCommand {
                         Some(q) => Some(Some(i64::try_from(q).context("--quota is too large")?)),
                         None => None,
                     },
+                    sched_weight: weight,
                 };
                 let user = ops::update(pool, caller, id, patch).await?;
                 println!("updated {}", user.email);

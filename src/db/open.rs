@@ -24,6 +24,8 @@ pub enum Purpose {
 pub struct Database {
     /// The runtime pool (`atelier_app`).
     pub pool: deadpool_postgres::Pool,
+    /// The runtime login's settings, for connections outside the pool (LISTEN).
+    pub app_config: tokio_postgres::Config,
     /// Owner login settings, when known (embedded cluster, or `database.owner_url`).
     pub owner: Option<tokio_postgres::Config>,
     /// The embedded cluster, if this process uses one.
@@ -67,10 +69,11 @@ pub async fn open(config: &Config, purpose: Purpose) -> anyhow::Result<Database>
     } else if purpose == Purpose::Serve {
         tracing::warn!("database.owner_url is not set: not migrating; run `atelier migrate` first");
     }
-    let pool = super::pool(app, pool_size)?;
+    let pool = super::pool(app.clone(), pool_size)?;
     check_pool(&pool).await?;
     Ok(Database {
         pool,
+        app_config: app,
         owner,
         cluster: None,
         owns_cluster: false,
@@ -117,9 +120,10 @@ async fn open_embedded(
     if owns_cluster {
         migrate::run(&owner).await?;
     }
-    let pool = super::pool(app, pool_size)?;
+    let pool = super::pool(app.clone(), pool_size)?;
     let database = Database {
         pool,
+        app_config: app,
         owner: Some(owner),
         cluster: Some(cluster),
         owns_cluster,

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, boards, images, queue, users};
+use crate::{auth, boards, events, images, queue, users};
 
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use crate::{auth, boards, images, queue, users};
         queue::routes::enqueue, queue::routes::list_items, queue::routes::get_item,
         queue::routes::cancel_item, queue::routes::retry_item, queue::routes::clear_items,
         queue::routes::queue_status, queue::routes::pause_queue, queue::routes::resume_queue,
+        events::socket::ticket, events::socket::connect,
     ),
     components(schemas(crate::error::ErrorCode)),
     modifiers(&BearerAuth)

@@ -29,16 +29,17 @@ pub fn image_not_found() -> ApiError {
 
 /// Stores an uploaded or generated image: bytes, thumbnail, then the record. The record's
 /// transaction checks the board (same-owner foreign key) and the quota; if either refuses, the
-/// bytes are deleted again, so a refused upload stores nothing.
+/// bytes are deleted again, so a refused upload stores nothing. `id` is new: uploads take a
+/// fresh one, generated results one derived from their job, which makes them idempotent.
 pub async fn store(
     app: &App,
     caller: &Caller,
+    id: Uuid,
     board: Option<Uuid>,
     category: Category,
     staged: &Staged,
     probed: Probed,
 ) -> Result<ImageView, ApiError> {
-    let id = Uuid::now_v7();
     let owner = caller.user_id;
     let image_key = keys::image(owner, id, probed.kind);
     let thumbnail_key = keys::thumbnail(owner, id);

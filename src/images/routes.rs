@@ -88,7 +88,16 @@ pub async fn upload_image(
     .await
     .map_err(ApiError::internal)??;
     drop(permit);
-    let image = ops::store(&app, &auth.caller, board, Category::User, &staged, probed).await?;
+    let image = ops::store(
+        &app,
+        &auth.caller,
+        Uuid::now_v7(),
+        board,
+        Category::User,
+        &staged,
+        probed,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(image)))
 }
 

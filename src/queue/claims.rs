@@ -1,20 +1,26 @@
-//! The worker side of the queue, in SQL: claim the next pending item with a lease
-//! (`FOR UPDATE SKIP LOCKED`, so several workers on several machines share one queue), extend
-//! the lease, finish or fail an item, and return items whose worker died to `pending` with
-//! their place kept. Every statement runs in a transaction opened as the worker role class.
+//! The worker side of the queue, in SQL: fair claims, quantum ends (continue or yield), leases,
+//! finishing, failing, and recovery of items whose worker died. Every statement runs in a
+//! transaction opened as the worker role class.
 //!
-//! Claim order is band, then submit order. The fair-share order (`queue::scheduler`) is applied
-//! by a dispatcher that picks the item id; that dispatcher is not built yet.
+//! Fair dispatch is start-time fair queueing on rows (V7): each pending item carries the start
+//! tag of its next unit. A claim locks the band rows (which makes claims the single dispatch
+//! point, however many workers there are), picks the runnable band with the scheduler's cap
+//! rule, takes the smallest tag there with `FOR UPDATE SKIP LOCKED`, and charges one unit (a
+//! quantum or the rest). The arithmetic comes from `queue::scheduler`.
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::scheduler::{self, Band};
 use crate::db::cached;
 
 /// How often an item may be claimed before a lost lease fails it.
 pub const MAX_ATTEMPTS: i32 = 3;
 
-/// A claimed item.
+/// The dispatch policy: the scheduler's quantum and band caps.
+pub type Policy = scheduler::Config;
+
+/// A claimed unit of work.
 #[derive(Clone, Debug)]
 pub struct Claimed {
     /// The item.
@@ -23,46 +29,289 @@ pub struct Claimed {
     pub owner_id: Uuid,
     /// The generation parameters.
     pub params: serde_json::Value,
-    /// Estimated GPU-seconds.
+    /// Estimated GPU-seconds of the whole item.
     pub est_cost: f64,
-    /// How many times it has been claimed, this time included.
+    /// How many times it has been claimed after a loss, this time included.
     pub attempts: i32,
+    /// Its band.
+    pub band: i16,
+    /// Submit order.
+    pub seq: i64,
+    /// Start tag of the running unit.
+    pub vstart: f64,
+    /// Estimated GPU-seconds charged for the running unit.
+    pub charge: f64,
+    /// The owner's scheduler weight.
+    pub weight: f64,
+    /// Whether this worker suspended it before and holds its state.
+    pub resumed: bool,
+    /// Denoising steps already done (when resumed).
+    pub step: i32,
 }
 
-/// Claims the next pending item for `worker` with a lease of `lease_secs`, unless the queue is
-/// paused or empty.
+/// What a quantum end decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitEnd {
+    /// Run another unit (already charged).
+    Continue,
+    /// Suspend: the item went back to pending; keep its state.
+    Yield,
+    /// The item is no longer this worker's (cancelled, deleted, or its lease lapsed): stop.
+    Lost,
+}
+
+/// A band row, locked, with its bucket refilled to now.
+struct BandState {
+    band: Band,
+    tokens: f64,
+    capped: bool,
+    waiting: bool,
+}
+
+/// Locks the band rows (serialising dispatch decisions) and reads which bands have work.
+async fn lock_bands(
+    db: &impl GenericClient,
+    policy: &Policy,
+) -> Result<Vec<BandState>, tokio_postgres::Error> {
+    let rows = cached::query(
+        db,
+        "select b.band, b.tokens, extract(epoch from now() - b.updated_at)::float8 as elapsed,
+                exists (select 1 from queue_items q where q.status = 'pending' and q.band = b.band) as waiting
+           from queue_bands b order by b.band desc for update of b",
+        &[],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let band = Band::from_db(row.get("band"))?;
+            let cap = policy.band_caps.iter().find(|c| c.0 == band);
+            let tokens: f64 = row.get("tokens");
+            let tokens = match cap {
+                Some(&(_, share, window)) => {
+                    scheduler::refill(tokens, share, share * window, row.get("elapsed"))
+                }
+                None => tokens,
+            };
+            Some(BandState {
+                band,
+                tokens,
+                capped: cap.is_some(),
+                waiting: row.get("waiting"),
+            })
+        })
+        .collect())
+}
+
+fn runnable(bands: &[BandState]) -> Option<Band> {
+    let waiting: Vec<Band> = bands.iter().filter(|b| b.waiting).map(|b| b.band).collect();
+    scheduler::runnable_band(&waiting, |band| {
+        bands
+            .iter()
+            .find(|b| b.band == band)
+            .is_none_or(|b| !b.capped || b.tokens > 0.0)
+    })
+}
+
+/// Records a dispatch in the band: its virtual time, and the charge against a capped bucket.
+async fn charge_band(
+    db: &impl GenericClient,
+    bands: &[BandState],
+    band: i16,
+    vtime: f64,
+    charge: f64,
+) -> Result<(), tokio_postgres::Error> {
+    let state = bands.iter().find(|b| b.band as i16 == band);
+    let tokens = state.map_or(0.0, |b| if b.capped { b.tokens - charge } else { 0.0 });
+    cached::execute(
+        db,
+        "update queue_bands set vtime = $2, tokens = $3, updated_at = now() where band = $1",
+        &[&band, &vtime, &tokens],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Claims the next unit for `worker` with a lease of `lease_secs`, unless the queue is paused
+/// or empty: the smallest start tag in the runnable band, preferring this worker's own
+/// suspended item on a tie.
 pub async fn claim_next(
     db: &impl GenericClient,
     worker: &str,
     lease_secs: f64,
+    policy: &Policy,
 ) -> Result<Option<Claimed>, tokio_postgres::Error> {
-    let row = cached::query_opt(
+    if cached::query_opt(db, "select 1 from queue_control where paused", &[])
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let bands = lock_bands(db, policy).await?;
+    let Some(band) = runnable(&bands) else {
+        return Ok(None);
+    };
+    let band = band as i16;
+    let Some(row) = cached::query_opt(
         db,
-        "with next as (
-             select q.id from queue_items q
-             where q.status = 'pending' and not exists (select 1 from queue_control where paused)
-             order by q.band desc, q.seq
-             for update skip locked
-             limit 1)
-         update queue_items q
-            set status = 'in_progress', worker = $1, attempts = q.attempts + 1,
-                lease_until = now() + make_interval(secs => $2),
-                started_at = coalesce(q.started_at, now())
-           from next where q.id = next.id
-         returning q.id, q.owner_id, q.params, q.est_cost, q.attempts",
-        &[&worker, &lease_secs],
+        "select q.id, q.remaining_cost, coalesce(u.weight, 1) as weight,
+                coalesce(q.suspended_by = $2, false) as resumed
+           from queue_items q left join queue_users u on u.user_id = q.owner_id
+          where q.status = 'pending' and q.band = $1
+          order by q.vstart, q.suspended_by is distinct from $2, q.seq
+          for update of q skip locked limit 1",
+        &[&band, &worker],
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let id: Uuid = row.get("id");
+    let remaining: f64 = row.get::<_, Option<f64>>("remaining_cost").unwrap_or(0.0);
+    let weight: f64 = row.get("weight");
+    let resumed: bool = row.get("resumed");
+    let charge = unit_charge(remaining, policy);
+    let row = cached::query_one(
+        db,
+        "update queue_items q
+            set status = 'in_progress', worker = $2,
+                attempts = q.attempts + case when q.suspended_by = $2 then 0 else 1 end,
+                step = case when q.suspended_by = $2 then q.step else 0 end,
+                lease_until = now() + make_interval(secs => $3),
+                started_at = coalesce(q.started_at, now()),
+                charged = $4, remaining_cost = greatest(coalesce(q.remaining_cost, 0) - $4, 0),
+                suspended_by = null
+          where q.id = $1
+         returning q.id, q.owner_id, q.params, q.est_cost, q.attempts, q.band, q.seq, q.vstart,
+                   q.step",
+        &[&id, &worker, &lease_secs, &charge],
     )
     .await?;
-    Ok(row.map(|r| Claimed {
-        id: r.get("id"),
-        owner_id: r.get("owner_id"),
-        params: r.get("params"),
-        est_cost: r.get("est_cost"),
-        attempts: r.get("attempts"),
+    let vstart: f64 = row.get("vstart");
+    charge_band(db, &bands, band, vstart, charge).await?;
+    Ok(Some(Claimed {
+        id,
+        owner_id: row.get("owner_id"),
+        params: row.get("params"),
+        est_cost: row.get("est_cost"),
+        attempts: row.get("attempts"),
+        band,
+        seq: row.get("seq"),
+        vstart,
+        charge,
+        weight,
+        resumed,
+        step: row.get("step"),
     }))
 }
 
-/// Extends the lease; false if the item is no longer this worker's (cancelled or requeued).
+/// One unit's charge; a job that outlived its estimate is still charged at least a quantum
+/// (or a second), and reconciled with the measured time as usual.
+fn unit_charge(remaining: f64, policy: &Policy) -> f64 {
+    let floor = policy.quantum.unwrap_or(1.0);
+    if remaining > 0.0 {
+        scheduler::unit_charge(remaining, policy.quantum)
+    } else {
+        floor
+    }
+}
+
+/// Reconciles the running unit's charge with the measured GPU-seconds: the owner's tag (and
+/// their later items) move by `(measured - charged) / weight`. Runs once per unit, whatever the
+/// item's status now is; returns the start tag of the item's next unit.
+async fn reconcile(
+    db: &impl GenericClient,
+    unit: &Claimed,
+    worker: &str,
+    measured: f64,
+) -> Result<f64, tokio_postgres::Error> {
+    let measured = if measured.is_finite() && measured >= 0.0 {
+        measured
+    } else {
+        unit.charge
+    };
+    let n = cached::execute(
+        db,
+        "update queue_items set charged = null where id = $1 and worker = $2 and charged is not null",
+        &[&unit.id, &worker],
+    )
+    .await?;
+    if n == 1 {
+        let delta = (measured - unit.charge) / unit.weight;
+        cached::execute(
+            db,
+            "select queue_shift_user($1, $2, $3)",
+            &[&unit.owner_id, &unit.seq, &delta],
+        )
+        .await?;
+    }
+    Ok(unit.vstart + measured / unit.weight)
+}
+
+/// At the end of a quantum: reconciles the unit, then either charges another unit (nobody with
+/// a smaller tag, and no higher band, is waiting) or suspends the item back into the queue at
+/// its new tag, with `step` steps done. `unit` is updated to the new unit on `Continue`.
+pub async fn end_unit(
+    db: &impl GenericClient,
+    unit: &mut Claimed,
+    worker: &str,
+    lease_secs: f64,
+    measured: f64,
+    step: i32,
+    policy: &Policy,
+) -> Result<UnitEnd, tokio_postgres::Error> {
+    let bands = lock_bands(db, policy).await?;
+    let mine = cached::query_opt(
+        db,
+        "select remaining_cost from queue_items
+          where id = $1 and worker = $2 and status = 'in_progress' for update",
+        &[&unit.id, &worker],
+    )
+    .await?;
+    let next = reconcile(db, unit, worker, measured).await?;
+    let Some(mine) = mine else {
+        return Ok(UnitEnd::Lost);
+    };
+    let remaining: f64 = mine.get::<_, Option<f64>>(0).unwrap_or(0.0);
+    let higher = runnable(&bands).is_some_and(|b| b as i16 > unit.band);
+    let smaller = cached::query_opt(
+        db,
+        "select 1 from queue_items
+          where status = 'pending' and band = $1 and owner_id <> $2 and vstart < $3 limit 1",
+        &[&unit.band, &unit.owner_id, &next],
+    )
+    .await?
+    .is_some();
+    if policy.quantum.is_some() && (higher || smaller) {
+        cached::execute(
+            db,
+            "update queue_items
+                set status = 'pending', suspended_by = $2, worker = null, lease_until = null,
+                    vstart = $3, step = $4
+              where id = $1",
+            &[&unit.id, &worker, &next, &step],
+        )
+        .await?;
+        return Ok(UnitEnd::Yield);
+    }
+    let charge = unit_charge(remaining, policy);
+    cached::execute(
+        db,
+        "update queue_items
+            set vstart = $2, charged = $3, remaining_cost = greatest(coalesce(remaining_cost, 0) - $3, 0),
+                step = $4, lease_until = now() + make_interval(secs => $5)
+          where id = $1",
+        &[&unit.id, &next, &charge, &step, &lease_secs],
+    )
+    .await?;
+    charge_band(db, &bands, unit.band, next, charge).await?;
+    unit.vstart = next;
+    unit.charge = charge;
+    Ok(UnitEnd::Continue)
+}
+
+/// Extends the lease. Returns false if the item is no longer this worker's (cancelled,
+/// deleted, requeued), which tells the worker to stop at the next step boundary.
 pub async fn heartbeat(
     db: &impl GenericClient,
     id: Uuid,
@@ -79,51 +328,105 @@ pub async fn heartbeat(
     Ok(n == 1)
 }
 
-/// Completes the item with its result images. Idempotent by item id: only the worker holding
-/// the lease can complete it, once; a second call changes nothing and returns false.
-pub async fn finish(
+/// Whether the item is still this worker's, and whether a higher band has work waiting (a
+/// reason to end the quantum early). Cheap: polled while a unit runs.
+pub async fn watch(
     db: &impl GenericClient,
     id: Uuid,
     worker: &str,
+    band: i16,
+) -> Result<(bool, bool), tokio_postgres::Error> {
+    let row = cached::query_one(
+        db,
+        "select exists (select 1 from queue_items where id = $1 and worker = $2 and status = 'in_progress'),
+                exists (select 1 from queue_items where status = 'pending' and band > $3)",
+        &[&id, &worker, &band],
+    )
+    .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Completes the item with its result images, reconciling the last unit. Idempotent by item
+/// id: only the worker holding the lease completes it, once; otherwise nothing changes and the
+/// result is false.
+pub async fn finish(
+    db: &impl GenericClient,
+    unit: &Claimed,
+    worker: &str,
     images: &[Uuid],
-    measured_secs: f64,
+    measured: f64,
 ) -> Result<bool, tokio_postgres::Error> {
+    reconcile(db, unit, worker, measured).await?;
     let n = cached::execute(
         db,
         "update queue_items
-            set status = 'completed', result_image_ids = $3, measured_cost = $4,
+            set status = 'completed', result_image_ids = $3, measured_cost = coalesce(measured_cost, 0) + $4,
                 finished_at = now(), lease_until = null
           where id = $1 and worker = $2 and status = 'in_progress'",
-        &[&id, &worker, &images, &measured_secs],
+        &[&unit.id, &worker, &images, &measured],
     )
     .await?;
     Ok(n == 1)
+}
+
+/// Ends a unit that stopped because the item was cancelled: reconciles its charge only.
+pub async fn abandon(
+    db: &impl GenericClient,
+    unit: &Claimed,
+    worker: &str,
+    measured: f64,
+) -> Result<(), tokio_postgres::Error> {
+    reconcile(db, unit, worker, measured).await.map(drop)
+}
+
+/// Gives the item back in its place (this worker is shutting down): it starts over elsewhere,
+/// and the attempt does not count.
+pub async fn release(
+    db: &impl GenericClient,
+    unit: &Claimed,
+    worker: &str,
+    measured: f64,
+) -> Result<(), tokio_postgres::Error> {
+    reconcile(db, unit, worker, measured).await?;
+    cached::execute(
+        db,
+        "update queue_items
+            set status = 'pending', worker = null, lease_until = null, step = 0,
+                attempts = greatest(attempts - 1, 0)
+          where id = $1 and worker = $2 and status = 'in_progress'",
+        &[&unit.id, &worker],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Fails the item; a retryable failure with attempts left puts it back in its place.
 pub async fn fail(
     db: &impl GenericClient,
-    id: Uuid,
+    unit: &Claimed,
     worker: &str,
     error: &str,
     retryable: bool,
+    measured: f64,
 ) -> Result<bool, tokio_postgres::Error> {
+    reconcile(db, unit, worker, measured).await?;
     let n = cached::execute(
         db,
         "update queue_items
             set status = case when $4 and attempts < $5 then 'pending' else 'failed' end,
-                error = $3, worker = null, lease_until = null,
+                error = $3, worker = null, lease_until = null, step = 0,
                 finished_at = case when $4 and attempts < $5 then null else now() end
           where id = $1 and worker = $2 and status = 'in_progress'",
-        &[&id, &worker, &error, &retryable, &MAX_ATTEMPTS],
+        &[&unit.id, &worker, &error, &retryable, &MAX_ATTEMPTS],
     )
     .await?;
     Ok(n == 1)
 }
 
-/// Returns items whose lease expired (their worker died) to `pending`, keeping their place;
-/// items out of attempts fail. Also cancels pending items of deactivated owners. Returns the
-/// number of items changed.
+/// Returns items whose lease expired (their worker died) to `pending`, keeping their place (their
+/// tag) but not their progress; items out of attempts fail. Suspended items whose worker is gone
+/// restart from the first step on whichever worker claims them. Also cancels the unfinished
+/// items of deactivated owners. Returns the number of items changed.
 pub async fn recover(db: &impl GenericClient) -> Result<u64, tokio_postgres::Error> {
     let requeued = cached::execute(
         db,
@@ -131,7 +434,7 @@ pub async fn recover(db: &impl GenericClient) -> Result<u64, tokio_postgres::Err
             set status = case when attempts < $1 then 'pending' else 'failed' end,
                 error = case when attempts < $1 then error else 'the worker was lost too often' end,
                 finished_at = case when attempts < $1 then null else now() end,
-                worker = null, lease_until = null
+                worker = null, lease_until = null, charged = null, step = 0
           where status = 'in_progress' and lease_until < now()",
         &[&MAX_ATTEMPTS],
     )

@@ -213,10 +213,7 @@ impl<J: Clone + PartialEq, U: Clone + Ord, M: Clone + PartialEq> Scheduler<J, U,
             .queue
             .pop_front()
             .expect("chosen users have a head job");
-        let charge = match quantum {
-            Some(q) if job.remaining > q => q,
-            _ => job.remaining,
-        };
+        let charge = unit_charge(job.remaining, quantum);
         self.vtime.insert(band, state.tag);
         state.tag += charge / state.weight;
         state.in_flight += charge / state.weight;
@@ -303,8 +300,12 @@ impl<J: Clone + PartialEq, U: Clone + Ord, M: Clone + PartialEq> Scheduler<J, U,
     /// capped band still runs when no lower band has work (work conservation).
     fn runnable_band(&mut self, now: f64) -> Option<Band> {
         for bucket in self.buckets.values_mut() {
-            let elapsed = (now - bucket.updated_at).max(0.0);
-            bucket.tokens = (bucket.tokens + elapsed * bucket.share).min(bucket.capacity);
+            bucket.tokens = refill(
+                bucket.tokens,
+                bucket.share,
+                bucket.capacity,
+                now - bucket.updated_at,
+            );
             bucket.updated_at = now;
         }
         self.peek_runnable_band(now)
@@ -316,11 +317,11 @@ impl<J: Clone + PartialEq, U: Clone + Ord, M: Clone + PartialEq> Scheduler<J, U,
             .copied()
             .filter(|b| self.heads(*b).next().is_some())
             .collect();
-        let first_open = waiting
-            .iter()
-            .copied()
-            .find(|b| self.buckets.get(b).is_none_or(|bucket| bucket.tokens > 0.0));
-        first_open.or_else(|| waiting.first().copied())
+        runnable_band(&waiting, |b| {
+            self.buckets
+                .get(&b)
+                .is_none_or(|bucket| bucket.tokens > 0.0)
+        })
     }
 
     fn choose_user(&self, band: Band, resident: &[M]) -> Option<U> {
@@ -346,6 +347,40 @@ impl<J: Clone + PartialEq, U: Clone + Ord, M: Clone + PartialEq> Scheduler<J, U,
             }
         }
         Some(best.0.clone())
+    }
+}
+
+/// The estimated GPU-seconds one dispatch charges: a quantum, or the rest of the job.
+pub fn unit_charge(remaining: f64, quantum: Option<f64>) -> f64 {
+    match quantum {
+        Some(q) if remaining > q => q,
+        _ => remaining,
+    }
+}
+
+/// A capped band's bucket after `elapsed` seconds: it refills at `share` GPU-seconds per second
+/// up to `capacity`.
+pub fn refill(tokens: f64, share: f64, capacity: f64, elapsed: f64) -> f64 {
+    (tokens + elapsed.max(0.0) * share).min(capacity)
+}
+
+/// The band to serve: the highest waiting band whose cap allows it (`open`), or, when every
+/// waiting band is over its cap, the highest waiting one (work conservation). `waiting` is
+/// highest first.
+pub fn runnable_band(waiting: &[Band], open: impl Fn(Band) -> bool) -> Option<Band> {
+    let first_open = waiting.iter().copied().find(|b| open(*b));
+    first_open.or_else(|| waiting.first().copied())
+}
+
+impl Band {
+    /// The band stored in `queue_items.band`.
+    pub fn from_db(band: i16) -> Option<Self> {
+        match band {
+            0 => Some(Band::Background),
+            1 => Some(Band::Interactive),
+            2 => Some(Band::Admin),
+            _ => None,
+        }
     }
 }
 

@@ -29,6 +29,8 @@ pub struct UserView {
     pub quota_bytes: Option<i64>,
     /// Bytes of images stored.
     pub used_bytes: i64,
+    /// The user's share of GPU time relative to others (default 1), set by an admin.
+    pub sched_weight: f64,
 }
 
 impl TryFrom<&Row> for UserView {
@@ -44,6 +46,7 @@ impl TryFrom<&Row> for UserView {
             created_at: row.try_get("created_at")?,
             quota_bytes: row.try_get("quota_bytes")?,
             used_bytes: row.try_get("used_bytes")?,
+            sched_weight: row.try_get("sched_weight")?,
         })
     }
 }

@@ -67,6 +67,8 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub quota_bytes: Option<Option<i64>>,
+    /// Scheduler weight: the user's share of GPU time relative to others (0 < w <= 100).
+    pub sched_weight: Option<f64>,
 }
 
 /// Tells an absent field (None) from an explicit null (Some(None)).
@@ -166,7 +168,16 @@ pub async fn update(
         repo::set_active(&tx, id, is_active).await.map_err(refuse)?;
         if !is_active {
             repo::delete_sessions_of(&tx, id).await?;
+            repo::cancel_queue_items_of(&tx, id).await?;
         }
+    }
+    if let Some(weight) = patch.sched_weight {
+        if !(weight.is_finite() && weight > 0.0 && weight <= 100.0) {
+            return Err(ApiError::validation(
+                "sched_weight must be above 0 and at most 100",
+            ));
+        }
+        repo::set_weight(&tx, id, weight).await.map_err(refuse)?;
     }
     if let Some(quota) = patch.quota_bytes {
         if quota.is_some_and(|q| q < 0) {

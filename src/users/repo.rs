@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::model::UserView;
 
 const COLUMNS: &str =
-    "id, email, display_name, is_admin, is_active, created_at, quota_bytes, used_bytes";
+    "id, email, display_name, is_admin, is_active, created_at, quota_bytes, used_bytes,
+    coalesce((select q.weight from queue_users q where q.user_id = users.id), 1) as sched_weight";
 
 /// Inserts a user (admins only, by policy).
 pub async fn insert(
@@ -230,4 +231,34 @@ pub async fn find_self(
         .as_ref()
         .map(UserView::try_from)
         .transpose()
+}
+
+/// Sets the user's scheduler weight (admins only, by policy and grant).
+pub async fn set_weight(
+    db: &impl GenericClient,
+    id: Uuid,
+    weight: f64,
+) -> Result<(), tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "insert into queue_users (user_id, weight) values ($1, $2)
+         on conflict (user_id) do update set weight = excluded.weight",
+        &[&id, &weight],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Cancels a deactivated user's unfinished queue items; a running one stops at its next step.
+pub async fn cancel_queue_items_of(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<u64, tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "update queue_items set status = 'canceled', error = 'the owner is deactivated', finished_at = now()
+          where owner_id = $1 and status in ('pending', 'in_progress')",
+        &[&id],
+    )
+    .await
 }

@@ -37,7 +37,13 @@ async fn claim(
 ) -> Option<claims::Claimed> {
     let mut client = pool.get().await.unwrap();
     let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
-    let claimed = claims::claim_next(&tx, worker, lease).await.unwrap();
+    let policy = claims::Policy {
+        quantum: None,
+        ..claims::Policy::default()
+    };
+    let claimed = claims::claim_next(&tx, worker, lease, &policy)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     claimed
 }
@@ -95,18 +101,18 @@ async fn a_dead_workers_item_returns_to_its_place_and_completes_once() {
     let mut client = pool.get().await.unwrap();
     let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
     assert!(
-        !claims::finish(&tx, again.id, "dies", &[image], 1.0)
+        !claims::finish(&tx, &again, "dies", &[image], 1.0)
             .await
             .unwrap(),
         "the dead worker lost it"
     );
     assert!(
-        claims::finish(&tx, again.id, "survivor", &[image], 1.0)
+        claims::finish(&tx, &again, "survivor", &[image], 1.0)
             .await
             .unwrap()
     );
     assert!(
-        !claims::finish(&tx, again.id, "survivor", &[image], 1.0)
+        !claims::finish(&tx, &again, "survivor", &[image], 1.0)
             .await
             .unwrap(),
         "completion is idempotent"
@@ -135,7 +141,7 @@ async fn retryable_failures_requeue_until_attempts_run_out() {
         let mut client = pool.get().await.unwrap();
         let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
         assert!(
-            claims::fail(&tx, item.id, "w", "out of memory", true)
+            claims::fail(&tx, &item, "w", "out of memory", true, 0.5)
                 .await
                 .unwrap()
         );

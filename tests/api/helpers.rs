@@ -164,6 +164,10 @@ impl TestApp {
             )
             .unwrap(),
         );
+        let cluster = &cluster().cluster;
+        app.events
+            .spawn_listener(cluster.pg_config(APP_LOGIN, &cluster.secrets.app, &dbname));
+        app.events.wait_listening().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(atelier::http::serve(

@@ -831,6 +831,7 @@ async fn a_failed_record_write_deletes_the_bytes_it_wrote() {
     let result = atelier::images::ops::store(
         &app.app,
         &caller,
+        Uuid::now_v7(),
         Some(Uuid::now_v7()),
         atelier::images::model::Category::User,
         &staged,
@@ -902,6 +903,7 @@ async fn data_made_in_single_user_mode_is_seen_by_admins_and_can_be_adopted() {
     let image = atelier::images::ops::store(
         &app.app,
         &system,
+        Uuid::now_v7(),
         Some(board.id),
         atelier::images::model::Category::General,
         &staged,
@@ -915,6 +917,7 @@ async fn data_made_in_single_user_mode_is_seen_by_admins_and_can_be_adopted() {
         atelier::images::ops::store(
             &app.app,
             &system,
+            Uuid::now_v7(),
             None,
             atelier::images::model::Category::General,
             &staged2,

@@ -14,10 +14,12 @@ const OWNED_TABLES: &[(&str, &str)] = &[
     ("boards", "owner_id"),
     ("images", "owner_id"),
     ("queue_items", "owner_id"),
+    ("queue_users", "user_id"),
 ];
 
-/// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag.
-const SHARED_TABLES: &[&str] = &["queue_control"];
+/// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag
+/// and the per-band dispatch state.
+const SHARED_TABLES: &[&str] = &["queue_control", "queue_bands"];
 
 /// refinery's bookkeeping: no app role has any privilege on it (checked below).
 const NOT_USER_DATA: &[&str] = &["refinery_schema_history"];

@@ -1,0 +1,39 @@
+//! `atelier worker`: a generation worker on its own, for scale-out. It needs the engine for
+//! `worker.device` and the queue's database (`database.url`, or the embedded cluster of a
+//! server running on this data directory); SIGINT/SIGTERM give its current item back.
+
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::auth::setup::SetupGate;
+use crate::config::Config;
+use crate::db::{self, open::Purpose};
+use crate::storage::Storage;
+use crate::telemetry;
+use crate::worker::{Worker, engine};
+
+/// Runs a worker until a shutdown signal.
+pub(super) async fn run(config: Config) -> anyhow::Result<()> {
+    telemetry::init(&config.log.format, &config.log.filter);
+    let Some(engine) = engine::for_device(&config.worker.device)? else {
+        anyhow::bail!("worker.device is \"none\": set it to the engine's device to run a worker");
+    };
+    let database = db::open(&config, Purpose::Cli).await?;
+    let storage = Storage::from_config(&config)?;
+    let staging = format!("worker-{}", std::process::id());
+    let app = App::with_staging(
+        config,
+        database.pool.clone(),
+        SetupGate::closed(),
+        storage,
+        &staging,
+    )?;
+    let worker = Worker::new(Arc::new(app), engine);
+    let stop = worker.stop_handle();
+    tokio::spawn(async move {
+        super::serve::shutdown_signal().await;
+        stop.stop();
+    });
+    worker.run().await;
+    database.close().await
+}

@@ -1,0 +1,105 @@
+//! The contract between a worker and a diffusion engine. The engine is blocking (it owns the
+//! GPU work) and calls back at every denoising-step boundary, where the worker reports progress
+//! and decides whether to go on, suspend (preemption) or stop (cancellation).
+
+use std::any::Any;
+
+use uuid::Uuid;
+
+use crate::queue::model::GenerationParams;
+
+/// One job as the engine sees it.
+#[derive(Clone, Debug)]
+pub struct EngineJob {
+    /// The queue item id.
+    pub id: Uuid,
+    /// What to generate (validated).
+    pub params: GenerationParams,
+}
+
+/// A small RGB preview of the current latents, row-major, 3 bytes per pixel.
+#[derive(Clone, Debug)]
+pub struct Preview {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+/// What the worker wants after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Run the next step.
+    Continue,
+    /// Stop here and return `Outcome::Suspended` with everything needed to resume.
+    Suspend,
+    /// Stop here and return `Outcome::Canceled`.
+    Cancel,
+}
+
+/// The worker's side of the step callback.
+pub trait Steps {
+    /// Called after each denoising step: `done` of `total` steps, with an optional preview.
+    fn after_step(&mut self, done: u32, total: u32, preview: Option<Preview>) -> Control;
+}
+
+/// An engine's state for a suspended job (latents, sampler state, step index). Opaque to the
+/// worker, which keeps it in memory until the job is resumed.
+pub struct Suspended(pub Box<dyn Any + Send>);
+
+impl std::fmt::Debug for Suspended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Suspended(..)")
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The images, as PNG files carrying their parameters in text chunks.
+    Finished(Vec<Vec<u8>>),
+    /// Stopped at a step boundary on request; resume with this state.
+    Suspended(Suspended),
+    /// Stopped at a step boundary on request.
+    Canceled,
+}
+
+/// A generation failure.
+#[derive(Clone, Debug)]
+pub struct EngineError {
+    /// What went wrong, for the job's owner.
+    pub message: String,
+    /// Whether another attempt may succeed (out of memory, a lost device).
+    pub retryable: bool,
+}
+
+/// A diffusion engine. Implementations own their models and tensors; `generate` blocks.
+pub trait Engine: Send + Sync + 'static {
+    /// Models currently loaded (for model-affinity decisions and reporting).
+    fn resident_models(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs `job` from the start, or from `resume`, calling `steps` after every step.
+    fn generate(
+        &self,
+        job: &EngineJob,
+        resume: Option<Suspended>,
+        steps: &mut dyn Steps,
+    ) -> Result<Outcome, EngineError>;
+}
+
+/// The engine for a configured device, or why there is none. No diffusion engine is built in
+/// yet (the tch engine is a separate piece of work), so any device other than `none` is refused
+/// with that reason rather than silently running nothing.
+pub fn for_device(device: &str) -> anyhow::Result<Option<std::sync::Arc<dyn Engine>>> {
+    match device {
+        "none" => Ok(None),
+        other => anyhow::bail!(
+            "worker.device = {other:?}: this build has no diffusion engine yet, so it cannot \
+             run generations; leave worker.device = \"none\""
+        ),
+    }
+}

@@ -1,0 +1,298 @@
+//! Runs one claimed item on the engine. The engine blocks on its own thread and calls back at
+//! each step boundary; there the worker reports progress, stops a cancelled item, and at the
+//! end of each quantum asks the database whether to continue or yield (preemption). A watcher
+//! task keeps the lease alive and notices cancellation, deletion and higher-band work.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use base64::Engine as _;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::Ctx;
+use super::engine::{Control, EngineJob, Outcome, Preview, Steps, Suspended};
+use super::results;
+use crate::db::{Caller, begin_as};
+use crate::queue::claims::{self, Claimed, UnitEnd};
+use crate::queue::model::GenerationParams;
+
+/// Signals between the watcher, the step hook and the job's owner task.
+#[derive(Default)]
+struct Flags {
+    /// The item is no longer this worker's: stop.
+    lost: AtomicBool,
+    /// A higher band has work: end the quantum now.
+    higher: AtomicBool,
+    /// The worker task is gone (the job future was dropped): stop, write nothing.
+    dead: AtomicBool,
+}
+
+/// Sets `dead` when the job future is dropped without finishing, as when its worker dies.
+struct DeadOnDrop(Arc<Flags>);
+
+impl Drop for DeadOnDrop {
+    fn drop(&mut self) {
+        self.0.dead.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Aborts a helper task when the job ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The running unit and when it started.
+struct Clock {
+    unit: Claimed,
+    started: Instant,
+}
+
+/// Runs `unit` (resuming from `resume` if given) until it finishes, fails, is cancelled or
+/// yields; returns the engine state to keep when it yielded.
+pub(super) async fn run(
+    ctx: Arc<Ctx>,
+    unit: Claimed,
+    resume: Option<Suspended>,
+) -> anyhow::Result<Option<Suspended>> {
+    let params: GenerationParams = match serde_json::from_value(unit.params.clone()) {
+        Ok(params) => params,
+        Err(error) => {
+            let message = format!("the job's parameters are invalid: {error}");
+            end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
+            return Ok(None);
+        }
+    };
+    let flags = Arc::new(Flags::default());
+    let _dead = DeadOnDrop(Arc::clone(&flags));
+    let clock = Arc::new(Mutex::new(Clock {
+        unit: unit.clone(),
+        started: Instant::now(),
+    }));
+    let (progress_tx, progress_rx) = mpsc::channel(4);
+    let _watcher = AbortOnDrop(tokio::spawn(watch(
+        Arc::clone(&ctx),
+        unit.id,
+        unit.band,
+        Arc::clone(&flags),
+    )));
+    let _reporter = AbortOnDrop(tokio::spawn(report(Arc::clone(&ctx), unit.id, progress_rx)));
+    let mut hook = Hook {
+        rt: Handle::current(),
+        ctx: Arc::clone(&ctx),
+        flags: Arc::clone(&flags),
+        clock: Arc::clone(&clock),
+        progress: progress_tx,
+    };
+    let job = EngineJob {
+        id: unit.id,
+        params: params.clone(),
+    };
+    let engine = Arc::clone(&ctx.engine);
+    let outcome =
+        tokio::task::spawn_blocking(move || engine.generate(&job, resume, &mut hook)).await;
+    let (unit, measured) = {
+        let clock = clock.lock().expect("the clock lock is never poisoned");
+        (clock.unit.clone(), clock.started.elapsed().as_secs_f64())
+    };
+    let ending = match outcome {
+        Ok(Ok(Outcome::Suspended(state))) => return Ok(Some(state)),
+        Ok(Ok(Outcome::Finished(pngs))) => {
+            match results::store(&ctx.app, unit.id, unit.owner_id, &params, pngs).await {
+                Ok(ids) => End::Finish(ids),
+                Err(error) => End::Fail(
+                    format!("the images could not be stored: {}", error.message()),
+                    false,
+                ),
+            }
+        }
+        Ok(Ok(Outcome::Canceled)) if ctx.stopping.load(Ordering::SeqCst) => End::Release,
+        Ok(Ok(Outcome::Canceled)) => End::Abandon,
+        Ok(Err(error)) => End::Fail(error.message, error.retryable),
+        Err(panic) => End::Fail(format!("the engine crashed: {panic}"), true),
+    };
+    end(&ctx, &unit, ending, measured).await?;
+    Ok(None)
+}
+
+/// How a unit ends in the database.
+enum End {
+    Finish(Vec<Uuid>),
+    Fail(String, bool),
+    /// Cancelled or deleted by someone else: reconcile the charge only.
+    Abandon,
+    /// This worker is shutting down: give the item back in its place.
+    Release,
+}
+
+async fn end(ctx: &Ctx, unit: &Claimed, ending: End, measured: f64) -> anyhow::Result<()> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let name = ctx.name.as_str();
+    match ending {
+        End::Finish(ids) => {
+            if !claims::finish(&tx, unit, name, &ids, measured).await? {
+                tracing::info!(item = %unit.id, "item finished after it stopped being ours");
+            }
+        }
+        End::Fail(message, retryable) => {
+            tracing::warn!(item = %unit.id, error = %message, "generation failed");
+            claims::fail(&tx, unit, name, &message, retryable, measured).await?;
+        }
+        End::Abandon => claims::abandon(&tx, unit, name, measured).await?,
+        End::Release => claims::release(&tx, unit, name, measured).await?,
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The step callback, on the engine's thread.
+struct Hook {
+    rt: Handle,
+    ctx: Arc<Ctx>,
+    flags: Arc<Flags>,
+    clock: Arc<Mutex<Clock>>,
+    progress: mpsc::Sender<(u32, u32, Option<Preview>)>,
+}
+
+impl Steps for Hook {
+    fn after_step(&mut self, done: u32, total: u32, preview: Option<Preview>) -> Control {
+        if self.flags.dead.load(Ordering::SeqCst) {
+            return Control::Cancel;
+        }
+        let _ = self.progress.try_send((done, total, preview));
+        if self.flags.lost.load(Ordering::SeqCst) || self.ctx.stopping.load(Ordering::SeqCst) {
+            return Control::Cancel;
+        }
+        if done >= total {
+            return Control::Continue;
+        }
+        let mut clock = self.clock.lock().expect("the clock lock is never poisoned");
+        let elapsed = clock.started.elapsed().as_secs_f64();
+        let higher = self.ctx.policy.quantum.is_some() && self.flags.higher.load(Ordering::SeqCst);
+        if elapsed < clock.unit.charge && !higher {
+            return Control::Continue;
+        }
+        let step = i32::try_from(done).unwrap_or(i32::MAX);
+        let decided = self
+            .rt
+            .block_on(end_unit(&self.ctx, &mut clock.unit, elapsed, step));
+        match decided {
+            Ok(UnitEnd::Continue) => {
+                clock.started = Instant::now();
+                self.flags.higher.store(false, Ordering::SeqCst);
+                Control::Continue
+            }
+            Ok(UnitEnd::Yield) => Control::Suspend,
+            Ok(UnitEnd::Lost) => {
+                self.flags.lost.store(true, Ordering::SeqCst);
+                Control::Cancel
+            }
+            Err(error) => {
+                tracing::warn!(error = ?error, "quantum end failed; trying again at the next step");
+                Control::Continue
+            }
+        }
+    }
+}
+
+async fn end_unit(
+    ctx: &Ctx,
+    unit: &mut Claimed,
+    measured: f64,
+    step: i32,
+) -> anyhow::Result<UnitEnd> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let decided = claims::end_unit(
+        &tx,
+        unit,
+        &ctx.name,
+        ctx.lease_secs,
+        measured,
+        step,
+        &ctx.policy,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(decided)
+}
+
+/// Keeps the lease alive and watches for cancellation and higher-band work.
+async fn watch(ctx: Arc<Ctx>, id: Uuid, band: i16, flags: Arc<Flags>) {
+    let heartbeat_every = std::time::Duration::from_secs_f64(ctx.lease_secs / 3.0);
+    let mut last_beat = Instant::now();
+    loop {
+        tokio::time::sleep(ctx.watch_every).await;
+        let beat = last_beat.elapsed() >= heartbeat_every;
+        match watch_once(&ctx, id, band, beat).await {
+            Ok((mine, higher)) => {
+                flags.lost.store(!mine, Ordering::SeqCst);
+                flags.higher.store(higher, Ordering::SeqCst);
+                if beat {
+                    last_beat = Instant::now();
+                }
+            }
+            Err(error) => tracing::warn!(error = ?error, item = %id, "watching the item failed"),
+        }
+    }
+}
+
+async fn watch_once(ctx: &Ctx, id: Uuid, band: i16, beat: bool) -> anyhow::Result<(bool, bool)> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let (mut mine, higher) = claims::watch(&tx, id, &ctx.name, band).await?;
+    if beat && mine {
+        mine = claims::heartbeat(&tx, id, &ctx.name, ctx.lease_secs).await?;
+    }
+    tx.commit().await?;
+    Ok((mine, higher))
+}
+
+/// Publishes progress, with a small JPEG preview, to the item's owner (via `queue_progress`).
+async fn report(ctx: Arc<Ctx>, id: Uuid, mut rx: mpsc::Receiver<(u32, u32, Option<Preview>)>) {
+    while let Some((done, total, preview)) = rx.recv().await {
+        let preview = preview.and_then(|p| encode_preview(&p)).unwrap_or_default();
+        if let Err(error) = publish(&ctx, id, done, total, &preview).await {
+            tracing::debug!(error = ?error, "progress not published");
+        }
+    }
+}
+
+async fn publish(ctx: &Ctx, id: Uuid, done: u32, total: u32, preview: &str) -> anyhow::Result<()> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let (done, total) = (i32::try_from(done)?, i32::try_from(total)?);
+    tx.execute(
+        "select queue_progress($1, $2, $3, $4)",
+        &[&id, &done, &total, &preview],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A `data:` URL of the preview as JPEG, if it is small enough for a notification.
+fn encode_preview(preview: &Preview) -> Option<String> {
+    let mut jpeg = Vec::new();
+    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 60);
+    image::ImageEncoder::write_image(
+        encoder,
+        &preview.rgb,
+        preview.width,
+        preview.height,
+        image::ExtendedColorType::Rgb8,
+    )
+    .ok()?;
+    let url = format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(&jpeg)
+    );
+    (url.len() <= 7000).then_some(url)
+}

@@ -1,0 +1,191 @@
+//! The generation worker: claims items fairly from the PostgreSQL queue, runs them on an
+//! [`engine::Engine`], writes results as each item's owner, and recovers items whose worker
+//! died. Runs inside `atelier serve` when an engine device is configured, or alone as
+//! `atelier worker` (any number of them, on any machines, sharing one queue).
+
+pub mod engine;
+mod job;
+pub mod results;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::db::{Caller, begin_as};
+use crate::queue::claims::{self, Claimed, Policy};
+use crate::queue::scheduler::Band;
+use engine::{Engine, Suspended};
+
+/// How often a worker returns dead workers' items to the queue.
+const RECOVER_EVERY: Duration = Duration::from_secs(5);
+/// Suspended jobs a worker keeps in memory; older ones restart from the first step.
+const MAX_SUSPENDED: usize = 16;
+
+/// What every part of a worker shares.
+pub(crate) struct Ctx {
+    app: Arc<App>,
+    engine: Arc<dyn Engine>,
+    name: String,
+    policy: Policy,
+    lease_secs: f64,
+    poll: Duration,
+    watch_every: Duration,
+    stopping: AtomicBool,
+    wake: Notify,
+}
+
+/// A worker, ready to run.
+pub struct Worker {
+    ctx: Arc<Ctx>,
+    /// Engine states of items this worker suspended (a mutex only to make the worker `Sync`).
+    suspended: Mutex<HashMap<Uuid, Suspended>>,
+}
+
+/// A handle that stops a running worker: it finishes nothing new, and gives its current item
+/// back at the next step boundary.
+#[derive(Clone)]
+pub struct StopHandle(Arc<Ctx>);
+
+impl StopHandle {
+    /// Asks the worker to stop.
+    pub fn stop(&self) {
+        self.0.stopping.store(true, Ordering::SeqCst);
+        self.0.wake.notify_waiters();
+    }
+}
+
+impl Worker {
+    /// A worker named by `worker.name` (default `hostname-pid`) with the configured policy.
+    pub fn new(app: Arc<App>, engine: Arc<dyn Engine>) -> Self {
+        let config = &app.config.worker;
+        let name = config.name.clone().unwrap_or_else(default_name);
+        let quantum = (config.quantum_secs > 0.0).then_some(config.quantum_secs);
+        let policy = Policy {
+            quantum,
+            affinity_slack: 0.0,
+            band_caps: vec![(Band::Admin, config.admin_band_share, 600.0)],
+        };
+        let poll = Duration::from_millis(config.poll_ms.max(10));
+        let ctx = Ctx {
+            lease_secs: config.lease_secs,
+            watch_every: poll.min(Duration::from_millis(250)),
+            poll,
+            app,
+            engine,
+            name,
+            policy,
+            stopping: AtomicBool::new(false),
+            wake: Notify::new(),
+        };
+        Self {
+            ctx: Arc::new(ctx),
+            suspended: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The name this worker writes into leases.
+    pub fn name(&self) -> &str {
+        &self.ctx.name
+    }
+
+    /// A handle that stops this worker.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle(Arc::clone(&self.ctx))
+    }
+
+    /// Claims and runs items until stopped.
+    pub async fn run(self) {
+        tracing::info!(worker = %self.ctx.name, "worker started");
+        let mut last_recover: Option<Instant> = None;
+        while !self.ctx.stopping.load(Ordering::SeqCst) {
+            if last_recover.is_none_or(|at| at.elapsed() >= RECOVER_EVERY) {
+                last_recover = Some(Instant::now());
+                if let Err(error) = self.recover().await {
+                    tracing::warn!(error = ?error, "recovering lost items failed");
+                }
+            }
+            match self.claim().await {
+                Ok(Some(unit)) => self.run_unit(unit).await,
+                Ok(None) => self.idle().await,
+                Err(error) => {
+                    tracing::warn!(error = ?error, "claiming failed");
+                    self.idle().await;
+                }
+            }
+        }
+        tracing::info!(worker = %self.ctx.name, "worker stopped");
+    }
+
+    fn suspended(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Suspended>> {
+        self.suspended
+            .lock()
+            .expect("the suspended map is never poisoned")
+    }
+
+    async fn idle(&self) {
+        let notified = self.ctx.wake.notified();
+        if self.ctx.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(self.ctx.poll) => {},
+            () = notified => {},
+        }
+    }
+
+    async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
+        let ctx = &self.ctx;
+        let mut client = ctx.app.db.get().await?;
+        let tx = begin_as(&mut client, &Caller::worker()).await?;
+        let unit = claims::claim_next(&tx, &ctx.name, ctx.lease_secs, &ctx.policy).await?;
+        tx.commit().await?;
+        Ok(unit)
+    }
+
+    async fn recover(&self) -> anyhow::Result<()> {
+        let mut client = self.ctx.app.db.get().await?;
+        let tx = begin_as(&mut client, &Caller::worker()).await?;
+        let changed = claims::recover(&tx).await?;
+        tx.commit().await?;
+        if changed > 0 {
+            tracing::info!(items = changed, "returned or rejected lost items");
+        }
+        Ok(())
+    }
+
+    async fn run_unit(&self, unit: Claimed) {
+        let state = self.suspended().remove(&unit.id);
+        let resume = if unit.resumed { state } else { None };
+        let id = unit.id;
+        tracing::info!(item = %id, resumed = resume.is_some(), charge = unit.charge, "running");
+        match job::run(Arc::clone(&self.ctx), unit, resume).await {
+            Ok(Some(state)) => {
+                let mut suspended = self.suspended();
+                if suspended.len() >= MAX_SUSPENDED
+                    && let Some(oldest) = suspended.keys().next().copied()
+                {
+                    suspended.remove(&oldest);
+                }
+                suspended.insert(id, state);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(error = ?error, item = %id, "recording the outcome failed")
+            }
+        }
+    }
+}
+
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}-{}", std::process::id())
+}
