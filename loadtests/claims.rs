@@ -1,5 +1,5 @@
-//! PostgreSQL claim latency: 10,000 queued items, 4 concurrent workers claiming (FOR UPDATE SKIP
-//! LOCKED, in a worker-role transaction) and completing items until the queue is empty, against
+//! PostgreSQL claim latency: 10,000 queued items, 4 concurrent workers claiming (the fair claim:
+//! band rows locked, smallest start tag, FOR UPDATE SKIP LOCKED, in a worker-role transaction) and completing items until the queue is empty, against
 //! the embedded cluster of a real `atelier serve` (release build). Loopback and a private socket.
 //!
 //! Run: `cargo build --release && cargo run --release --example loadtest_claims`
@@ -65,7 +65,10 @@ async fn main() {
                 let t = Instant::now();
                 let mut client = pool.get().await.unwrap();
                 let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
-                let claimed = claims::claim_next(&tx, &worker, 60.0).await.unwrap();
+                let policy = claims::Policy::default();
+                let claimed = claims::claim_next(&tx, &worker, 60.0, &policy)
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
                 let Some(item) = claimed else {
                     return latencies;
@@ -73,7 +76,7 @@ async fn main() {
                 latencies.push(t.elapsed());
                 let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
                 assert!(
-                    claims::finish(&tx, item.id, &worker, &[], 0.0)
+                    claims::finish(&tx, &item, &worker, &[], item.charge)
                         .await
                         .unwrap()
                 );

@@ -62,8 +62,13 @@ impl StopHandle {
 impl Worker {
     /// A worker named by `worker.name` (default `hostname-pid`) with the configured policy.
     pub fn new(app: Arc<App>, engine: Arc<dyn Engine>) -> Self {
+        let name = app.config.worker.name.clone().unwrap_or_else(default_name);
+        Self::named(app, engine, name)
+    }
+
+    /// A worker with an explicit name (several workers in one process need distinct names).
+    pub fn named(app: Arc<App>, engine: Arc<dyn Engine>, name: String) -> Self {
         let config = &app.config.worker;
-        let name = config.name.clone().unwrap_or_else(default_name);
         let quantum = (config.quantum_secs > 0.0).then_some(config.quantum_secs);
         let policy = Policy {
             quantum,

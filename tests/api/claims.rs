@@ -189,3 +189,98 @@ async fn paused_queues_and_deactivated_owners_are_not_served() {
         .get(0);
     assert_eq!(canceled, 2);
 }
+
+/// The claim order in SQL is the pure scheduler's order for the same operations: arrivals while a
+/// unit runs (the lift), a weight of 2, and measured times that differ from estimates
+/// (reconciliation). Costs are binary fractions, so both sides compute exactly.
+#[tokio::test]
+async fn claims_follow_the_pure_scheduler_order() {
+    use atelier::queue::scheduler::{Band, Config, Scheduler};
+
+    let dbname = fresh_database().await;
+    let db = superuser_client(&dbname).await;
+    let users: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    for (i, user) in users.iter().enumerate() {
+        db.execute(
+            "insert into users (id, email, display_name, password_hash) values ($1, $2, 'u', 'h')",
+            &[user, &format!("u{i}@example.com")],
+        )
+        .await
+        .unwrap();
+    }
+    db.execute(
+        "insert into queue_users (user_id, weight) values ($1, 2)",
+        &[&users[1]],
+    )
+    .await
+    .unwrap();
+    let mut pure: Scheduler<Uuid, Uuid, ()> = Scheduler::new(Config {
+        quantum: None,
+        affinity_slack: 0.0,
+        band_caps: Vec::new(),
+    });
+    pure.set_weight(users[1], 2.0);
+    let pool = app_pool(&dbname, 1);
+    // A user's measured time: user 0 runs 1.5x its estimates.
+    let measured = |owner: Uuid, charge: f64| {
+        if owner == users[0] {
+            charge * 1.5
+        } else {
+            charge
+        }
+    };
+
+    let mut pure_order = Vec::new();
+    let mut sql_order = Vec::new();
+    let enqueue = async |pure: &mut Scheduler<Uuid, Uuid, ()>, user: usize, cost: f64| {
+        let id = Uuid::now_v7();
+        db.execute(
+            "insert into queue_items (id, owner_id, params, est_cost) values ($1, $2, '{}', $3)",
+            &[&id, &users[user], &cost],
+        )
+        .await
+        .unwrap();
+        pure.enqueue(id, users[user], Band::Interactive, (), cost);
+    };
+    for _ in 0..3 {
+        enqueue(&mut pure, 0, 4.0).await;
+        enqueue(&mut pure, 1, 1.0).await;
+    }
+    let finish = async |unit: &claims::Claimed| {
+        let mut client = pool.get().await.unwrap();
+        let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+        let secs = measured(unit.owner_id, unit.charge);
+        assert!(claims::finish(&tx, unit, "w", &[], secs).await.unwrap());
+        tx.commit().await.unwrap();
+    };
+    // One unit runs to completion, a second stays in flight while others arrive.
+    let first = claim(&pool, "w", 30.0).await.unwrap();
+    let d = pure.pick(&[], 0.0).unwrap();
+    pure.complete(&d, measured(d.job.user, d.charge), None);
+    pure_order.push(d.job.id);
+    sql_order.push(first.id);
+    finish(&first).await;
+    let running = claim(&pool, "w", 30.0).await.unwrap();
+    let in_flight = pure.pick(&[], 0.0).unwrap();
+    pure_order.push(in_flight.job.id);
+    sql_order.push(running.id);
+    enqueue(&mut pure, 2, 2.0).await;
+    enqueue(&mut pure, 2, 2.0).await;
+    enqueue(&mut pure, 0, 4.0).await;
+    pure.complete(
+        &in_flight,
+        measured(in_flight.job.user, in_flight.charge),
+        None,
+    );
+    finish(&running).await;
+    while let Some(unit) = claim(&pool, "w", 30.0).await {
+        sql_order.push(unit.id);
+        finish(&unit).await;
+    }
+    while let Some(d) = pure.pick(&[], 0.0) {
+        pure.complete(&d, measured(d.job.user, d.charge), None);
+        pure_order.push(d.job.id);
+    }
+    assert_eq!(sql_order.len(), 9);
+    assert_eq!(sql_order, pure_order);
+}

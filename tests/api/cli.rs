@@ -378,3 +378,27 @@ async fn with_database_url_set_nothing_is_spawned_and_the_server_uses_it() {
     );
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn a_worker_without_an_engine_refuses_to_start_and_says_why() {
+    let root = tempfile::tempdir().unwrap();
+    let cases = [
+        ("none", "worker.device is \"none\""),
+        ("cpu", "no diffusion engine"),
+        ("tpu", "worker.device must be none, cpu or cuda"),
+    ];
+    for (device, reason) in cases {
+        let output = atelier(root.path())
+            .arg("worker")
+            .env("ATELIER__WORKER__DEVICE", device)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{device}");
+        assert!(stderr.contains(reason), "{device}: {stderr}");
+    }
+    assert!(
+        !root.path().join("pg").exists(),
+        "it refused before starting a database"
+    );
+}

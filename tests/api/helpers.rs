@@ -250,6 +250,15 @@ impl TestApp {
         self.login_ok(&email, PASSWORD).await
     }
 
+    /// Queues a generation as `user`; returns the item id.
+    pub async fn enqueue(&self, user: &TestUser, body: &Value) -> Uuid {
+        let response = self
+            .post("/api/v1/queue/items", Some(&user.token), body)
+            .await;
+        let body = expect_created(response).await;
+        body["item_ids"][0].as_str().unwrap().parse().unwrap()
+    }
+
     /// POST /login.
     pub async fn login(&self, email: &str, password: &str) -> Response {
         self.post(
@@ -299,6 +308,14 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
         "{body}"
     );
     body
+}
+
+/// Asserts a 201 (showing the body otherwise) and returns the JSON body.
+pub async fn expect_created(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A PNG of `width` x `height`, with optional tEXt chunks.
@@ -375,13 +392,7 @@ impl TestApp {
         let response = self
             .post("/api/v1/boards", Some(&user.token), &json!({"name": name}))
             .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "{}",
-            response.text().await.unwrap()
-        );
-        let body: Value = response.json().await.unwrap();
+        let body = expect_created(response).await;
         body["id"].as_str().unwrap().to_owned()
     }
 

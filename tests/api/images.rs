@@ -1033,8 +1033,6 @@ async fn a_large_upload_is_spooled_to_disk_and_stored_intact() {
         )
         .await;
     assert_eq!(full.bytes().await.unwrap().as_ref(), bytes.as_slice());
-    let staging = std::fs::read_dir(app.app.config.data_dir.join("staging"))
-        .unwrap()
-        .count();
+    let staging = std::fs::read_dir(&app.app.staging_dir).unwrap().count();
     assert_eq!(staging, 0, "the staging file is gone");
 }

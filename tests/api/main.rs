@@ -7,8 +7,11 @@
 mod auth;
 mod claims;
 mod cli;
+mod events;
 mod helpers;
 mod images;
 mod queue;
 mod rls;
 mod s3;
+mod test_engine;
+mod worker;

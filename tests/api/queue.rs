@@ -8,17 +8,7 @@ use crate::helpers::{TestApp, TestUser, assert_error};
 
 async fn enqueue(app: &TestApp, user: &TestUser, prompt: &str) -> String {
     let body = json!({"model": "sd15", "prompt": prompt, "steps": 20});
-    let response = app
-        .post("/api/v1/queue/items", Some(&user.token), &body)
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.text().await.unwrap()
-    );
-    let body: Value = response.json().await.unwrap();
-    body["item_ids"][0].as_str().unwrap().to_owned()
+    app.enqueue(user, &body).await.to_string()
 }
 
 #[tokio::test]

@@ -1,0 +1,365 @@
+//! Workers end to end, with the deterministic test engine: results stored as the owner, crash
+//! recovery without duplicates, preemption at step boundaries, and deactivation stopping a
+//! running job.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use atelier::config::Config;
+use atelier::queue::model::GenerationParams;
+use atelier::worker::Worker;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestUser, superuser_client};
+use crate::test_engine::{TestEngine, expected_images};
+
+/// Worker settings that make tests quick: short polls and leases.
+pub fn fast_worker(quantum: f64) -> impl FnOnce(&mut Config) {
+    move |config| {
+        config.worker.poll_ms = 20;
+        config.worker.lease_secs = 2.0;
+        config.worker.quantum_secs = quantum;
+    }
+}
+
+pub fn spawn_worker(
+    app: &TestApp,
+    engine: &Arc<TestEngine>,
+    name: &str,
+) -> tokio::task::JoinHandle<()> {
+    let engine: Arc<TestEngine> = Arc::clone(engine);
+    let worker = Worker::named(Arc::clone(&app.app), engine, name.to_owned());
+    tokio::spawn(worker.run())
+}
+
+pub async fn enqueue(app: &TestApp, user: &TestUser, body: Value) -> Uuid {
+    app.enqueue(user, &body).await
+}
+
+/// Polls the item as `user` until its status is `status`.
+pub async fn wait_status(
+    app: &TestApp,
+    user: &TestUser,
+    id: Uuid,
+    status: &str,
+    timeout: Duration,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let item: Value = app
+            .get(&format!("/api/v1/queue/items/{id}"), Some(&user.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if item["status"] == status {
+            return item;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "item {id} never became {status}: {item}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn image_count(db: &tokio_postgres::Client, owner: Uuid) -> i64 {
+    db.query_one("select count(*) from images where owner_id = $1", &[&owner])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn params(body: &Value, item: &Value) -> GenerationParams {
+    let mut params: GenerationParams = serde_json::from_value(body.clone()).unwrap();
+    params.seed = item["params"]["seed"].as_u64();
+    params
+}
+
+async fn full_image(app: &TestApp, user: &TestUser, id: &Value) -> Vec<u8> {
+    let response = app
+        .get(
+            &format!("/api/v1/images/{}/full", id.as_str().unwrap()),
+            Some(&user.token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.bytes().await.unwrap().to_vec()
+}
+
+fn seconds_between(from: &Value, to: &Value) -> f64 {
+    let parse = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_micros()
+    };
+    (parse(to) - parse(from)) as f64 / 1e6
+}
+
+#[tokio::test]
+async fn results_are_stored_as_the_owner_in_their_board() {
+    let app = TestApp::spawn_with(fast_worker(0.0)).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let jane = app.add_user(&admin, "jane", false).await;
+    let board = app.create_board(&joe, "foxes").await;
+    let engine = Arc::new(TestEngine::new(Duration::from_millis(5)));
+    let _worker = spawn_worker(&app, &engine, "w1");
+
+    let body = json!({"model": "sd15", "prompt": "a red fox", "width": 64, "height": 72,
+                      "steps": 4, "num_images": 2, "seed": 7, "board_id": board});
+    let id = enqueue(&app, &joe, body.clone()).await;
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(20)).await;
+    let images = item["result_image_ids"].as_array().unwrap().clone();
+    assert_eq!(images.len(), 2);
+    let expected = expected_images(&params(&body, &item));
+    for (image, expected) in images.iter().zip(&expected) {
+        let path = format!("/api/v1/images/{}", image.as_str().unwrap());
+        let record: Value = app.get(&path, Some(&joe.token)).await.json().await.unwrap();
+        assert_eq!(record["board_id"], json!(board), "{record}");
+        assert_eq!(
+            (record["width"].as_u64(), record["height"].as_u64()),
+            (Some(64), Some(72))
+        );
+        assert!(
+            record.to_string().contains("a red fox"),
+            "metadata: {record}"
+        );
+        assert_eq!(&full_image(&app, &joe, image).await, expected);
+        assert_eq!(
+            app.get(&path, Some(&jane.token)).await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    let objects = app.objects_of(joe.id);
+    assert_eq!(
+        objects.len(),
+        4,
+        "two images and two thumbnails: {objects:?}"
+    );
+    for image in &images {
+        let id = image.as_str().unwrap();
+        assert_eq!(
+            objects.iter().filter(|k| k.contains(id)).count(),
+            2,
+            "image and thumbnail under users/{}/: {objects:?}",
+            joe.id
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_killed_worker_s_job_completes_once_without_duplicate_images() {
+    let app = TestApp::spawn_with(fast_worker(0.0)).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let engine = Arc::new(TestEngine::new(Duration::from_millis(100)));
+    let doomed = spawn_worker(&app, &engine, "doomed");
+    let body = json!({"model": "sd15", "prompt": "a lighthouse", "width": 64, "height": 64,
+                      "steps": 20, "num_images": 2});
+    let id = enqueue(&app, &joe, body.clone()).await;
+    let db = superuser_client(&app.dbname).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let step: i32 = db
+            .query_one("select step from queue_items where id = $1", &[&id])
+            .await
+            .unwrap()
+            .get(0);
+        if step >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    doomed.abort(); // the worker dies mid-job: no more heartbeats, no results
+    let _survivor = spawn_worker(&app, &engine, "survivor");
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(30)).await;
+    // Let the dead worker's engine thread reach its next step and give up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let row = db
+        .query_one(
+            "select attempts, worker, result_image_ids from queue_items where id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 2, "claimed twice, completed once");
+    assert_eq!(row.get::<_, String>(1), "survivor");
+    let images = image_count(&db, joe.id).await;
+    assert_eq!(images, 2, "no duplicate images");
+    assert_eq!(app.objects_of(joe.id).len(), 4);
+    let runs: Vec<_> = engine.runs().into_iter().filter(|r| r.item == id).collect();
+    assert_eq!(runs.len(), 2, "started once per worker");
+    let expected = expected_images(&params(&body, &item));
+    for (image, expected) in item["result_image_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&expected)
+    {
+        assert_eq!(&full_image(&app, &joe, image).await, expected);
+    }
+}
+
+#[tokio::test]
+async fn storing_a_job_s_results_twice_keeps_one_copy() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let job = Uuid::now_v7();
+    let mut params: GenerationParams = serde_json::from_value(
+        json!({"model": "sd15", "prompt": "x", "width": 64, "height": 64,
+                                      "steps": 2, "num_images": 2, "seed": 1}),
+    )
+    .unwrap();
+    params.validate().unwrap();
+    let first =
+        atelier::worker::results::store(&app.app, job, joe.id, &params, expected_images(&params))
+            .await
+            .unwrap();
+    let second =
+        atelier::worker::results::store(&app.app, job, joe.id, &params, expected_images(&params))
+            .await
+            .unwrap();
+    assert_eq!(first, second);
+    let db = superuser_client(&app.dbname).await;
+    let count = image_count(&db, joe.id).await;
+    assert_eq!(count, 2);
+}
+
+#[tokio::test]
+async fn a_light_job_preempts_a_heavy_one_within_a_quantum_and_both_images_are_exact() {
+    let quantum = 0.4;
+    let step = Duration::from_millis(50);
+    let app = TestApp::spawn_with(fast_worker(quantum)).await;
+    let admin = app.setup_admin().await;
+    let heavy_user = app.add_user(&admin, "heavy", false).await;
+    let light_user = app.add_user(&admin, "light", false).await;
+    let engine = Arc::new(TestEngine::new(step));
+    let _worker = spawn_worker(&app, &engine, "gpu0");
+
+    let heavy_body = json!({"model": "sd15", "prompt": "heavy", "width": 64, "height": 64,
+                            "steps": 60});
+    let heavy = enqueue(&app, &heavy_user, heavy_body.clone()).await;
+    wait_status(
+        &app,
+        &heavy_user,
+        heavy,
+        "in_progress",
+        Duration::from_secs(10),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let light_body = json!({"model": "sd15", "prompt": "light", "width": 64, "height": 64,
+                            "steps": 4});
+    let light = enqueue(&app, &light_user, light_body.clone()).await;
+
+    let light_item = wait_status(
+        &app,
+        &light_user,
+        light,
+        "completed",
+        Duration::from_secs(10),
+    )
+    .await;
+    let heavy_now: Value = app
+        .get(
+            &format!("/api/v1/queue/items/{heavy}"),
+            Some(&heavy_user.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(
+        heavy_now["status"], "completed",
+        "the light job did not wait for the heavy one"
+    );
+    let waited = seconds_between(&light_item["created_at"], &light_item["started_at"]);
+    let bound = quantum + 2.0 * step.as_secs_f64() + 0.3;
+    assert!(
+        waited <= bound,
+        "the light job waited {waited:.3} s (bound {bound:.3} s)"
+    );
+
+    let heavy_item = wait_status(
+        &app,
+        &heavy_user,
+        heavy,
+        "completed",
+        Duration::from_secs(20),
+    )
+    .await;
+    let runs: Vec<_> = engine
+        .runs()
+        .into_iter()
+        .filter(|r| r.item == heavy)
+        .collect();
+    assert!(
+        runs.iter().any(|r| r.resumed_from.is_some()),
+        "the heavy job was suspended and resumed: {runs:?}"
+    );
+    for (user, body, item) in [
+        (&heavy_user, &heavy_body, &heavy_item),
+        (&light_user, &light_body, &light_item),
+    ] {
+        let expected = expected_images(&params(body, item));
+        let image = &item["result_image_ids"][0];
+        assert_eq!(
+            full_image(&app, user, image).await,
+            expected[0],
+            "same bytes as an uninterrupted run"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deactivating_a_user_stops_their_running_job_and_the_queue_moves_on() {
+    let app = TestApp::spawn_with(fast_worker(0.0)).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let jane = app.add_user(&admin, "jane", false).await;
+    let engine = Arc::new(TestEngine::new(Duration::from_millis(50)));
+    let _worker = spawn_worker(&app, &engine, "w");
+    let long = json!({"model": "sd15", "prompt": "long", "width": 64, "height": 64, "steps": 150});
+    let running = enqueue(&app, &joe, long.clone()).await;
+    let waiting = enqueue(&app, &joe, long).await;
+    wait_status(&app, &joe, running, "in_progress", Duration::from_secs(10)).await;
+    let after = enqueue(
+        &app,
+        &jane,
+        json!({"model": "sd15", "prompt": "short", "width": 64, "height": 64, "steps": 2}),
+    )
+    .await;
+
+    let response = app
+        .patch(
+            &format!("/api/v1/auth/users/{}", joe.id),
+            Some(&admin.token),
+            &json!({"is_active": false}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    wait_status(&app, &jane, after, "completed", Duration::from_secs(5)).await;
+    let db = superuser_client(&app.dbname).await;
+    for id in [running, waiting] {
+        let row = db
+            .query_one(
+                "select status, error from queue_items where id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "canceled");
+        assert_eq!(
+            row.get::<_, Option<String>>(1).as_deref(),
+            Some("the owner is deactivated")
+        );
+    }
+    let images = image_count(&db, joe.id).await;
+    assert_eq!(images, 0, "the stopped job stored nothing");
+}
