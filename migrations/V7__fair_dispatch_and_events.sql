@@ -1,26 +1,38 @@
 -- V7: fair dispatch in the database, and live-event notifications.
 --
--- Start-time fair queueing on rows (the leaderless variant of ../shared/notes/scheduling.md):
--- every item carries the SFQ start tag `vstart` of its next unit of work, set when it is queued
--- (lifted to the band's virtual time, so idle users bank no credit), and workers claim the
--- smallest tag in the highest runnable band with FOR UPDATE SKIP LOCKED. The arithmetic is
--- `queue::scheduler`'s; these tables only hold its state.
+-- Start-time fair queueing with the state in rows (the leaderless variant of
+-- ../shared/notes/scheduling.md), mirroring `queue::scheduler`: each user has a tag F_u
+-- (`queue_users.finish_tag`: everything charged so far divided by the weight); the user's first
+-- pending item in a band (their head) carries vstart = F_u, their other pending items carry null;
+-- a running item carries the start tag of its running unit. Workers claim the smallest tagged
+-- head in the runnable band and charge F_u at dispatch; measured time is reconciled into F_u
+-- (one row), so a user's whole backlog moves with it at no cost. A user with nothing queued or
+-- running is lifted to the band's virtual time V when they queue again: idle users bank nothing.
+--
+-- Every transaction that changes tags or an item's pending state takes `queue_lock()` first
+-- (a transaction-scoped advisory lock), so dispatch decisions are serialised across workers and
+-- machines and row locks are always taken in one order.
 
 alter table queue_items
-    add column vstart          double precision not null default 0,  -- start tag of the next unit
+    add column vstart          double precision,                     -- see above
     add column remaining_cost  double precision,                     -- estimate not yet charged
     add column charged         double precision,                     -- charge of the running unit
     add column suspended_by    text,                                 -- worker holding its latents
     add column step            integer          not null default 0;  -- denoising steps done
 
-create index queue_items_fair_idx on queue_items (band desc, vstart, seq)
-    where status = 'pending';
-create index queue_items_active_idx on queue_items (band, vstart)
-    where status in ('pending', 'in_progress');
+create index queue_items_heads_idx on queue_items (band desc, vstart, seq)
+    where status = 'pending' and vstart is not null;
+create index queue_items_running_idx on queue_items (band, vstart)
+    where status = 'in_progress';
+
+create function queue_lock() returns void
+    language sql
+    as $$ select pg_advisory_xact_lock(7243620841) $$;
+grant execute on function queue_lock() to atelier_user, atelier_admin, atelier_worker;
 
 -- ---------------------------------------------------------------------------------------------
--- Per-user fair-share state: the admin-set weight and the user's finish tag (everything charged
--- so far divided by the weight). Users read their own row; admins set weights; workers charge.
+-- Per-user fair-share state: the admin-set weight and the tag. Users read their own row;
+-- admins set weights; workers charge.
 create table queue_users (
     user_id     uuid             not null,
     weight      double precision not null default 1,
@@ -46,7 +58,7 @@ grant select, update (finish_tag) on queue_users to atelier_worker;
 
 -- ---------------------------------------------------------------------------------------------
 -- Per band: the virtual time last seen, and the GPU-seconds bucket of a capped band. Not user
--- data. Claims lock these rows, which makes the claim the single fair dispatch point.
+-- data.
 create table queue_bands (
     band        smallint         not null,
     vtime       double precision not null default 0,
@@ -70,69 +82,93 @@ insert into queue_bands (band) values (0), (1), (2);
 reset role;
 
 -- ---------------------------------------------------------------------------------------------
--- Tagging at enqueue: start = max(V, F_u), where V is the band's smallest active start tag (or
--- the last one seen), then F_u grows by estimate / weight. SECURITY DEFINER: users cannot write
--- tags, and whatever they send in vstart is overwritten here.
-create function queue_items_tag() returns trigger
+-- Puts the user's tag on their first pending item in the band and clears it from the others.
+-- Touches at most three rows. SECURITY DEFINER: it runs from users' transactions too.
+create function queue_sync_head(p_owner uuid, p_band smallint) returns void
     language plpgsql security definer set search_path = pg_catalog, public
     as $$
 declare
-    w double precision;
+    head uuid;
     f double precision;
+begin
+    select q.id into head from public.queue_items q
+     where q.owner_id = p_owner and q.status = 'pending' and q.band = p_band
+     order by q.seq limit 1;
+    update public.queue_items q set vstart = null
+     where q.status = 'pending' and q.vstart is not null and q.band = p_band
+       and q.owner_id = p_owner and q.id is distinct from head;
+    if head is not null then
+        select u.finish_tag into f from public.queue_users u where u.user_id = p_owner;
+        update public.queue_items q set vstart = coalesce(f, 0)
+         where q.id = head and q.vstart is distinct from coalesce(f, 0);
+    end if;
+end $$;
+revoke all on function queue_sync_head(uuid, smallint) from public;
+grant execute on function queue_sync_head(uuid, smallint) to atelier_worker;
+
+-- Moves a user's tag by delta (a charge, or a reconciliation) and their head with it.
+create function queue_charge(p_owner uuid, p_band smallint, p_delta double precision)
+    returns void
+    language plpgsql security definer set search_path = pg_catalog, public
+    as $$
+begin
+    update public.queue_users set finish_tag = finish_tag + p_delta where user_id = p_owner;
+    perform public.queue_sync_head(p_owner, p_band);
+end $$;
+revoke all on function queue_charge(uuid, smallint, double precision) from public;
+grant execute on function queue_charge(uuid, smallint, double precision) to atelier_worker;
+
+-- Enqueue: a user with nothing pending or running in the band is lifted to the band's virtual
+-- time V (the smallest active start tag, or the last one seen). Whatever a client sends in the
+-- fair-share columns is overwritten.
+create function queue_items_before_insert() returns trigger
+    language plpgsql security definer set search_path = pg_catalog, public
+    as $$
+declare
     v double precision;
 begin
+    perform public.queue_lock();
     insert into public.queue_users (user_id) values (new.owner_id) on conflict do nothing;
-    select weight, finish_tag into w, f from public.queue_users where user_id = new.owner_id for update;
-    select min(q.vstart) into v from public.queue_items q
-     where q.band = new.band and q.status in ('pending', 'in_progress');
-    if v is null then
-        select b.vtime into v from public.queue_bands b where b.band = new.band;
+    if not exists (select 1 from public.queue_items q
+                    where q.owner_id = new.owner_id and q.band = new.band
+                      and q.status in ('pending', 'in_progress')) then
+        select min(t.vstart) into v from (
+            select q.vstart from public.queue_items q
+             where q.band = new.band and q.status = 'pending' and q.vstart is not null
+            union all
+            select q.vstart from public.queue_items q
+             where q.band = new.band and q.status = 'in_progress') t;
+        if v is null then
+            select b.vtime into v from public.queue_bands b where b.band = new.band;
+        end if;
+        update public.queue_users set finish_tag = greatest(finish_tag, coalesce(v, 0))
+         where user_id = new.owner_id;
     end if;
-    new.vstart := greatest(coalesce(v, 0), f);
+    new.vstart := null;
     new.remaining_cost := new.est_cost;
     new.charged := null;
     new.suspended_by := null;
     new.step := 0;
-    update public.queue_users set finish_tag = new.vstart + new.est_cost / w where user_id = new.owner_id;
     return new;
 end $$;
-revoke all on function queue_items_tag() from public;
-create trigger queue_items_tag before insert on queue_items
-    for each row execute function queue_items_tag();
+revoke all on function queue_items_before_insert() from public;
+create trigger queue_items_before_insert before insert on queue_items
+    for each row execute function queue_items_before_insert();
 
--- Moves a user's tags by delta: their finish tag, and the start tags of their pending items
--- queued after item `after_seq`. Charges are reconciled and refunds made through it.
-create function queue_shift_user(p_owner uuid, p_after_seq bigint, p_delta double precision)
-    returns void
-    language sql security definer set search_path = pg_catalog, public
-    as $$
-    update public.queue_users set finish_tag = finish_tag + p_delta where user_id = p_owner;
-    update public.queue_items set vstart = vstart + p_delta
-     where owner_id = p_owner and status = 'pending' and seq > p_after_seq;
-    $$;
-revoke all on function queue_shift_user(uuid, bigint, double precision) from public;
-grant execute on function queue_shift_user(uuid, bigint, double precision) to atelier_worker;
-
--- An item that ends before its estimate was charged (cancelled, failed, finished early) gives
--- the uncharged rest back, so its owner's later items move up. SECURITY DEFINER: users cancel.
-create function queue_items_refund() returns trigger
+-- After an insert, or a move into or out of pending, the owner's head is put right.
+create function queue_items_sync() returns trigger
     language plpgsql security definer set search_path = pg_catalog, public
     as $$
-declare
-    w double precision;
 begin
-    if coalesce(new.remaining_cost, 0) > 0 then
-        select weight into w from public.queue_users where user_id = new.owner_id;
-        perform public.queue_shift_user(new.owner_id, new.seq, -new.remaining_cost / coalesce(w, 1));
-        update public.queue_items set remaining_cost = 0 where id = new.id;
+    if tg_op = 'INSERT' or old.status = 'pending' or new.status = 'pending' then
+        perform public.queue_lock();
+        perform public.queue_sync_head(new.owner_id, new.band);
     end if;
     return null;
 end $$;
-revoke all on function queue_items_refund() from public;
-create trigger queue_items_refund after update of status on queue_items
-    for each row
-    when (old.status in ('pending', 'in_progress') and new.status in ('completed', 'failed', 'canceled'))
-    execute function queue_items_refund();
+revoke all on function queue_items_sync() from public;
+create trigger queue_items_sync after insert or update of status on queue_items
+    for each row execute function queue_items_sync();
 
 -- Queue positions follow the fair order.
 create or replace function queue_list(p_id uuid default null)
@@ -144,16 +180,28 @@ create or replace function queue_list(p_id uuid default null)
     with caller as (
         select atelier_current_user_id() as me,
                current_setting('role', true) = 'atelier_admin' as admin
+    ), projected as (
+        -- A pending item's projected start tag: its owner's tag plus the estimates queued
+        -- ahead of it by the same owner, over the owner's weight (exact for the head).
+        select q.id,
+               coalesce(f.finish_tag, 0) + coalesce(sum(q.est_cost) over (
+                   partition by q.owner_id, q.band order by q.seq
+                   rows between unbounded preceding and 1 preceding), 0) / coalesce(f.weight, 1)
+                   as tag
+        from public.queue_items q
+        left join public.queue_users f on f.user_id = q.owner_id
+        where q.status = 'pending'
     ), items as (
         select q.*, u.display_name,
                q.owner_id = c.me as mine,
                (q.owner_id = c.me or c.admin) as visible,
                case when q.status = 'pending'
                     then row_number() over (partition by q.status = 'pending'
-                                            order by q.band desc, q.vstart, q.seq)
+                                            order by q.band desc, p.tag, q.seq)
                end as pos
         from public.queue_items q
         join public.users u on u.id = q.owner_id
+        left join projected p on p.id = q.id
         cross join caller c
         where c.me is not null
     )

@@ -2,11 +2,12 @@
 //! finishing, failing, and recovery of items whose worker died. Every statement runs in a
 //! transaction opened as the worker role class.
 //!
-//! Fair dispatch is start-time fair queueing on rows (V7): each pending item carries the start
-//! tag of its next unit. A claim locks the band rows (which makes claims the single dispatch
-//! point, however many workers there are), picks the runnable band with the scheduler's cap
-//! rule, takes the smallest tag there with `FOR UPDATE SKIP LOCKED`, and charges one unit (a
-//! quantum or the rest). The arithmetic comes from `queue::scheduler`.
+//! Fair dispatch is start-time fair queueing with its state in rows (V7): a user's tag lives in
+//! `queue_users`, their head item carries it, and a claim takes the smallest tagged head in the
+//! runnable band with `FOR UPDATE SKIP LOCKED`, charging one unit (a quantum or the rest) to the
+//! tag; the unit's measured time is reconciled at its end. Every transaction here takes
+//! `queue_lock()` first, which makes dispatch one decision at a time across all workers. The
+//! arithmetic and the band rule come from `queue::scheduler`.
 
 use deadpool_postgres::GenericClient;
 use uuid::Uuid;
@@ -141,6 +142,7 @@ pub async fn claim_next(
     lease_secs: f64,
     policy: &Policy,
 ) -> Result<Option<Claimed>, tokio_postgres::Error> {
+    lock(db).await?;
     if cached::query_opt(db, "select 1 from queue_control where paused", &[])
         .await?
         .is_some()
@@ -157,7 +159,7 @@ pub async fn claim_next(
         "select q.id, q.remaining_cost, coalesce(u.weight, 1) as weight,
                 coalesce(q.suspended_by = $2, false) as resumed
            from queue_items q left join queue_users u on u.user_id = q.owner_id
-          where q.status = 'pending' and q.band = $1
+          where q.status = 'pending' and q.band = $1 and q.vstart is not null
           order by q.vstart, q.suspended_by is distinct from $2, q.seq
           for update of q skip locked limit 1",
         &[&band, &worker],
@@ -187,11 +189,13 @@ pub async fn claim_next(
         &[&id, &worker, &lease_secs, &charge],
     )
     .await?;
-    let vstart: f64 = row.get("vstart");
+    let owner_id: Uuid = row.get("owner_id");
+    let vstart: f64 = row.get::<_, Option<f64>>("vstart").unwrap_or(0.0);
+    charge_user(db, owner_id, band, charge / weight).await?;
     charge_band(db, &bands, band, vstart, charge).await?;
     Ok(Some(Claimed {
         id,
-        owner_id: row.get("owner_id"),
+        owner_id,
         params: row.get("params"),
         est_cost: row.get("est_cost"),
         attempts: row.get("attempts"),
@@ -205,6 +209,40 @@ pub async fn claim_next(
     }))
 }
 
+/// Takes the dispatch lock for the rest of the transaction.
+async fn lock(db: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
+    cached::execute(db, "select queue_lock()", &[])
+        .await
+        .map(drop)
+}
+
+/// Moves the owner's tag (and their head item) by `delta`.
+async fn charge_user(
+    db: &impl GenericClient,
+    owner: Uuid,
+    band: i16,
+    delta: f64,
+) -> Result<(), tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "select queue_charge($1, $2, $3)",
+        &[&owner, &band, &delta],
+    )
+    .await
+    .map(drop)
+}
+
+/// The owner's tag now.
+async fn tag_of(db: &impl GenericClient, owner: Uuid) -> Result<f64, tokio_postgres::Error> {
+    let row = cached::query_opt(
+        db,
+        "select finish_tag from queue_users where user_id = $1",
+        &[&owner],
+    )
+    .await?;
+    Ok(row.map_or(0.0, |r| r.get(0)))
+}
+
 /// One unit's charge; a job that outlived its estimate is still charged at least a quantum
 /// (or a second), and reconciled with the measured time as usual.
 fn unit_charge(remaining: f64, policy: &Policy) -> f64 {
@@ -216,15 +254,15 @@ fn unit_charge(remaining: f64, policy: &Policy) -> f64 {
     }
 }
 
-/// Reconciles the running unit's charge with the measured GPU-seconds: the owner's tag (and
-/// their later items) move by `(measured - charged) / weight`. Runs once per unit, whatever the
-/// item's status now is; returns the start tag of the item's next unit.
+/// Reconciles the running unit's charge with the measured GPU-seconds: the owner's tag moves by
+/// `(measured - charged) / weight`. Runs once per unit, whatever the item's status now is.
 async fn reconcile(
     db: &impl GenericClient,
     unit: &Claimed,
     worker: &str,
     measured: f64,
-) -> Result<f64, tokio_postgres::Error> {
+) -> Result<(), tokio_postgres::Error> {
+    lock(db).await?;
     let measured = if measured.is_finite() && measured >= 0.0 {
         measured
     } else {
@@ -238,14 +276,9 @@ async fn reconcile(
     .await?;
     if n == 1 {
         let delta = (measured - unit.charge) / unit.weight;
-        cached::execute(
-            db,
-            "select queue_shift_user($1, $2, $3)",
-            &[&unit.owner_id, &unit.seq, &delta],
-        )
-        .await?;
+        charge_user(db, unit.owner_id, unit.band, delta).await?;
     }
-    Ok(unit.vstart + measured / unit.weight)
+    Ok(())
 }
 
 /// At the end of a quantum: reconciles the unit, then either charges another unit (nobody with
@@ -260,6 +293,7 @@ pub async fn end_unit(
     step: i32,
     policy: &Policy,
 ) -> Result<UnitEnd, tokio_postgres::Error> {
+    lock(db).await?;
     let bands = lock_bands(db, policy).await?;
     let mine = cached::query_opt(
         db,
@@ -268,17 +302,19 @@ pub async fn end_unit(
         &[&unit.id, &worker],
     )
     .await?;
-    let next = reconcile(db, unit, worker, measured).await?;
+    reconcile(db, unit, worker, measured).await?;
     let Some(mine) = mine else {
         return Ok(UnitEnd::Lost);
     };
     let remaining: f64 = mine.get::<_, Option<f64>>(0).unwrap_or(0.0);
+    let tag = tag_of(db, unit.owner_id).await?;
     let higher = runnable(&bands).is_some_and(|b| b as i16 > unit.band);
     let smaller = cached::query_opt(
         db,
         "select 1 from queue_items
-          where status = 'pending' and band = $1 and owner_id <> $2 and vstart < $3 limit 1",
-        &[&unit.band, &unit.owner_id, &next],
+          where status = 'pending' and vstart is not null and band = $1 and owner_id <> $2
+            and vstart < $3 limit 1",
+        &[&unit.band, &unit.owner_id, &tag],
     )
     .await?
     .is_some();
@@ -287,9 +323,9 @@ pub async fn end_unit(
             db,
             "update queue_items
                 set status = 'pending', suspended_by = $2, worker = null, lease_until = null,
-                    vstart = $3, step = $4
+                    step = $3
               where id = $1",
-            &[&unit.id, &worker, &next, &step],
+            &[&unit.id, &worker, &step],
         )
         .await?;
         return Ok(UnitEnd::Yield);
@@ -301,11 +337,12 @@ pub async fn end_unit(
             set vstart = $2, charged = $3, remaining_cost = greatest(coalesce(remaining_cost, 0) - $3, 0),
                 step = $4, lease_until = now() + make_interval(secs => $5)
           where id = $1",
-        &[&unit.id, &next, &charge, &step, &lease_secs],
+        &[&unit.id, &tag, &charge, &step, &lease_secs],
     )
     .await?;
-    charge_band(db, &bands, unit.band, next, charge).await?;
-    unit.vstart = next;
+    charge_user(db, unit.owner_id, unit.band, charge / unit.weight).await?;
+    charge_band(db, &bands, unit.band, tag, charge).await?;
+    unit.vstart = tag;
     unit.charge = charge;
     Ok(UnitEnd::Continue)
 }
@@ -376,7 +413,7 @@ pub async fn abandon(
     worker: &str,
     measured: f64,
 ) -> Result<(), tokio_postgres::Error> {
-    reconcile(db, unit, worker, measured).await.map(drop)
+    reconcile(db, unit, worker, measured).await
 }
 
 /// Gives the item back in its place (this worker is shutting down): it starts over elsewhere,
@@ -428,6 +465,7 @@ pub async fn fail(
 /// restart from the first step on whichever worker claims them. Also cancels the unfinished
 /// items of deactivated owners. Returns the number of items changed.
 pub async fn recover(db: &impl GenericClient) -> Result<u64, tokio_postgres::Error> {
+    lock(db).await?;
     let requeued = cached::execute(
         db,
         "update queue_items
@@ -447,5 +485,21 @@ pub async fn recover(db: &impl GenericClient) -> Result<u64, tokio_postgres::Err
         &[],
     )
     .await?;
-    Ok(requeued + rejected)
+    // A safety net for edits made outside the app (psql): every owner with pending items in a
+    // band has a tagged head.
+    let untagged = cached::query(
+        db,
+        "select distinct q.owner_id, q.band from queue_items q
+          where q.status = 'pending'
+            and not exists (select 1 from queue_items h
+                             where h.owner_id = q.owner_id and h.band = q.band
+                               and h.status = 'pending' and h.vstart is not null)",
+        &[],
+    )
+    .await?;
+    for row in &untagged {
+        let (owner, band): (Uuid, i16) = (row.get(0), row.get(1));
+        charge_user(db, owner, band, 0.0).await?;
+    }
+    Ok(requeued + rejected + untagged.len() as u64)
 }

@@ -44,8 +44,10 @@ pub async fn find(
     row.as_ref().map(QueueItemView::try_from).transpose()
 }
 
-/// Cancels an unfinished item the caller may change; returns whether it did.
+/// Cancels an unfinished item the caller may change; returns whether it did. Takes the
+/// dispatch lock first, as everything that moves items out of `pending` does.
 pub async fn cancel(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    cached::execute(db, "select queue_lock()", &[]).await?;
     let n = cached::execute(
         db,
         "update queue_items set status = 'canceled', finished_at = now()

@@ -254,6 +254,7 @@ pub async fn cancel_queue_items_of(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<u64, tokio_postgres::Error> {
+    cached::execute(db, "select queue_lock()", &[]).await?;
     cached::execute(
         db,
         "update queue_items set status = 'canceled', error = 'the owner is deactivated', finished_at = now()
