@@ -39,6 +39,8 @@ pub struct App {
     pub dummy_hash: String,
     /// Live events for this process's sockets (fed by `Hub::spawn_listener`).
     pub events: crate::events::Hub,
+    /// The model catalogue's directories.
+    pub models: crate::models::ops::Catalogue,
 }
 
 impl App {
@@ -75,7 +77,9 @@ impl App {
             }
         };
         let window = Duration::from_secs(config.auth.rate_window_secs);
+        let models = crate::models::ops::Catalogue::new(db.clone(), &config)?;
         Ok(Self {
+            models,
             db,
             jwt: Keys::new(secret.as_bytes()),
             logins_by_address: Limiter::new(config.auth.max_attempts_per_address, window),

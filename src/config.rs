@@ -31,6 +31,40 @@ pub struct Config {
     pub log: LogConfig,
     /// The generation worker and its fair-share dispatch.
     pub worker: WorkerConfig,
+    /// Where installed models live.
+    pub models: ModelsConfig,
+}
+
+/// The model catalogue's directories and limits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Where installs are copied to; default `data_dir/models`.
+    pub dir: Option<PathBuf>,
+    /// More directories whose models are registered in place (by `scan` or a path install).
+    pub extra_dirs: Vec<PathBuf>,
+    /// Largest download or upload, in bytes.
+    pub max_download_bytes: u64,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            extra_dirs: Vec::new(),
+            max_download_bytes: 20 << 30,
+        }
+    }
+}
+
+impl Config {
+    /// The directory installs are copied to.
+    pub fn models_dir(&self) -> PathBuf {
+        self.models
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
 }
 
 /// The generation worker: the engine device, its leases, and the dispatch policy.
@@ -204,6 +238,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             log: LogConfig::default(),
             worker: WorkerConfig::default(),
+            models: ModelsConfig::default(),
         }
     }
 }

@@ -85,6 +85,24 @@ pub enum ErrorCode {
     QueueItemFinished,
     /// Only failed or canceled items can be retried.
     QueueItemNotRetryable,
+    /// No such model in the catalogue.
+    ModelNotFound,
+    /// The same file (by content hash) is installed already.
+    ModelDuplicate,
+    /// Another model has this name.
+    ModelNameTaken,
+    /// Queued or running jobs use the model; delete with `force` to cancel them.
+    ModelInUse,
+    /// A pickle checkpoint (`.ckpt`, `.pt`, `.bin`) or another format we do not load.
+    ModelUnsupportedFormat,
+    /// The file is truncated or its header is inconsistent.
+    ModelCorrupt,
+    /// A valid file, but not a model this server can run.
+    ModelUnrecognized,
+    /// An install path outside the configured models directories.
+    ModelPathOutside,
+    /// Downloading the model's URL failed.
+    ModelDownloadFailed,
     /// Too many attempts; see Retry-After.
     RateLimited,
     /// The request body is too large.
@@ -108,6 +126,12 @@ impl ErrorCode {
             }
             QueueItemNotOwned => StatusCode::FORBIDDEN,
             QueueItemFinished | QueueItemNotRetryable => StatusCode::CONFLICT,
+            ModelNotFound => StatusCode::NOT_FOUND,
+            ModelDuplicate | ModelNameTaken | ModelInUse => StatusCode::CONFLICT,
+            ModelUnsupportedFormat | ModelCorrupt | ModelUnrecognized | ModelDownloadFailed => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ModelPathOutside => StatusCode::FORBIDDEN,
             UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidUpload | EmptyUpload | InvalidImage | ImageTooLarge => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -12,6 +12,7 @@
 //! - [`boards`] — boards: named groups of a user's images, with counts and covers.
 //! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
 //! - [`queue`] — the shared queue in PostgreSQL: routes, fair claims, and the pure scheduler.
+//! - [`models`] — the model catalogue: probing, hashing, installs, edits, scans.
 //! - [`worker`] — claims items, drives an engine with step-boundary preemption, stores results.
 //! - [`events`] — live events over WebSocket, fanned out through LISTEN/NOTIFY and routed.
 //! - [`storage`] — the object store (local directory or S3) holding image bytes.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod images;
+pub mod models;
 pub mod queue;
 pub mod secrets;
 pub mod storage;

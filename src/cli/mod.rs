@@ -1,6 +1,8 @@
-//! The `atelier` command line: `serve`, `worker`, `migrate`, `db psql`, `storage` and `user …`.
+//! The `atelier` command line: `serve`, `worker`, `migrate`, `db psql`, `storage`, `model …` and
+//! `user …`.
 
 mod db;
+mod model;
 mod serve;
 mod storage;
 mod user;
@@ -52,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: storage::StorageCommand,
     },
+    /// The model catalogue.
+    Model {
+        #[command(subcommand)]
+        command: model::ModelCommand,
+    },
     /// User accounts.
     User {
         #[command(subcommand)]
@@ -85,6 +92,7 @@ impl Cli {
             Command::Db { command } => command.run(config.validated()?).await,
             Command::Storage { command } => command.run(config.validated()?).await,
             Command::User { command } => command.run(config.validated()?).await,
+            Command::Model { command } => command.run(config.validated()?).await,
         }
     }
 }

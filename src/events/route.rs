@@ -3,6 +3,7 @@
 //! - progress and previews go to the item's owner only;
 //! - an item's status (started, completed, failed, cancelled, …) goes in full to its owner and
 //!   to admins, and to everyone else as a bare `queue_changed` with no ids;
+//! - model installs go to admins only;
 //! - a session's end closes that session's sockets;
 //! - anything else is delivered to no one (fail closed).
 
@@ -43,6 +44,12 @@ pub enum Notice {
         /// A `data:` URL of a small preview, or empty.
         #[serde(default)]
         preview: String,
+    },
+    /// A model install made progress or ended (admins only: it concerns server files).
+    ModelInstall {
+        /// The whole payload, passed on as it is.
+        #[serde(flatten)]
+        body: serde_json::Map<String, Value>,
     },
     /// A session ended (logout, revocation, deactivation).
     SessionEnded {
@@ -117,6 +124,12 @@ pub fn route(notice: &Notice, viewer: &Viewer) -> Delivery {
             "result_image_ids": result_image_ids,
         })),
         Notice::QueueItem { .. } => Delivery::Send(json!({ "type": "queue_changed" })),
+        Notice::ModelInstall { body } if viewer.is_admin => {
+            let mut message = body.clone();
+            message.insert("type".into(), json!("model_install"));
+            Delivery::Send(Value::Object(message))
+        }
+        Notice::ModelInstall { .. } => Delivery::Skip,
         Notice::SessionEnded { session_id } if Some(*session_id) == viewer.session_id => {
             Delivery::Close
         }
@@ -226,10 +239,27 @@ mod tests {
     }
 
     #[test]
+    fn model_installs_reach_admins_only() {
+        let notice = Notice::parse(
+            &json!({"kind": "model_install", "id": Uuid::now_v7(), "status": "running",
+                    "bytes_done": 10, "bytes_total": 100})
+            .to_string(),
+        );
+        let Delivery::Send(message) = route(&notice, &viewer(true)) else {
+            panic!("admins get installs")
+        };
+        assert_eq!(
+            (message["type"].as_str(), message["bytes_done"].as_i64()),
+            (Some("model_install"), Some(10))
+        );
+        assert_eq!(route(&notice, &viewer(false)), Delivery::Skip);
+    }
+
+    #[test]
     fn unknown_and_malformed_notices_reach_no_one() {
         let admin = viewer(true);
         for payload in [
-            json!({"kind": "model_install", "owner_id": admin.user_id, "path": "/secret"})
+            json!({"kind": "plugin_loaded", "owner_id": admin.user_id, "path": "/secret"})
                 .to_string(),
             "not json".to_owned(),
             json!({"kind": "progress", "id": "x"}).to_string(),

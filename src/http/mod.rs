@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
-use crate::{auth, boards, events, images, queue, users};
+use crate::{auth, boards, events, images, models, queue, users};
 
 /// JSON request bodies above this size are refused (uploads get their own limits).
 const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -31,6 +31,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(boards::routes::router())
         .merge(queue::routes::router())
         .merge(events::socket::router())
+        .merge(models::routes::router())
         .merge(images::routes::router(app.config.storage.max_upload_bytes))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))

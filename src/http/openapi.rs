@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, boards, events, images, queue, users};
+use crate::{auth, boards, events, images, models, queue, users};
 
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -23,6 +23,9 @@ use crate::{auth, boards, events, images, queue, users};
         queue::routes::cancel_item, queue::routes::retry_item, queue::routes::clear_items,
         queue::routes::queue_status, queue::routes::pause_queue, queue::routes::resume_queue,
         events::socket::ticket, events::socket::connect,
+        models::routes::list_models, models::routes::get_model, models::routes::install_model,
+        models::routes::upload_model, models::routes::scan_models, models::routes::list_installs,
+        models::routes::get_install, models::routes::update_model, models::routes::delete_model,
     ),
     components(schemas(crate::error::ErrorCode)),
     modifiers(&BearerAuth)

@@ -62,6 +62,7 @@ pub async fn enqueue(
     };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
+    require_model(&tx, &params.model).await?;
     if let Some(board) = params.board_id
         && !crate::boards::repo::is_owned_by(&tx, board, auth.user_id()).await?
     {
@@ -165,6 +166,7 @@ pub async fn retry_item(
             "only failed or canceled items can be retried",
         ));
     }
+    require_model(&tx, params["model"].as_str().unwrap_or_default()).await?;
     let new_id = Uuid::now_v7();
     repo::insert(&tx, new_id, auth.user_id(), band, &params, est).await?;
     tx.commit().await?;
@@ -267,6 +269,19 @@ async fn set_paused(app: &App, admin: &AuthUser, paused: bool) -> Result<StatusC
     repo::set_paused(&tx, paused).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refuses a model that is not in the catalogue.
+async fn require_model(
+    db: &impl deadpool_postgres::GenericClient,
+    name: &str,
+) -> Result<(), ApiError> {
+    if crate::models::repo::main_model_exists(db, name).await? {
+        return Ok(());
+    }
+    Err(ApiError::validation(format!(
+        "model {name:?} is not installed; GET /api/v1/models lists the installed models"
+    )))
 }
 
 fn item_not_found() -> ApiError {

@@ -402,3 +402,60 @@ async fn a_worker_without_an_engine_refuses_to_start_and_says_why() {
         "it refused before starting a database"
     );
 }
+
+#[tokio::test]
+async fn an_admin_manages_models_from_the_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let file = elsewhere.path().join("my model.safetensors");
+    crate::helpers::tiny_checkpoint(&file, 768, 9);
+    let file_arg = file.to_str().unwrap();
+
+    let added = run(
+        root.path(),
+        &["model", "add", file_arg, "--name", "Mine"],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&added.stdout);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(stdout.contains("installed Mine (sd-1, main"), "{stdout}");
+
+    let listed = run(root.path(), &["model", "list", "--json"], None);
+    let models: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(models.as_array().unwrap().len(), 1, "{models}");
+    let location = std::path::PathBuf::from(models[0]["location"].as_str().unwrap());
+    assert!(
+        location.starts_with(root.path().join("models")) && location.is_file(),
+        "an explicit path outside the models directory is copied in: {location:?}"
+    );
+
+    let again = run(root.path(), &["model", "add", file_arg], None);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("installed already"));
+    let pickle = elsewhere.path().join("old.ckpt");
+    std::fs::write(&pickle, b"\x80\x02").unwrap();
+    let refused = run(
+        root.path(),
+        &["model", "add", pickle.to_str().unwrap()],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pickle"));
+
+    let removed = run(root.path(), &["model", "rm", "Mine"], None);
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let listed = run(root.path(), &["model", "list", "--json"], None);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&listed.stdout).unwrap(),
+        serde_json::json!([])
+    );
+    assert!(!location.exists());
+}

@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, TestUser, assert_error};
 use crate::test_engine::TestEngine;
 use crate::worker::{enqueue, fast_worker, spawn_worker, wait_status};
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn ticket(app: &TestApp, user: &TestUser) -> String {
@@ -25,7 +25,7 @@ async fn ticket(app: &TestApp, user: &TestUser) -> String {
     body["ticket"].as_str().unwrap().to_owned()
 }
 
-async fn connect(app: &TestApp, user: &TestUser) -> Socket {
+pub async fn connect(app: &TestApp, user: &TestUser) -> Socket {
     let url = format!(
         "ws://{}/api/v1/events?ticket={}",
         app.addr,

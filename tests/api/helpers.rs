@@ -96,6 +96,38 @@ pub async fn superuser_client(dbname: &str) -> tokio_postgres::Client {
         .unwrap()
 }
 
+/// The name of the catalogue entry every test server has, so that queue tests can enqueue.
+pub const FIXTURE_MODEL: &str = "sd15";
+
+/// Registers `FIXTURE_MODEL` (a record only: no engine reads its file in these tests).
+async fn install_fixture_model(dbname: &str) {
+    superuser_client(dbname)
+        .await
+        .execute(
+            "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
+             values ($1, $2, 'sd-1', 'main', 'single_file', 'test fixture', '/nonexistent/sd15.safetensors', 0, 'fixture')",
+            &[&Uuid::now_v7(), &FIXTURE_MODEL],
+        )
+        .await
+        .unwrap();
+}
+
+/// A safetensors file whose header says "SD checkpoint with `width`-wide cross-attention"
+/// (768: SD 1.x, 1024: SD 2.x), with `salt` mixed into its bytes to vary its hash.
+pub fn tiny_checkpoint(path: &std::path::Path, width: u64, salt: u8) {
+    let data = vec![salt; (8 * width * 2) as usize];
+    atelier::models::safetensors::write(
+        path,
+        &[atelier::models::safetensors::Tensor {
+            name: "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight",
+            dtype: "F16",
+            shape: vec![8, width],
+            data: &data,
+        }],
+    )
+    .unwrap();
+}
+
 /// A logged-in user of a test server.
 #[derive(Clone, Debug)]
 pub struct TestUser {
@@ -143,6 +175,7 @@ impl TestApp {
         config.auth.jwt_secret = Some(atelier::secrets::random_hex(32));
         config.auth.max_attempts_per_address = 10_000;
         adjust(&mut config);
+        install_fixture_model(&dbname).await;
         let pool = app_pool(&dbname, 8);
         let storage = match storage {
             Some(storage) => storage,

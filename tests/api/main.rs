@@ -10,6 +10,7 @@ mod cli;
 mod events;
 mod helpers;
 mod images;
+mod models;
 mod queue;
 mod rls;
 mod s3;

@@ -17,9 +17,9 @@ const OWNED_TABLES: &[(&str, &str)] = &[
     ("queue_users", "user_id"),
 ];
 
-/// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag
-/// and the per-band dispatch state.
-const SHARED_TABLES: &[&str] = &["queue_control", "queue_bands"];
+/// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
+/// the per-band dispatch state, the model catalogue and its (admin-only) install jobs.
+const SHARED_TABLES: &[&str] = &["queue_control", "queue_bands", "models", "model_installs"];
 
 /// refinery's bookkeeping: no app role has any privilege on it (checked below).
 const NOT_USER_DATA: &[&str] = &["refinery_schema_history"];
