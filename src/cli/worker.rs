@@ -28,6 +28,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         storage,
         &staging,
     )?;
+    app.events.spawn_listener(database.app_config.clone());
     let worker = Worker::new(Arc::new(app), engine);
     let stop = worker.stop_handle();
     tokio::spawn(async move {

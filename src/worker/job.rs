@@ -16,6 +16,7 @@ use super::Ctx;
 use super::engine::{Control, EngineJob, Outcome, Preview, Steps, Suspended};
 use super::results;
 use crate::db::{Caller, begin_as};
+use crate::events::route::Notice;
 use crate::queue::claims::{self, Claimed, UnitEnd};
 use crate::queue::model::GenerationParams;
 
@@ -224,12 +225,28 @@ async fn end_unit(
     Ok(decided)
 }
 
-/// Keeps the lease alive and watches for cancellation and higher-band work.
+/// Keeps the lease alive and watches for cancellation and higher-band work: at once when the
+/// database announces a change (LISTEN/NOTIFY), and by polling as a fallback.
 async fn watch(ctx: Arc<Ctx>, id: Uuid, band: i16, flags: Arc<Flags>) {
     let heartbeat_every = std::time::Duration::from_secs_f64(ctx.lease_secs / 3.0);
     let mut last_beat = Instant::now();
+    let mut notices = ctx.app.events.subscribe();
     loop {
-        tokio::time::sleep(ctx.watch_every).await;
+        tokio::select! {
+            () = tokio::time::sleep(ctx.watch_every) => {}
+            notice = notices.recv() => match notice.as_deref() {
+                Ok(Notice::QueueItem { id: changed, status, .. }) if *changed == id => {
+                    if status != "in_progress" {
+                        flags.lost.store(true, Ordering::SeqCst);
+                    }
+                    continue;
+                }
+                // A new item may be in a higher band: look now.
+                Ok(Notice::QueueItem { status, previous: None, .. }) if status == "pending" => {}
+                Ok(_) => continue,
+                Err(_) => {}
+            },
+        }
         let beat = last_beat.elapsed() >= heartbeat_every;
         match watch_once(&ctx, id, band, beat).await {
             Ok((mine, higher)) => {

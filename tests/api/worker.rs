@@ -363,3 +363,60 @@ async fn deactivating_a_user_stops_their_running_job_and_the_queue_moves_on() {
     let images = image_count(&db, joe.id).await;
     assert_eq!(images, 0, "the stopped job stored nothing");
 }
+
+#[tokio::test]
+async fn cancelling_a_running_job_stops_it_at_the_next_step_and_stores_nothing() {
+    let app = TestApp::spawn_with(fast_worker(0.0)).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let step = Duration::from_millis(50);
+    let engine = Arc::new(TestEngine::new(step));
+    let _worker = spawn_worker(&app, &engine, "w");
+    let long = json!({"model": "sd15", "prompt": "long", "width": 64, "height": 64, "steps": 150});
+    let id = enqueue(&app, &joe, long).await;
+    wait_status(&app, &joe, id, "in_progress", Duration::from_secs(10)).await;
+    let db = superuser_client(&app.dbname).await;
+    let step_of = async || -> i32 {
+        db.query_one("select step from queue_items where id = $1", &[&id])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    while step_of().await < 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let response = app
+        .post(
+            &format!("/api/v1/queue/items/{id}/cancel"),
+            Some(&joe.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let at_cancel = step_of().await;
+    let next = enqueue(
+        &app,
+        &joe,
+        json!({"model": "sd15", "prompt": "next", "width": 64, "height": 64, "steps": 2}),
+    )
+    .await;
+    wait_status(&app, &joe, next, "completed", Duration::from_secs(5)).await;
+    let stopped_at = step_of().await;
+    assert!(
+        stopped_at - at_cancel <= 2,
+        "stopped at the next step boundary (the notification, not the poll): {at_cancel} -> {stopped_at}"
+    );
+    let item: Value = app
+        .get(&format!("/api/v1/queue/items/{id}"), Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(item["status"], "canceled");
+    assert_eq!(item["result_image_ids"], json!([]));
+    assert_eq!(
+        image_count(&db, joe.id).await,
+        1,
+        "only the next job's image"
+    );
+}
