@@ -13,6 +13,7 @@
 //! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
 //! - [`queue`] — the shared queue in PostgreSQL: routes, fair claims, and the pure scheduler.
 //! - [`models`] — the model catalogue: probing, hashing, installs, edits, scans.
+//! - [`diffusion`] — the tch engine (so far: the CLIP tokenizer and the device check).
 //! - [`worker`] — claims items, drives an engine with step-boundary preemption, stores results.
 //! - [`events`] — live events over WebSocket, fanned out through LISTEN/NOTIFY and routed.
 //! - [`storage`] — the object store (local directory or S3) holding image bytes.
@@ -29,6 +30,7 @@ pub mod boards;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod diffusion;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -95,11 +95,12 @@ pub trait Engine: Send + Sync + 'static {
 /// yet (the tch engine is a separate piece of work), so any device other than `none` is refused
 /// with that reason rather than silently running nothing.
 pub fn for_device(device: &str) -> anyhow::Result<Option<std::sync::Arc<dyn Engine>>> {
-    match device {
-        "none" => Ok(None),
-        other => anyhow::bail!(
-            "worker.device = {other:?}: this build has no diffusion engine yet, so it cannot \
-             run generations; leave worker.device = \"none\""
-        ),
+    if device == "none" {
+        return Ok(None);
     }
+    crate::diffusion::device::select(device)?;
+    anyhow::bail!(
+        "worker.device = {device:?}: this build has no diffusion engine yet, so it cannot run \
+         generations; leave worker.device = \"none\""
+    )
 }
