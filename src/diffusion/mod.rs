@@ -1,7 +1,8 @@
-//! The diffusion engine on tch (libtorch 2.11). Built so far: the CLIP tokenizer and the device
-//! check, and the noise schedules and sampler plans; the text encoder, UNet, VAE, the samplers'
-//! tensor updates and weight loading are not built yet.
+//! The diffusion engine on tch (libtorch 2.11). Built so far: the device check, the CLIP
+//! tokenizer, the noise schedules and sampler plans, and the samplers' tensor updates; the text
+//! encoder, UNet, VAE, weight loading and the engine thread are not built yet.
 
 pub mod device;
+pub mod sampler;
 pub mod schedule;
 pub mod tokenizer;
