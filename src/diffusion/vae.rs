@@ -1,0 +1,302 @@
+//! The VAE decoder (latents to pixels), in diffusers' naming: `post_quant_conv`, then
+//! `decoder.conv_in`, a middle block (resnet, single-head attention, resnet), up blocks of
+//! resnets with nearest-neighbour upsampling, a group norm, SiLU and `conv_out`. Sizes come from
+//! the weights' shapes; group norms use 32 groups and eps 1e-6, as in every SD VAE.
+
+use anyhow::Context;
+use tch::Tensor;
+
+use super::weights::Weights;
+
+const GROUPS: i64 = 32;
+const EPS: f64 = 1e-6;
+
+struct Conv {
+    weight: Tensor,
+    bias: Tensor,
+    padding: i64,
+}
+
+impl Conv {
+    fn load(weights: &Weights, name: &str) -> anyhow::Result<Self> {
+        let shape = weights
+            .shape(&format!("{name}.weight"))
+            .with_context(|| format!("the VAE has no {name}"))?;
+        anyhow::ensure!(shape.len() == 4, "{name}.weight is not a convolution");
+        Ok(Self {
+            weight: weights.get(&format!("{name}.weight"), &shape)?,
+            bias: weights.get(&format!("{name}.bias"), &[shape[0]])?,
+            padding: shape[2] / 2,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv2d(
+            &self.weight,
+            Some(&self.bias),
+            [1, 1],
+            [self.padding, self.padding],
+            [1, 1],
+            1,
+        )
+    }
+
+    fn out_channels(&self) -> i64 {
+        self.weight.size()[0]
+    }
+}
+
+struct GroupNorm {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl GroupNorm {
+    fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
+        Ok(Self {
+            weight: weights.get(&format!("{name}.weight"), &[channels])?,
+            bias: weights.get(&format!("{name}.bias"), &[channels])?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.group_norm(GROUPS, Some(&self.weight), Some(&self.bias), EPS, true)
+    }
+}
+
+struct Resnet {
+    norm1: GroupNorm,
+    conv1: Conv,
+    norm2: GroupNorm,
+    conv2: Conv,
+    shortcut: Option<Conv>,
+}
+
+impl Resnet {
+    fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
+        let conv1 = Conv::load(weights, &format!("{name}.conv1"))?;
+        let out = conv1.out_channels();
+        let shortcut = weights
+            .shape(&format!("{name}.conv_shortcut.weight"))
+            .map(|_| Conv::load(weights, &format!("{name}.conv_shortcut")))
+            .transpose()?;
+        Ok(Self {
+            norm1: GroupNorm::load(weights, &format!("{name}.norm1"), channels)?,
+            conv1,
+            norm2: GroupNorm::load(weights, &format!("{name}.norm2"), out)?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"))?,
+            shortcut,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let h = self.conv1.forward(&self.norm1.forward(x).silu());
+        let h = self.conv2.forward(&self.norm2.forward(&h).silu());
+        match &self.shortcut {
+            Some(shortcut) => shortcut.forward(x) + h,
+            None => x + h,
+        }
+    }
+
+    fn out_channels(&self) -> i64 {
+        self.conv1.out_channels()
+    }
+}
+
+struct Attention {
+    norm: GroupNorm,
+    q: (Tensor, Tensor),
+    k: (Tensor, Tensor),
+    v: (Tensor, Tensor),
+    out: (Tensor, Tensor),
+}
+
+impl Attention {
+    fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
+        let linear = |part: &str| -> anyhow::Result<(Tensor, Tensor)> {
+            Ok((
+                weights.get(&format!("{name}.{part}.weight"), &[channels, channels])?,
+                weights.get(&format!("{name}.{part}.bias"), &[channels])?,
+            ))
+        };
+        Ok(Self {
+            norm: GroupNorm::load(weights, &format!("{name}.group_norm"), channels)?,
+            q: linear("to_q")?,
+            k: linear("to_k")?,
+            v: linear("to_v")?,
+            out: linear("to_out.0")?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (b, c, h, w) = x.size4().expect("VAE activations are [b, c, h, w]");
+        let tokens = self.norm.forward(x).view([b, c, h * w]).transpose(1, 2);
+        let project =
+            |(weight, bias): &(Tensor, Tensor)| tokens.linear(weight, Some(bias)).unsqueeze(1);
+        let attended = Tensor::scaled_dot_product_attention(
+            &project(&self.q),
+            &project(&self.k),
+            &project(&self.v),
+            None::<Tensor>,
+            0.0,
+            false,
+            None,
+            false,
+        )
+        .squeeze_dim(1);
+        let out = attended.linear(&self.out.0, Some(&self.out.1));
+        out.transpose(1, 2).reshape([b, c, h, w]) + x
+    }
+}
+
+struct UpBlock {
+    resnets: Vec<Resnet>,
+    upsample: Option<Conv>,
+}
+
+/// A loaded VAE decoder.
+pub struct VaeDecoder {
+    post_quant: Conv,
+    conv_in: Conv,
+    mid: (Resnet, Attention, Resnet),
+    up: Vec<UpBlock>,
+    norm_out: GroupNorm,
+    conv_out: Conv,
+}
+
+impl VaeDecoder {
+    /// Builds the decoder from `post_quant_conv.*` and `decoder.*` weights.
+    pub fn new(weights: &Weights) -> anyhow::Result<Self> {
+        let conv_in = Conv::load(weights, "decoder.conv_in")?;
+        let width = conv_in.out_channels();
+        let mid = (
+            Resnet::load(weights, "decoder.mid_block.resnets.0", width)?,
+            Attention::load(weights, "decoder.mid_block.attentions.0", width)?,
+            Resnet::load(weights, "decoder.mid_block.resnets.1", width)?,
+        );
+        let mut up = Vec::new();
+        let mut channels = width;
+        for i in 0.. {
+            let prefix = format!("decoder.up_blocks.{i}");
+            if weights
+                .shape(&format!("{prefix}.resnets.0.conv1.weight"))
+                .is_none()
+            {
+                break;
+            }
+            let mut resnets = Vec::new();
+            for j in 0.. {
+                let name = format!("{prefix}.resnets.{j}");
+                if weights.shape(&format!("{name}.conv1.weight")).is_none() {
+                    break;
+                }
+                let resnet = Resnet::load(weights, &name, channels)?;
+                channels = resnet.out_channels();
+                resnets.push(resnet);
+            }
+            let upsample = weights
+                .shape(&format!("{prefix}.upsamplers.0.conv.weight"))
+                .map(|_| Conv::load(weights, &format!("{prefix}.upsamplers.0.conv")))
+                .transpose()?;
+            up.push(UpBlock { resnets, upsample });
+        }
+        anyhow::ensure!(!up.is_empty(), "the VAE decoder has no up blocks");
+        Ok(Self {
+            post_quant: Conv::load(weights, "post_quant_conv")?,
+            conv_in,
+            mid,
+            up,
+            norm_out: GroupNorm::load(weights, "decoder.conv_norm_out", channels)?,
+            conv_out: Conv::load(weights, "decoder.conv_out")?,
+        })
+    }
+
+    /// Pixels `[b, 3, 8h, 8w]` in about [-1, 1] from (unscaled) latents `[b, 4, h, w]`.
+    pub fn decode(&self, latents: &Tensor) -> Tensor {
+        let x = self.conv_in.forward(&self.post_quant.forward(latents));
+        let x = self
+            .mid
+            .2
+            .forward(&self.mid.1.forward(&self.mid.0.forward(&x)));
+        let mut x = x;
+        for block in &self.up {
+            for resnet in &block.resnets {
+                x = resnet.forward(&x);
+            }
+            if let Some(conv) = &block.upsample {
+                let (_, _, h, w) = x.size4().expect("VAE activations are [b, c, h, w]");
+                x = conv.forward(&x.upsample_nearest2d([h * 2, w * 2], None, None));
+            }
+        }
+        self.conv_out.forward(&self.norm_out.forward(&x).silu())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use tch::{Device, Kind};
+
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        names: BTreeMap<String, Vec<i64>>,
+        latent_shape: Vec<i64>,
+        image_shape: Vec<i64>,
+        image_row0: Vec<Vec<f64>>,
+        image_sum: f64,
+        image_abs_sum: f64,
+    }
+
+    #[test]
+    fn the_decoder_matches_the_reference_on_formula_weights() {
+        let golden: Golden =
+            serde_json::from_str(include_str!("../../tests/data/vae_golden.json")).unwrap();
+        let tensors: HashMap<String, Tensor> = golden
+            .names
+            .iter()
+            .enumerate()
+            .map(|(k, (name, shape))| {
+                let n: i64 = shape.iter().product();
+                let j = Tensor::arange(n, (Kind::Double, Device::Cpu));
+                let mut values = ((j * 0.37) + 0.1 * (k as f64 + 1.0)).sin() * 0.05;
+                if name.contains("norm") && name.ends_with("weight") {
+                    values += 1.0;
+                }
+                (
+                    name.clone(),
+                    values.to_kind(Kind::Float).reshape(shape.as_slice()),
+                )
+            })
+            .collect();
+        let decoder = VaeDecoder::new(&Weights::from_map(tensors)).unwrap();
+        let n: i64 = golden.latent_shape.iter().product();
+        let latents = (Tensor::arange(n, (Kind::Double, Device::Cpu)) * 0.11).sin() * 0.5;
+        let latents = latents
+            .to_kind(Kind::Float)
+            .reshape(golden.latent_shape.as_slice());
+        let image = decoder.decode(&latents).get(0).to_kind(Kind::Double);
+        assert_eq!(image.size(), golden.image_shape);
+        let close = |a: f64, b: f64, what: &str| {
+            assert!((a - b).abs() <= 1e-3 + 1e-4 * b.abs(), "{what}: {a} vs {b}")
+        };
+        close(
+            image.sum(Kind::Double).double_value(&[]),
+            golden.image_sum,
+            "sum",
+        );
+        close(
+            image.abs().sum(Kind::Double).double_value(&[]),
+            golden.image_abs_sum,
+            "abs sum",
+        );
+        for (channel, row) in golden.image_row0.iter().enumerate() {
+            let ours = Vec::<f64>::try_from(image.get(channel as i64).get(0)).unwrap();
+            for (a, b) in ours.iter().zip(row) {
+                close(*a, *b, "row 0");
+            }
+        }
+    }
+}
