@@ -5,6 +5,7 @@
 use anyhow::Context;
 use tch::{Kind, Tensor};
 
+use super::layers::Affine;
 use super::weights::Weights;
 
 /// Sizes of a text encoder, inferred from its weights.
@@ -59,52 +60,15 @@ impl ClipConfig {
     }
 }
 
-struct Linear {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn load(weights: &Weights, name: &str, out: i64, inp: i64) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: weights.get(&format!("{name}.weight"), &[out, inp])?,
-            bias: weights.get(&format!("{name}.bias"), &[out])?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, Some(&self.bias))
-    }
-}
-
-struct Norm {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Norm {
-    fn load(weights: &Weights, name: &str, width: i64) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: weights.get(&format!("{name}.weight"), &[width])?,
-            bias: weights.get(&format!("{name}.bias"), &[width])?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let width = self.weight.size()[0];
-        x.layer_norm([width], Some(&self.weight), Some(&self.bias), 1e-5, true)
-    }
-}
-
 struct Layer {
-    norm1: Norm,
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
-    norm2: Norm,
-    fc1: Linear,
-    fc2: Linear,
+    norm1: Affine,
+    q: Affine,
+    k: Affine,
+    v: Affine,
+    out: Affine,
+    norm2: Affine,
+    fc1: Affine,
+    fc2: Affine,
 }
 
 /// A loaded text encoder.
@@ -113,7 +77,7 @@ pub struct ClipTextEncoder {
     token: Tensor,
     position: Tensor,
     layers: Vec<Layer>,
-    final_norm: Norm,
+    final_norm: Affine,
 }
 
 impl ClipTextEncoder {
@@ -125,14 +89,14 @@ impl ClipTextEncoder {
         for n in 0..c.layers {
             let p = format!("{PREFIX}encoder.layers.{n}");
             layers.push(Layer {
-                norm1: Norm::load(weights, &format!("{p}.layer_norm1"), w)?,
-                q: Linear::load(weights, &format!("{p}.self_attn.q_proj"), w, w)?,
-                k: Linear::load(weights, &format!("{p}.self_attn.k_proj"), w, w)?,
-                v: Linear::load(weights, &format!("{p}.self_attn.v_proj"), w, w)?,
-                out: Linear::load(weights, &format!("{p}.self_attn.out_proj"), w, w)?,
-                norm2: Norm::load(weights, &format!("{p}.layer_norm2"), w)?,
-                fc1: Linear::load(weights, &format!("{p}.mlp.fc1"), i, w)?,
-                fc2: Linear::load(weights, &format!("{p}.mlp.fc2"), w, i)?,
+                norm1: Affine::load(weights, &format!("{p}.layer_norm1"), &[w])?,
+                q: Affine::load(weights, &format!("{p}.self_attn.q_proj"), &[w, w])?,
+                k: Affine::load(weights, &format!("{p}.self_attn.k_proj"), &[w, w])?,
+                v: Affine::load(weights, &format!("{p}.self_attn.v_proj"), &[w, w])?,
+                out: Affine::load(weights, &format!("{p}.self_attn.out_proj"), &[w, w])?,
+                norm2: Affine::load(weights, &format!("{p}.layer_norm2"), &[w])?,
+                fc1: Affine::load(weights, &format!("{p}.mlp.fc1"), &[i, w])?,
+                fc2: Affine::load(weights, &format!("{p}.mlp.fc2"), &[w, i])?,
             });
         }
         Ok(Self {
@@ -146,7 +110,7 @@ impl ClipTextEncoder {
                 &[c.positions, w],
             )?,
             layers,
-            final_norm: Norm::load(weights, &format!("{PREFIX}final_layer_norm"), w)?,
+            final_norm: Affine::load(weights, &format!("{PREFIX}final_layer_norm"), &[w])?,
         })
     }
 
@@ -164,11 +128,11 @@ impl ClipTextEncoder {
             + self.position.narrow(0, 0, length).unsqueeze(0);
         let split = |t: Tensor| t.view([batch, length, c.heads, head]).transpose(1, 2);
         for layer in &self.layers {
-            let h = layer.norm1.forward(&x);
+            let h = layer.norm1.layer_norm(&x, 1e-5);
             let attention = Tensor::scaled_dot_product_attention(
-                &split(layer.q.forward(&h)),
-                &split(layer.k.forward(&h)),
-                &split(layer.v.forward(&h)),
+                &split(layer.q.linear(&h)),
+                &split(layer.k.linear(&h)),
+                &split(layer.v.linear(&h)),
                 None::<Tensor>,
                 0.0,
                 true,
@@ -176,16 +140,16 @@ impl ClipTextEncoder {
                 false,
             );
             let attention = attention.transpose(1, 2).reshape([batch, length, c.width]);
-            x += layer.out.forward(&attention);
-            let h = layer.fc1.forward(&layer.norm2.forward(&x));
+            x += layer.out.linear(&attention);
+            let h = layer.fc1.linear(&layer.norm2.layer_norm(&x, 1e-5));
             let h = if c.gelu {
                 h.gelu("none")
             } else {
                 &h * (&h * 1.702).sigmoid()
             };
-            x += layer.fc2.forward(&h);
+            x += layer.fc2.linear(&h);
         }
-        self.final_norm.forward(&x)
+        self.final_norm.layer_norm(&x, 1e-5)
     }
 
     /// The dtype of its weights.

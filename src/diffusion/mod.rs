@@ -5,6 +5,7 @@
 
 pub mod clip;
 pub mod device;
+mod layers;
 pub mod sampler;
 pub mod schedule;
 pub mod tokenizer;

@@ -6,6 +6,7 @@
 use anyhow::Context;
 use tch::Tensor;
 
+use super::layers::Affine;
 use super::weights::Weights;
 
 const GROUPS: i64 = 32;
@@ -46,21 +47,16 @@ impl Conv {
     }
 }
 
-struct GroupNorm {
-    weight: Tensor,
-    bias: Tensor,
-}
+/// A group norm of `channels` channels.
+struct GroupNorm(Affine);
 
 impl GroupNorm {
     fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
-        Ok(Self {
-            weight: weights.get(&format!("{name}.weight"), &[channels])?,
-            bias: weights.get(&format!("{name}.bias"), &[channels])?,
-        })
+        Affine::load(weights, name, &[channels]).map(Self)
     }
 
     fn forward(&self, x: &Tensor) -> Tensor {
-        x.group_norm(GROUPS, Some(&self.weight), Some(&self.bias), EPS, true)
+        self.0.group_norm(x, GROUPS, EPS)
     }
 }
 
@@ -105,20 +101,16 @@ impl Resnet {
 
 struct Attention {
     norm: GroupNorm,
-    q: (Tensor, Tensor),
-    k: (Tensor, Tensor),
-    v: (Tensor, Tensor),
-    out: (Tensor, Tensor),
+    q: Affine,
+    k: Affine,
+    v: Affine,
+    out: Affine,
 }
 
 impl Attention {
     fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
-        let linear = |part: &str| -> anyhow::Result<(Tensor, Tensor)> {
-            Ok((
-                weights.get(&format!("{name}.{part}.weight"), &[channels, channels])?,
-                weights.get(&format!("{name}.{part}.bias"), &[channels])?,
-            ))
-        };
+        let linear =
+            |part: &str| Affine::load(weights, &format!("{name}.{part}"), &[channels, channels]);
         Ok(Self {
             norm: GroupNorm::load(weights, &format!("{name}.group_norm"), channels)?,
             q: linear("to_q")?,
@@ -131,8 +123,7 @@ impl Attention {
     fn forward(&self, x: &Tensor) -> Tensor {
         let (b, c, h, w) = x.size4().expect("VAE activations are [b, c, h, w]");
         let tokens = self.norm.forward(x).view([b, c, h * w]).transpose(1, 2);
-        let project =
-            |(weight, bias): &(Tensor, Tensor)| tokens.linear(weight, Some(bias)).unsqueeze(1);
+        let project = |layer: &Affine| layer.linear(&tokens).unsqueeze(1);
         let attended = Tensor::scaled_dot_product_attention(
             &project(&self.q),
             &project(&self.k),
@@ -144,7 +135,7 @@ impl Attention {
             false,
         )
         .squeeze_dim(1);
-        let out = attended.linear(&self.out.0, Some(&self.out.1));
+        let out = self.out.linear(&attended);
         out.transpose(1, 2).reshape([b, c, h, w]) + x
     }
 }
