@@ -1,7 +1,8 @@
 //! The diffusion engine on tch (libtorch 2.11). Built so far: the device check, the CLIP
-//! tokenizer, weight loading with name adapters, the CLIP text encoder, the VAE decoder, the noise
-//! schedules and sampler plans, and the samplers' tensor updates; the UNet, the VAE encoder, the
-//! UNet/VAE key adapters, the pipeline and the engine thread are not built yet.
+//! tokenizer, weight loading with name adapters, the CLIP text encoder, the UNet, the VAE decoder,
+//! the noise schedules and sampler plans, and the samplers' tensor updates. Not built yet: the VAE
+//! encoder, the UNet/VAE key adapters for single-file checkpoints, the pipeline (guidance,
+//! batches, PNGs) and the engine thread behind `worker::engine::Engine`.
 
 pub mod clip;
 pub mod device;
@@ -9,5 +10,6 @@ mod layers;
 pub mod sampler;
 pub mod schedule;
 pub mod tokenizer;
+pub mod unet;
 pub mod vae;
 pub mod weights;

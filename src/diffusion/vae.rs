@@ -3,49 +3,13 @@
 //! resnets with nearest-neighbour upsampling, a group norm, SiLU and `conv_out`. Sizes come from
 //! the weights' shapes; group norms use 32 groups and eps 1e-6, as in every SD VAE.
 
-use anyhow::Context;
 use tch::Tensor;
 
-use super::layers::Affine;
+use super::layers::{Affine, Conv, upsample};
 use super::weights::Weights;
 
 const GROUPS: i64 = 32;
 const EPS: f64 = 1e-6;
-
-struct Conv {
-    weight: Tensor,
-    bias: Tensor,
-    padding: i64,
-}
-
-impl Conv {
-    fn load(weights: &Weights, name: &str) -> anyhow::Result<Self> {
-        let shape = weights
-            .shape(&format!("{name}.weight"))
-            .with_context(|| format!("the VAE has no {name}"))?;
-        anyhow::ensure!(shape.len() == 4, "{name}.weight is not a convolution");
-        Ok(Self {
-            weight: weights.get(&format!("{name}.weight"), &shape)?,
-            bias: weights.get(&format!("{name}.bias"), &[shape[0]])?,
-            padding: shape[2] / 2,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.conv2d(
-            &self.weight,
-            Some(&self.bias),
-            [1, 1],
-            [self.padding, self.padding],
-            [1, 1],
-            1,
-        )
-    }
-
-    fn out_channels(&self) -> i64 {
-        self.weight.size()[0]
-    }
-}
 
 /// A group norm of `channels` channels.
 struct GroupNorm(Affine);
@@ -70,17 +34,17 @@ struct Resnet {
 
 impl Resnet {
     fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
-        let conv1 = Conv::load(weights, &format!("{name}.conv1"))?;
+        let conv1 = Conv::load(weights, &format!("{name}.conv1"), 1)?;
         let out = conv1.out_channels();
         let shortcut = weights
             .shape(&format!("{name}.conv_shortcut.weight"))
-            .map(|_| Conv::load(weights, &format!("{name}.conv_shortcut")))
+            .map(|_| Conv::load(weights, &format!("{name}.conv_shortcut"), 1))
             .transpose()?;
         Ok(Self {
             norm1: GroupNorm::load(weights, &format!("{name}.norm1"), channels)?,
             conv1,
             norm2: GroupNorm::load(weights, &format!("{name}.norm2"), out)?,
-            conv2: Conv::load(weights, &format!("{name}.conv2"))?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"), 1)?,
             shortcut,
         })
     }
@@ -158,7 +122,7 @@ pub struct VaeDecoder {
 impl VaeDecoder {
     /// Builds the decoder from `post_quant_conv.*` and `decoder.*` weights.
     pub fn new(weights: &Weights) -> anyhow::Result<Self> {
-        let conv_in = Conv::load(weights, "decoder.conv_in")?;
+        let conv_in = Conv::load(weights, "decoder.conv_in", 1)?;
         let width = conv_in.out_channels();
         let mid = (
             Resnet::load(weights, "decoder.mid_block.resnets.0", width)?,
@@ -187,18 +151,18 @@ impl VaeDecoder {
             }
             let upsample = weights
                 .shape(&format!("{prefix}.upsamplers.0.conv.weight"))
-                .map(|_| Conv::load(weights, &format!("{prefix}.upsamplers.0.conv")))
+                .map(|_| Conv::load(weights, &format!("{prefix}.upsamplers.0.conv"), 1))
                 .transpose()?;
             up.push(UpBlock { resnets, upsample });
         }
         anyhow::ensure!(!up.is_empty(), "the VAE decoder has no up blocks");
         Ok(Self {
-            post_quant: Conv::load(weights, "post_quant_conv")?,
+            post_quant: Conv::load(weights, "post_quant_conv", 1)?,
             conv_in,
             mid,
             up,
             norm_out: GroupNorm::load(weights, "decoder.conv_norm_out", channels)?,
-            conv_out: Conv::load(weights, "decoder.conv_out")?,
+            conv_out: Conv::load(weights, "decoder.conv_out", 1)?,
         })
     }
 
@@ -215,8 +179,7 @@ impl VaeDecoder {
                 x = resnet.forward(&x);
             }
             if let Some(conv) = &block.upsample {
-                let (_, _, h, w) = x.size4().expect("VAE activations are [b, c, h, w]");
-                x = conv.forward(&x.upsample_nearest2d([h * 2, w * 2], None, None));
+                x = conv.forward(&upsample(&x));
             }
         }
         self.conv_out.forward(&self.norm_out.forward(&x).silu())

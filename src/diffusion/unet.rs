@@ -1,0 +1,543 @@
+//! The UNet2DCondition noise predictor, in diffusers' naming: a sinusoidal timestep embedding, a
+//! down path of resnets (with cross-attention transformers where the weights have them) and
+//! strided convolutions, a middle block, an up path that concatenates the skip connections, and
+//! an output head. The structure (blocks, layers, widths, projections) is read from the weights;
+//! attention uses `scaled_dot_product_attention`.
+
+use tch::{Kind, Tensor};
+
+use super::layers::{Affine, Conv, upsample};
+use super::weights::Weights;
+
+const GROUPS: i64 = 32;
+
+/// How many attention heads a transformer of `channels` channels has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heads {
+    /// The same number everywhere (SD 1.x: 8).
+    Fixed(i64),
+    /// Channels divided by this head width (SD 2.x: 64).
+    Width(i64),
+}
+
+impl Heads {
+    /// The rule of a family, from its cross-attention width: 768 is SD 1.x, others use
+    /// 64-wide heads.
+    pub fn for_context(width: i64) -> Self {
+        if width == 768 {
+            Heads::Fixed(8)
+        } else {
+            Heads::Width(64)
+        }
+    }
+
+    fn count(self, channels: i64) -> i64 {
+        match self {
+            Heads::Fixed(n) => n,
+            Heads::Width(w) => (channels / w).max(1),
+        }
+    }
+}
+
+fn exists(weights: &Weights, name: &str) -> bool {
+    weights.shape(name).is_some()
+}
+
+struct Resnet {
+    norm1: Affine,
+    conv1: Conv,
+    time: Affine,
+    norm2: Affine,
+    conv2: Conv,
+    shortcut: Option<Conv>,
+}
+
+impl Resnet {
+    fn load(weights: &Weights, name: &str, channels: i64, time_width: i64) -> anyhow::Result<Self> {
+        let conv1 = Conv::load(weights, &format!("{name}.conv1"), 1)?;
+        let out = conv1.out_channels();
+        let shortcut = exists(weights, &format!("{name}.conv_shortcut.weight"))
+            .then(|| Conv::load(weights, &format!("{name}.conv_shortcut"), 1))
+            .transpose()?;
+        Ok(Self {
+            norm1: Affine::load(weights, &format!("{name}.norm1"), &[channels])?,
+            conv1,
+            time: Affine::load(
+                weights,
+                &format!("{name}.time_emb_proj"),
+                &[out, time_width],
+            )?,
+            norm2: Affine::load(weights, &format!("{name}.norm2"), &[out])?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"), 1)?,
+            shortcut,
+        })
+    }
+
+    /// `time` is the SiLU of the time embedding.
+    fn forward(&self, x: &Tensor, time: &Tensor) -> Tensor {
+        let h = self
+            .conv1
+            .forward(&self.norm1.group_norm(x, GROUPS, 1e-5).silu());
+        let h = h + self.time.linear(time).unsqueeze(-1).unsqueeze(-1);
+        let h = self
+            .conv2
+            .forward(&self.norm2.group_norm(&h, GROUPS, 1e-5).silu());
+        match &self.shortcut {
+            Some(shortcut) => shortcut.forward(x) + h,
+            None => x + h,
+        }
+    }
+
+    fn out_channels(&self) -> i64 {
+        self.conv1.out_channels()
+    }
+}
+
+struct Attention {
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    out: Affine,
+    heads: i64,
+}
+
+impl Attention {
+    fn load(
+        weights: &Weights,
+        name: &str,
+        width: i64,
+        context: i64,
+        heads: i64,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            q: weights.get(&format!("{name}.to_q.weight"), &[width, width])?,
+            k: weights.get(&format!("{name}.to_k.weight"), &[width, context])?,
+            v: weights.get(&format!("{name}.to_v.weight"), &[width, context])?,
+            out: Affine::load(weights, &format!("{name}.to_out.0"), &[width, width])?,
+            heads,
+        })
+    }
+
+    /// Attention of tokens `x` `[b, n, c]` over `context` (itself when None).
+    fn forward(&self, x: &Tensor, context: Option<&Tensor>) -> Tensor {
+        let (b, n, c) = x.size3().expect("tokens are [b, n, c]");
+        let context = context.unwrap_or(x);
+        let split = |t: Tensor| {
+            let length = t.size()[1];
+            t.view([b, length, self.heads, c / self.heads])
+                .transpose(1, 2)
+        };
+        let attended = Tensor::scaled_dot_product_attention(
+            &split(x.linear::<Tensor>(&self.q, None)),
+            &split(context.linear::<Tensor>(&self.k, None)),
+            &split(context.linear::<Tensor>(&self.v, None)),
+            None::<Tensor>,
+            0.0,
+            false,
+            None,
+            false,
+        );
+        self.out
+            .linear(&attended.transpose(1, 2).reshape([b, n, c]))
+    }
+}
+
+struct TransformerBlock {
+    norm1: Affine,
+    attn1: Attention,
+    norm2: Affine,
+    attn2: Attention,
+    norm3: Affine,
+    ff_in: Affine,
+    ff_out: Affine,
+}
+
+impl TransformerBlock {
+    fn load(
+        weights: &Weights,
+        name: &str,
+        width: i64,
+        context: i64,
+        heads: i64,
+    ) -> anyhow::Result<Self> {
+        let inner = weights
+            .shape(&format!("{name}.ff.net.2.weight"))
+            .map_or(width * 4, |s| s[1]);
+        Ok(Self {
+            norm1: Affine::load(weights, &format!("{name}.norm1"), &[width])?,
+            attn1: Attention::load(weights, &format!("{name}.attn1"), width, width, heads)?,
+            norm2: Affine::load(weights, &format!("{name}.norm2"), &[width])?,
+            attn2: Attention::load(weights, &format!("{name}.attn2"), width, context, heads)?,
+            norm3: Affine::load(weights, &format!("{name}.norm3"), &[width])?,
+            ff_in: Affine::load(
+                weights,
+                &format!("{name}.ff.net.0.proj"),
+                &[inner * 2, width],
+            )?,
+            ff_out: Affine::load(weights, &format!("{name}.ff.net.2"), &[width, inner])?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, context: &Tensor) -> Tensor {
+        let x = x + self.attn1.forward(&self.norm1.layer_norm(x, 1e-5), None);
+        let x = &x
+            + self
+                .attn2
+                .forward(&self.norm2.layer_norm(&x, 1e-5), Some(context));
+        let h = self.ff_in.linear(&self.norm3.layer_norm(&x, 1e-5));
+        let parts = h.chunk(2, -1);
+        &x + self.ff_out.linear(&(&parts[0] * parts[1].gelu("none")))
+    }
+}
+
+/// SD 1.x projects in and out of a transformer with 1x1 convolutions, SD 2.x with linears.
+enum Projection {
+    Conv(Conv),
+    Linear(Affine),
+}
+
+impl Projection {
+    fn load(weights: &Weights, name: &str, width: i64) -> anyhow::Result<Self> {
+        match weights.shape(&format!("{name}.weight")).map(|s| s.len()) {
+            Some(4) => Ok(Projection::Conv(Conv::load(weights, name, 1)?)),
+            _ => Ok(Projection::Linear(Affine::load(
+                weights,
+                name,
+                &[width, width],
+            )?)),
+        }
+    }
+}
+
+struct Transformer {
+    norm: Affine,
+    proj_in: Projection,
+    blocks: Vec<TransformerBlock>,
+    proj_out: Projection,
+}
+
+impl Transformer {
+    fn load(
+        weights: &Weights,
+        name: &str,
+        width: i64,
+        context: i64,
+        heads: Heads,
+    ) -> anyhow::Result<Self> {
+        let mut blocks = Vec::new();
+        for i in 0.. {
+            let block = format!("{name}.transformer_blocks.{i}");
+            if !exists(weights, &format!("{block}.norm1.weight")) {
+                break;
+            }
+            blocks.push(TransformerBlock::load(
+                weights,
+                &block,
+                width,
+                context,
+                heads.count(width),
+            )?);
+        }
+        Ok(Self {
+            norm: Affine::load(weights, &format!("{name}.norm"), &[width])?,
+            proj_in: Projection::load(weights, &format!("{name}.proj_in"), width)?,
+            blocks,
+            proj_out: Projection::load(weights, &format!("{name}.proj_out"), width)?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, context: &Tensor) -> Tensor {
+        let (b, c, h, w) = x.size4().expect("activations are [b, c, h, w]");
+        let normed = self.norm.group_norm(x, GROUPS, 1e-6);
+        let to_tokens = |t: &Tensor| t.permute([0, 2, 3, 1]).reshape([b, h * w, c]);
+        let mut tokens = match &self.proj_in {
+            Projection::Conv(conv) => to_tokens(&conv.forward(&normed)),
+            Projection::Linear(linear) => linear.linear(&to_tokens(&normed)),
+        };
+        for block in &self.blocks {
+            tokens = block.forward(&tokens, context);
+        }
+        let to_map = |t: &Tensor| t.reshape([b, h, w, c]).permute([0, 3, 1, 2]);
+        let out = match &self.proj_out {
+            Projection::Conv(conv) => conv.forward(&to_map(&tokens)),
+            Projection::Linear(linear) => to_map(&linear.linear(&tokens)),
+        };
+        out + x
+    }
+}
+
+/// A resnet, optionally followed by a transformer.
+struct Layer {
+    resnet: Resnet,
+    attention: Option<Transformer>,
+}
+
+impl Layer {
+    fn forward(&self, x: &Tensor, time: &Tensor, context: &Tensor) -> Tensor {
+        let x = self.resnet.forward(x, time);
+        match &self.attention {
+            Some(attention) => attention.forward(&x, context),
+            None => x,
+        }
+    }
+}
+
+struct Block {
+    layers: Vec<Layer>,
+    /// Down: a strided convolution; up: upsampling then a convolution.
+    resample: Option<Conv>,
+}
+
+/// A loaded UNet.
+pub struct UNet {
+    time_width: i64,
+    time_in: Affine,
+    time_out: Affine,
+    conv_in: Conv,
+    down: Vec<Block>,
+    mid: (Resnet, Transformer, Resnet),
+    up: Vec<Block>,
+    norm_out: Affine,
+    conv_out: Conv,
+}
+
+impl UNet {
+    /// Builds the UNet from its weights; `heads` is the family's head rule.
+    pub fn new(weights: &Weights, heads: Heads) -> anyhow::Result<Self> {
+        let conv_in = Conv::load(weights, "conv_in", 1)?;
+        let base = conv_in.out_channels();
+        let time_shape = weights
+            .shape("time_embedding.linear_1.weight")
+            .ok_or_else(|| anyhow::anyhow!("the UNet has no time_embedding.linear_1"))?;
+        let time_width = time_shape[0];
+        let context = weights
+            .names_with_prefix("mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight")
+            .next()
+            .and_then(|n| weights.shape(n))
+            .map(|s| s[1])
+            .ok_or_else(|| {
+                anyhow::anyhow!("the UNet has no cross-attention in its middle block")
+            })?;
+        let layers = |prefix: &str,
+                      channels: &mut i64,
+                      skips: Option<&mut Vec<i64>>|
+         -> anyhow::Result<Vec<Layer>> {
+            let mut out = Vec::new();
+            let mut skips = skips;
+            for j in 0.. {
+                let name = format!("{prefix}.resnets.{j}");
+                if !exists(weights, &format!("{name}.conv1.weight")) {
+                    break;
+                }
+                let input = *channels + skips.as_mut().and_then(|s| s.pop()).unwrap_or(0);
+                let resnet = Resnet::load(weights, &name, input, time_width)?;
+                *channels = resnet.out_channels();
+                let attention_name = format!("{prefix}.attentions.{j}");
+                let attention = exists(weights, &format!("{attention_name}.norm.weight"))
+                    .then(|| Transformer::load(weights, &attention_name, *channels, context, heads))
+                    .transpose()?;
+                out.push(Layer { resnet, attention });
+            }
+            Ok(out)
+        };
+        let mut channels = base;
+        let mut skips = vec![base];
+        let mut down = Vec::new();
+        for i in 0.. {
+            let prefix = format!("down_blocks.{i}");
+            if !exists(weights, &format!("{prefix}.resnets.0.conv1.weight")) {
+                break;
+            }
+            let block_layers = layers(&prefix, &mut channels, None)?;
+            skips.extend(std::iter::repeat_n(channels, block_layers.len()));
+            let resample = exists(weights, &format!("{prefix}.downsamplers.0.conv.weight"))
+                .then(|| Conv::load(weights, &format!("{prefix}.downsamplers.0.conv"), 2))
+                .transpose()?;
+            if resample.is_some() {
+                skips.push(channels);
+            }
+            down.push(Block {
+                layers: block_layers,
+                resample,
+            });
+        }
+        let mid = (
+            Resnet::load(weights, "mid_block.resnets.0", channels, time_width)?,
+            Transformer::load(weights, "mid_block.attentions.0", channels, context, heads)?,
+            Resnet::load(weights, "mid_block.resnets.1", channels, time_width)?,
+        );
+        let mut up = Vec::new();
+        for i in 0.. {
+            let prefix = format!("up_blocks.{i}");
+            if !exists(weights, &format!("{prefix}.resnets.0.conv1.weight")) {
+                break;
+            }
+            let block_layers = layers(&prefix, &mut channels, Some(&mut skips))?;
+            let resample = exists(weights, &format!("{prefix}.upsamplers.0.conv.weight"))
+                .then(|| Conv::load(weights, &format!("{prefix}.upsamplers.0.conv"), 1))
+                .transpose()?;
+            up.push(Block {
+                layers: block_layers,
+                resample,
+            });
+        }
+        anyhow::ensure!(
+            !down.is_empty() && !up.is_empty(),
+            "the UNet has no down or up blocks"
+        );
+        anyhow::ensure!(
+            skips.is_empty(),
+            "the UNet's up path does not use every skip connection"
+        );
+        Ok(Self {
+            time_width: base,
+            time_in: Affine::load(weights, "time_embedding.linear_1", &[time_width, base])?,
+            time_out: Affine::load(
+                weights,
+                "time_embedding.linear_2",
+                &[time_width, time_width],
+            )?,
+            conv_in,
+            down,
+            mid,
+            up,
+            norm_out: Affine::load(weights, "conv_norm_out", &[channels])?,
+            conv_out: Conv::load(weights, "conv_out", 1)?,
+        })
+    }
+
+    /// The sinusoidal embedding of `timestep` (cosines first), `[batch, width]`.
+    fn timestep_embedding(&self, timestep: f64, batch: i64, like: &Tensor) -> Tensor {
+        let half = self.time_width / 2;
+        let exponent =
+            Tensor::arange(half, (Kind::Float, like.device())) * (-(10000f64.ln()) / half as f64);
+        let angles = exponent.exp() * timestep;
+        Tensor::cat(&[angles.cos(), angles.sin()], 0)
+            .unsqueeze(0)
+            .repeat([batch, 1])
+            .to_kind(like.kind())
+    }
+
+    /// The predicted noise for `latents` `[b, 4, h, w]` at `timestep`, attending to `context`
+    /// `[b, tokens, width]`.
+    pub fn forward(&self, latents: &Tensor, timestep: f64, context: &Tensor) -> Tensor {
+        let batch = latents.size()[0];
+        let embedding = self.timestep_embedding(timestep, batch, latents);
+        let time = self
+            .time_out
+            .linear(&self.time_in.linear(&embedding).silu())
+            .silu();
+        let mut x = self.conv_in.forward(latents);
+        let mut skips = vec![x.shallow_clone()];
+        for block in &self.down {
+            for layer in &block.layers {
+                x = layer.forward(&x, &time, context);
+                skips.push(x.shallow_clone());
+            }
+            if let Some(conv) = &block.resample {
+                x = conv.forward(&x);
+                skips.push(x.shallow_clone());
+            }
+        }
+        x = self.mid.0.forward(&x, &time);
+        x = self.mid.1.forward(&x, context);
+        x = self.mid.2.forward(&x, &time);
+        for block in &self.up {
+            for layer in &block.layers {
+                let skip = skips
+                    .pop()
+                    .expect("the structure check matched skips to layers");
+                x = layer.forward(&Tensor::cat(&[&x, &skip], 1), &time, context);
+            }
+            if let Some(conv) = &block.resample {
+                x = conv.forward(&upsample(&x));
+            }
+        }
+        self.conv_out
+            .forward(&self.norm_out.group_norm(&x, GROUPS, 1e-5).silu())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    use tch::Device;
+
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        names: BTreeMap<String, Vec<i64>>,
+        latent_shape: Vec<i64>,
+        context_shape: Vec<i64>,
+        timestep: f64,
+        eps_row0: Vec<Vec<Vec<f64>>>,
+        eps_sum: f64,
+        eps_abs_sum: f64,
+    }
+
+    fn formula(n: i64, scale: f64, step: f64, f: fn(&Tensor) -> Tensor) -> Tensor {
+        f(&(Tensor::arange(n, (Kind::Double, Device::Cpu)) * step)) * scale
+    }
+
+    #[test]
+    fn the_unet_matches_the_reference_on_formula_weights() {
+        let golden: Golden =
+            serde_json::from_str(include_str!("../../tests/data/unet_golden.json")).unwrap();
+        let tensors: HashMap<String, Tensor> = golden
+            .names
+            .iter()
+            .enumerate()
+            .map(|(k, (name, shape))| {
+                let n: i64 = shape.iter().product();
+                let j = Tensor::arange(n, (Kind::Double, Device::Cpu));
+                let mut values = ((j * 0.37) + 0.1 * (k as f64 + 1.0)).sin() * 0.05;
+                if name.contains("norm") && name.ends_with("weight") {
+                    values += 1.0;
+                }
+                (
+                    name.clone(),
+                    values.to_kind(Kind::Float).reshape(shape.as_slice()),
+                )
+            })
+            .collect();
+        let unet = UNet::new(&Weights::from_map(tensors), Heads::Fixed(2)).unwrap();
+        let latents = formula(golden.latent_shape.iter().product(), 0.5, 0.11, Tensor::sin)
+            .to_kind(Kind::Float)
+            .reshape(golden.latent_shape.as_slice());
+        let context = formula(
+            golden.context_shape.iter().product(),
+            0.5,
+            0.07,
+            Tensor::cos,
+        )
+        .to_kind(Kind::Float)
+        .reshape(golden.context_shape.as_slice());
+        let eps = unet
+            .forward(&latents, golden.timestep, &context)
+            .to_kind(Kind::Double);
+        assert_eq!(eps.size(), golden.latent_shape);
+        let close = |a: f64, b: f64, what: &str| {
+            assert!((a - b).abs() <= 2e-3 + 1e-4 * b.abs(), "{what}: {a} vs {b}")
+        };
+        close(
+            eps.sum(Kind::Double).double_value(&[]),
+            golden.eps_sum,
+            "sum",
+        );
+        close(
+            eps.abs().sum(Kind::Double).double_value(&[]),
+            golden.eps_abs_sum,
+            "abs sum",
+        );
+        for (b, channels) in golden.eps_row0.iter().enumerate() {
+            for (c, row) in channels.iter().enumerate() {
+                let ours = Vec::<f64>::try_from(eps.get(b as i64).get(c as i64).get(0)).unwrap();
+                for (a, expected) in ours.iter().zip(row) {
+                    close(*a, *expected, "row 0");
+                }
+            }
+        }
+    }
+}
