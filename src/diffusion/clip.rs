@@ -160,11 +160,10 @@ impl ClipTextEncoder {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
-
-    use tch::Device;
+    use std::collections::BTreeMap;
 
     use super::*;
+    use crate::diffusion::golden::{assert_close, formula_weights};
 
     #[derive(serde::Deserialize)]
     struct Golden {
@@ -177,21 +176,7 @@ mod tests {
     fn the_encoder_matches_the_reference_on_formula_weights() {
         let golden: Golden =
             serde_json::from_str(include_str!("../../tests/data/clip_text_golden.json")).unwrap();
-        let tensors: HashMap<String, Tensor> = golden
-            .names
-            .iter()
-            .enumerate()
-            .map(|(k, (name, shape))| {
-                let n: i64 = shape.iter().product();
-                let j = Tensor::arange(n, (Kind::Double, Device::Cpu));
-                let values = ((j * 0.37) + 0.1 * (k as f64 + 1.0)).sin() * 0.1;
-                (
-                    name.clone(),
-                    values.to_kind(Kind::Float).reshape(shape.as_slice()),
-                )
-            })
-            .collect();
-        let encoder = ClipTextEncoder::new(&Weights::from_map(tensors)).unwrap();
+        let encoder = ClipTextEncoder::new(&formula_weights(&golden.names, 0.1, false)).unwrap();
         assert_eq!((encoder.config().layers, encoder.config().heads), (2, 2));
         let ids: Vec<i64> = (0..77).map(|i| (i * 37) % 1000).collect();
         let hidden = encoder.forward(&Tensor::from_slice(&ids).unsqueeze(0));
@@ -200,7 +185,7 @@ mod tests {
             let ours =
                 Vec::<f64>::try_from(hidden.get(0).get(*position).to_kind(Kind::Double)).unwrap();
             for (a, b) in ours.iter().zip(expected) {
-                assert!((a - b).abs() < 1e-4, "position {position}: {a} vs {b}");
+                assert_close(*a, *b, 1e-4, &format!("position {position}"));
             }
         }
     }

@@ -6,6 +6,8 @@
 
 pub mod clip;
 pub mod device;
+#[cfg(test)]
+mod golden;
 mod layers;
 pub mod sampler;
 pub mod schedule;

@@ -460,11 +460,10 @@ impl UNet {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
-
-    use tch::Device;
+    use std::collections::BTreeMap;
 
     use super::*;
+    use crate::diffusion::golden::{assert_close, formula_input, formula_weights};
 
     #[derive(serde::Deserialize)]
     struct Golden {
@@ -477,50 +476,18 @@ mod tests {
         eps_abs_sum: f64,
     }
 
-    fn formula(n: i64, scale: f64, step: f64, f: fn(&Tensor) -> Tensor) -> Tensor {
-        f(&(Tensor::arange(n, (Kind::Double, Device::Cpu)) * step)) * scale
-    }
-
     #[test]
     fn the_unet_matches_the_reference_on_formula_weights() {
         let golden: Golden =
             serde_json::from_str(include_str!("../../tests/data/unet_golden.json")).unwrap();
-        let tensors: HashMap<String, Tensor> = golden
-            .names
-            .iter()
-            .enumerate()
-            .map(|(k, (name, shape))| {
-                let n: i64 = shape.iter().product();
-                let j = Tensor::arange(n, (Kind::Double, Device::Cpu));
-                let mut values = ((j * 0.37) + 0.1 * (k as f64 + 1.0)).sin() * 0.05;
-                if name.contains("norm") && name.ends_with("weight") {
-                    values += 1.0;
-                }
-                (
-                    name.clone(),
-                    values.to_kind(Kind::Float).reshape(shape.as_slice()),
-                )
-            })
-            .collect();
-        let unet = UNet::new(&Weights::from_map(tensors), Heads::Fixed(2)).unwrap();
-        let latents = formula(golden.latent_shape.iter().product(), 0.5, 0.11, Tensor::sin)
-            .to_kind(Kind::Float)
-            .reshape(golden.latent_shape.as_slice());
-        let context = formula(
-            golden.context_shape.iter().product(),
-            0.5,
-            0.07,
-            Tensor::cos,
-        )
-        .to_kind(Kind::Float)
-        .reshape(golden.context_shape.as_slice());
+        let unet = UNet::new(&formula_weights(&golden.names, 0.05, true), Heads::Fixed(2)).unwrap();
+        let latents = formula_input(&golden.latent_shape, 0.5, 0.11, Tensor::sin);
+        let context = formula_input(&golden.context_shape, 0.5, 0.07, Tensor::cos);
         let eps = unet
             .forward(&latents, golden.timestep, &context)
             .to_kind(Kind::Double);
         assert_eq!(eps.size(), golden.latent_shape);
-        let close = |a: f64, b: f64, what: &str| {
-            assert!((a - b).abs() <= 2e-3 + 1e-4 * b.abs(), "{what}: {a} vs {b}")
-        };
+        let close = |a: f64, b: f64, what: &str| assert_close(a, b, 2e-3, what);
         close(
             eps.sum(Kind::Double).double_value(&[]),
             golden.eps_sum,

@@ -188,11 +188,12 @@ impl VaeDecoder {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::BTreeMap;
 
-    use tch::{Device, Kind};
+    use tch::Kind;
 
     use super::*;
+    use crate::diffusion::golden::{assert_close, formula_input, formula_weights};
 
     #[derive(serde::Deserialize)]
     struct Golden {
@@ -208,34 +209,11 @@ mod tests {
     fn the_decoder_matches_the_reference_on_formula_weights() {
         let golden: Golden =
             serde_json::from_str(include_str!("../../tests/data/vae_golden.json")).unwrap();
-        let tensors: HashMap<String, Tensor> = golden
-            .names
-            .iter()
-            .enumerate()
-            .map(|(k, (name, shape))| {
-                let n: i64 = shape.iter().product();
-                let j = Tensor::arange(n, (Kind::Double, Device::Cpu));
-                let mut values = ((j * 0.37) + 0.1 * (k as f64 + 1.0)).sin() * 0.05;
-                if name.contains("norm") && name.ends_with("weight") {
-                    values += 1.0;
-                }
-                (
-                    name.clone(),
-                    values.to_kind(Kind::Float).reshape(shape.as_slice()),
-                )
-            })
-            .collect();
-        let decoder = VaeDecoder::new(&Weights::from_map(tensors)).unwrap();
-        let n: i64 = golden.latent_shape.iter().product();
-        let latents = (Tensor::arange(n, (Kind::Double, Device::Cpu)) * 0.11).sin() * 0.5;
-        let latents = latents
-            .to_kind(Kind::Float)
-            .reshape(golden.latent_shape.as_slice());
+        let decoder = VaeDecoder::new(&formula_weights(&golden.names, 0.05, true)).unwrap();
+        let latents = formula_input(&golden.latent_shape, 0.5, 0.11, Tensor::sin);
         let image = decoder.decode(&latents).get(0).to_kind(Kind::Double);
         assert_eq!(image.size(), golden.image_shape);
-        let close = |a: f64, b: f64, what: &str| {
-            assert!((a - b).abs() <= 1e-3 + 1e-4 * b.abs(), "{what}: {a} vs {b}")
-        };
+        let close = |a: f64, b: f64, what: &str| assert_close(a, b, 1e-3, what);
         close(
             image.sum(Kind::Double).double_value(&[]),
             golden.image_sum,
