@@ -83,6 +83,15 @@ pub struct WorkerConfig {
     pub admin_band_share: f64,
     /// How often an idle worker looks for work, in milliseconds.
     pub poll_ms: u64,
+    /// Weights the engine keeps loaded (least recently used models are unloaded), in MiB.
+    pub model_memory_mib: u64,
+}
+
+impl WorkerConfig {
+    /// `model_memory_mib` in bytes.
+    pub fn model_memory_bytes(&self) -> i64 {
+        i64::try_from(self.model_memory_mib.saturating_mul(1 << 20)).unwrap_or(i64::MAX)
+    }
 }
 
 impl Default for WorkerConfig {
@@ -94,6 +103,7 @@ impl Default for WorkerConfig {
             quantum_secs: 1.5,
             admin_band_share: 0.5,
             poll_ms: 500,
+            model_memory_mib: 12 * 1024,
         }
     }
 }

@@ -43,7 +43,10 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
     )?);
     tokio::spawn(sweep_periodically(Arc::clone(&app)));
     app.events.spawn_listener(database.app_config.clone());
-    let worker = match worker::engine::for_device(&config.worker.device)? {
+    let worker = match worker::engine::for_device(
+        &config.worker.device,
+        config.worker.model_memory_bytes(),
+    )? {
         Some(engine) => {
             let worker = Worker::new(Arc::clone(&app), engine);
             let stop = worker.stop_handle();

@@ -15,7 +15,9 @@ use crate::worker::{Worker, engine};
 /// Runs a worker until a shutdown signal.
 pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config.log.format, &config.log.filter);
-    let Some(engine) = engine::for_device(&config.worker.device)? else {
+    let Some(engine) =
+        engine::for_device(&config.worker.device, config.worker.model_memory_bytes())?
+    else {
         anyhow::bail!("worker.device is \"none\": set it to the engine's device to run a worker");
     };
     let database = db::open(&config, Purpose::Cli).await?;

@@ -1,37 +1,9 @@
-//! Test support: the formula weights the golden-data scripts in `tests/data/` also use, so that a
-//! network here and its reference implementation run on identical parameters.
-
-use std::collections::{BTreeMap, HashMap};
+//! Test support for the golden tests: formula inputs, and the formula weights (from `tiny`) that
+//! the scripts in `tests/data/` also use, so a network and its reference see identical numbers.
 
 use tch::{Device, Kind, Tensor};
 
-use super::weights::Weights;
-
-/// Parameter k (in sorted name order) gets element j = `scale * sin(0.1 * (k + 1) + 0.37 * j)`,
-/// plus 1 for norm weights when `norms_near_one`.
-pub(crate) fn formula_weights(
-    names: &BTreeMap<String, Vec<i64>>,
-    scale: f64,
-    norms_near_one: bool,
-) -> Weights {
-    let tensors: HashMap<String, Tensor> = names
-        .iter()
-        .enumerate()
-        .map(|(k, (name, shape))| {
-            let n: i64 = shape.iter().product();
-            let j = Tensor::arange(n, (Kind::Double, Device::Cpu));
-            let mut values = ((j * 0.37) + 0.1 * (k as f64 + 1.0)).sin() * scale;
-            if norms_near_one && name.contains("norm") && name.ends_with("weight") {
-                values += 1.0;
-            }
-            (
-                name.clone(),
-                values.to_kind(Kind::Float).reshape(shape.as_slice()),
-            )
-        })
-        .collect();
-    Weights::from_map(tensors)
-}
+pub(crate) use super::tiny::formula_weights;
 
 /// `scale * f(step * j)` for j in 0..n, as f32 of `shape`.
 pub(crate) fn formula_input(

@@ -6,11 +6,14 @@
 
 pub mod clip;
 pub mod device;
+pub mod engine;
 #[cfg(test)]
 mod golden;
 mod layers;
+pub mod pipeline;
 pub mod sampler;
 pub mod schedule;
+pub mod tiny;
 pub mod tokenizer;
 pub mod unet;
 pub mod vae;

@@ -450,7 +450,15 @@ impl UNet {
                 x = layer.forward(&Tensor::cat(&[&x, &skip], 1), &time, context);
             }
             if let Some(conv) = &block.resample {
-                x = conv.forward(&upsample(&x));
+                // Sizes that are not multiples of the total downsampling (a 72-pixel side is 9
+                // latents) upsample to the skip connection's size, as the reference does.
+                x = match skips.last() {
+                    Some(skip) => {
+                        let size = skip.size();
+                        conv.forward(&x.upsample_nearest2d([size[2], size[3]], None, None))
+                    }
+                    None => conv.forward(&upsample(&x)),
+                };
             }
         }
         self.conv_out

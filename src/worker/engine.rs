@@ -15,6 +15,8 @@ pub struct EngineJob {
     pub id: Uuid,
     /// What to generate (validated).
     pub params: GenerationParams,
+    /// Where the catalogue says the model is (None: not installed).
+    pub model_location: Option<String>,
 }
 
 /// A small RGB preview of the current latents, row-major, 3 bytes per pixel.
@@ -91,16 +93,16 @@ pub trait Engine: Send + Sync + 'static {
     ) -> Result<Outcome, EngineError>;
 }
 
-/// The engine for a configured device, or why there is none. No diffusion engine is built in
-/// yet (the tch engine is a separate piece of work), so any device other than `none` is refused
-/// with that reason rather than silently running nothing.
-pub fn for_device(device: &str) -> anyhow::Result<Option<std::sync::Arc<dyn Engine>>> {
+/// The engine for a configured device (`none`: no engine), or why the device cannot be used.
+pub fn for_device(
+    device: &str,
+    budget_bytes: i64,
+) -> anyhow::Result<Option<std::sync::Arc<dyn Engine>>> {
     if device == "none" {
         return Ok(None);
     }
-    crate::diffusion::device::select(device)?;
-    anyhow::bail!(
-        "worker.device = {device:?}: this build has no diffusion engine yet, so it cannot run \
-         generations; leave worker.device = \"none\""
-    )
+    let device = crate::diffusion::device::select(device)?;
+    Ok(Some(std::sync::Arc::new(
+        crate::diffusion::engine::TchEngine::new(device, budget_bytes),
+    )))
 }

@@ -91,9 +91,17 @@ pub(super) async fn run(
         clock: Arc::clone(&clock),
         progress: progress_tx,
     };
+    let model_location = match model_location(&ctx, &params.model).await {
+        Ok(location) => location,
+        Err(error) => {
+            tracing::warn!(error = ?error, "looking up the model failed");
+            None
+        }
+    };
     let job = EngineJob {
         id: unit.id,
         params: params.clone(),
+        model_location,
     };
     let engine = Arc::clone(&ctx.engine);
     let outcome =
@@ -120,6 +128,17 @@ pub(super) async fn run(
     };
     end(&ctx, &unit, ending, measured).await?;
     Ok(None)
+}
+
+/// Where the catalogue keeps the model (workers may read `location`, not `source`).
+async fn model_location(ctx: &Ctx, name: &str) -> anyhow::Result<Option<String>> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let row = tx
+        .query_opt("select location from models where name = $1", &[&name])
+        .await?;
+    tx.commit().await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// How a unit ends in the database.

@@ -14,12 +14,12 @@ import torch
 from diffusers import UNet2DConditionModel
 
 CONFIG = dict(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
-              block_out_channels=[32, 64], cross_attention_dim=32, attention_head_dim=2,
+              block_out_channels=[32, 64], cross_attention_dim=128, attention_head_dim=2,
               norm_num_groups=32,
               down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
               up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"])
 LATENT = [2, 4, 8, 8]
-CONTEXT = [2, 77, 32]
+CONTEXT = [2, 77, 128]
 
 
 def formula(n, k, scale):

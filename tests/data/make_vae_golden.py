@@ -17,6 +17,9 @@ CONFIG = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block
               block_out_channels=[32, 64], norm_num_groups=32,
               down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
 LATENT = [1, 4, 4, 4]
+# A decoder that upsamples 8x, as real SD VAEs do, for the tiny test model (names and shapes only).
+FULL_SCALE = dict(CONFIG, block_out_channels=[32, 32, 32, 32],
+                  down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4)
 
 
 def main():
@@ -44,6 +47,8 @@ def main():
             "image_row0": image[:, 0, :].tolist(),
             "image_sum": float(image.double().sum()),
             "image_abs_sum": float(image.double().abs().sum()),
+            "full_scale_names": {n: list(p.shape) for n, p in AutoencoderKL(**FULL_SCALE).named_parameters()
+                                 if n.startswith("decoder.") or n.startswith("post_quant_conv.")},
         }, f)
         f.write("\n")
 

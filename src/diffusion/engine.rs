@@ -1,0 +1,312 @@
+//! The tch engine behind `worker::engine::Engine`: loads diffusers-folder models on first use and
+//! keeps the most recently used ones within a memory budget, runs a job step by step through the
+//! worker's step hook (progress with previews, cancellation, suspension with the run's whole
+//! state), and returns PNGs that carry their parameters.
+
+use std::sync::Mutex;
+
+use tch::{Device, Kind};
+
+use super::pipeline::{self, Pipeline, Run};
+use crate::worker::engine::{
+    Control, Engine, EngineError, EngineJob, Outcome, Preview, Steps, Suspended,
+};
+
+/// The engine for one device.
+pub struct TchEngine {
+    device: Device,
+    kind: Kind,
+    budget_bytes: i64,
+    /// Loaded models by location, most recently used last. A mutex because tensors are not
+    /// `Sync`; a worker runs one job at a time, so it is never contended.
+    loaded: Mutex<Vec<(String, Pipeline)>>,
+}
+
+fn failure(message: impl Into<String>, retryable: bool) -> EngineError {
+    EngineError {
+        message: message.into(),
+        retryable,
+    }
+}
+
+impl TchEngine {
+    /// An engine on `device` (fp16 on CUDA, fp32 on the CPU) keeping at most `budget_bytes` of
+    /// weights loaded.
+    pub fn new(device: Device, budget_bytes: i64) -> Self {
+        let kind = if device.is_cuda() {
+            Kind::Half
+        } else {
+            Kind::Float
+        };
+        Self {
+            device,
+            kind,
+            budget_bytes,
+            loaded: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Bytes of weights loaded now.
+    pub fn loaded_bytes(&self) -> i64 {
+        self.loaded
+            .lock()
+            .map(|l| l.iter().map(|(_, p)| p.bytes()).sum())
+            .unwrap_or(0)
+    }
+
+    fn with_pipeline<T>(
+        &self,
+        location: &str,
+        work: impl FnOnce(&Pipeline) -> Result<T, EngineError>,
+    ) -> Result<T, EngineError> {
+        let mut loaded = self
+            .loaded
+            .lock()
+            .map_err(|_| failure("the engine's model cache is poisoned", true))?;
+        let index = match loaded.iter().position(|(l, _)| l == location) {
+            Some(index) => index,
+            None => {
+                let started = std::time::Instant::now();
+                let pipeline = Pipeline::load_diffusers(
+                    std::path::Path::new(location),
+                    self.device,
+                    self.kind,
+                )
+                .map_err(|e| failure(format!("the model could not be loaded: {e:#}"), false))?;
+                while !loaded.is_empty()
+                    && loaded.iter().map(|(_, p)| p.bytes()).sum::<i64>() + pipeline.bytes()
+                        > self.budget_bytes
+                {
+                    let (evicted, _) = loaded.remove(0);
+                    tracing::info!(model = %evicted, "unloaded a model to stay within the budget");
+                }
+                tracing::info!(
+                    model = %location,
+                    mib = pipeline.bytes() >> 20,
+                    secs = started.elapsed().as_secs_f64(),
+                    "model loaded"
+                );
+                loaded.push((location.to_owned(), pipeline));
+                loaded.len() - 1
+            }
+        };
+        let entry = loaded.remove(index);
+        loaded.push(entry);
+        let (_, pipeline) = loaded.last().expect("just pushed");
+        work(pipeline)
+    }
+}
+
+impl Engine for TchEngine {
+    fn resident_models(&self) -> Vec<String> {
+        self.loaded
+            .lock()
+            .map(|l| l.iter().map(|(name, _)| name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn generate(
+        &self,
+        job: &EngineJob,
+        resume: Option<Suspended>,
+        steps: &mut dyn Steps,
+    ) -> Result<Outcome, EngineError> {
+        let location = job
+            .model_location
+            .as_deref()
+            .ok_or_else(|| failure("the model is not installed", false))?;
+        self.with_pipeline(location, |pipeline| {
+            let mut run = match resume.map(|s| s.0.downcast::<Run>()) {
+                Some(Ok(run)) => *run,
+                _ => pipeline
+                    .start(&job.params)
+                    .map_err(|e| failure(format!("{e:#}"), false))?,
+            };
+            if run.truncated {
+                tracing::warn!(item = %job.id, "the prompt was cut to 75 tokens");
+            }
+            let total = job.params.steps;
+            while !pipeline.done(&run) {
+                pipeline.step(&mut run);
+                let done = u32::try_from(run.state.step).unwrap_or(total);
+                let preview = pipeline::preview(&run.latents).map(|(width, height, rgb)| Preview {
+                    width,
+                    height,
+                    rgb,
+                });
+                match steps.after_step(done, total, preview) {
+                    Control::Continue => {}
+                    Control::Suspend => return Ok(Outcome::Suspended(Suspended(Box::new(run)))),
+                    Control::Cancel => return Ok(Outcome::Canceled),
+                }
+            }
+            pipeline
+                .decode(&run)
+                .into_iter()
+                .map(|(w, h, pixels)| pipeline::png(w, h, &pixels, &job.params))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map(Outcome::Finished)
+                .map_err(|e| failure(format!("encoding the image failed: {e}"), false))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::diffusion::tiny::write_tiny_diffusers;
+    use crate::queue::model::GenerationParams;
+
+    /// Records steps; suspends once at `suspend_at`, cancels at `cancel_at`.
+    struct Hook {
+        seen: Vec<(u32, u32, bool)>,
+        suspend_at: Option<u32>,
+        cancel_at: Option<u32>,
+    }
+
+    impl Steps for Hook {
+        fn after_step(&mut self, done: u32, total: u32, preview: Option<Preview>) -> Control {
+            self.seen.push((
+                done,
+                total,
+                preview.is_some_and(|p| p.rgb.len() == (p.width * p.height * 3) as usize),
+            ));
+            if self.cancel_at == Some(done) {
+                return Control::Cancel;
+            }
+            if self.suspend_at == Some(done) {
+                self.suspend_at = None;
+                return Control::Suspend;
+            }
+            Control::Continue
+        }
+    }
+
+    fn hook() -> Hook {
+        Hook {
+            seen: Vec::new(),
+            suspend_at: None,
+            cancel_at: None,
+        }
+    }
+
+    fn job(location: &str, sampler: &str, seed: u64) -> EngineJob {
+        let mut params: GenerationParams = serde_json::from_value(serde_json::json!({
+            "model": "tiny", "prompt": "a lighthouse at dusk", "negative_prompt": "blurry",
+            "width": 64, "height": 72, "steps": 6, "num_images": 2, "sampler": sampler, "seed": seed,
+        }))
+        .unwrap();
+        params.validate().unwrap();
+        EngineJob {
+            id: Uuid::now_v7(),
+            params,
+            model_location: Some(location.to_owned()),
+        }
+    }
+
+    fn finished(outcome: Outcome) -> Vec<Vec<u8>> {
+        match outcome {
+            Outcome::Finished(pngs) => pngs,
+            other => panic!("expected images, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_tiny_model_makes_pngs_of_the_requested_size_reproducibly_even_when_suspended() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny_diffusers(dir.path()).unwrap();
+        let location = dir.path().to_str().unwrap();
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        for sampler in ["euler_a", "dpmpp_2m_karras"] {
+            let job = job(location, sampler, 42);
+            let mut steps = hook();
+            let pngs = finished(engine.generate(&job, None, &mut steps).unwrap());
+            assert_eq!(pngs.len(), 2);
+            let decoded = image::load_from_memory(&pngs[0]).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), (64, 72));
+            assert_eq!(steps.seen.len(), 6);
+            assert!(
+                steps
+                    .seen
+                    .iter()
+                    .all(|(_, total, preview)| *total == 6 && *preview)
+            );
+            let text = String::from_utf8_lossy(&pngs[0]);
+            assert!(
+                text.contains("a lighthouse at dusk"),
+                "parameters travel in a text chunk"
+            );
+
+            let again = finished(engine.generate(&job, None, &mut hook()).unwrap());
+            assert_eq!(
+                again, pngs,
+                "{sampler}: the same seed gives the same images"
+            );
+            let other = finished(
+                engine
+                    .generate(&self::job(location, sampler, 43), None, &mut hook())
+                    .unwrap(),
+            );
+            assert_ne!(other, pngs, "{sampler}: another seed gives other images");
+
+            let mut suspending = Hook {
+                suspend_at: Some(3),
+                ..hook()
+            };
+            let Outcome::Suspended(state) = engine.generate(&job, None, &mut suspending).unwrap()
+            else {
+                panic!("expected a suspension")
+            };
+            engine
+                .generate(&self::job(location, sampler, 7), None, &mut hook())
+                .unwrap();
+            let resumed = finished(engine.generate(&job, Some(state), &mut suspending).unwrap());
+            assert_eq!(
+                resumed, pngs,
+                "{sampler}: suspend and resume change nothing"
+            );
+            assert_eq!(
+                suspending.seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+                [1, 2, 3, 4, 5, 6]
+            );
+        }
+        let mut cancelling = Hook {
+            cancel_at: Some(2),
+            ..hook()
+        };
+        assert!(matches!(
+            engine
+                .generate(&job(location, "ddim", 1), None, &mut cancelling)
+                .unwrap(),
+            Outcome::Canceled
+        ));
+        assert_eq!(cancelling.seen.len(), 2);
+        assert_eq!(engine.resident_models(), [location]);
+        assert!(engine.loaded_bytes() > 0);
+    }
+
+    #[test]
+    fn missing_and_broken_models_fail_clearly() {
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let mut none = job("/nonexistent", "euler", 1);
+        none.model_location = None;
+        let error = engine.generate(&none, None, &mut hook()).unwrap_err();
+        assert!(!error.retryable && error.message.contains("not installed"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("unet")).unwrap();
+        let error = engine
+            .generate(
+                &job(dir.path().to_str().unwrap(), "euler", 1),
+                None,
+                &mut hook(),
+            )
+            .unwrap_err();
+        assert!(
+            error.message.contains("could not be loaded"),
+            "{}",
+            error.message
+        );
+    }
+}

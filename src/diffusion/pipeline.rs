@@ -1,0 +1,209 @@
+//! Text to image: a loaded model (text encoder, UNet, VAE decoder) and a run that advances one
+//! denoising step at a time with classifier-free guidance, so that a worker can report progress,
+//! stop, or suspend it between steps. A run's state (latents, sampler state, step) is all that a
+//! suspended job keeps.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use anyhow::Context;
+use tch::{Device, Kind, Tensor};
+
+use super::clip::ClipTextEncoder;
+use super::sampler::{SamplerState, step_noise};
+use super::schedule::{Plan, Sampler, Schedule};
+use super::tokenizer::{self, EOT};
+use super::unet::{Heads, UNet};
+use super::vae::VaeDecoder;
+use super::weights::Weights;
+use crate::queue::model::GenerationParams;
+
+/// SD's latent scaling factor.
+const LATENT_SCALE: f64 = 0.18215;
+
+/// A model ready to generate.
+pub struct Pipeline {
+    clip: ClipTextEncoder,
+    unet: UNet,
+    vae: VaeDecoder,
+    device: Device,
+    kind: Kind,
+    bytes: i64,
+}
+
+/// One generation in progress.
+pub struct Run {
+    /// The latents, `[images, 4, h/8, w/8]`.
+    pub latents: Tensor,
+    /// The sampler's state (its `step` is the number of steps done).
+    pub state: SamplerState,
+    plan: Plan,
+    context: Tensor,
+    params: GenerationParams,
+    /// Whether the prompt was cut to 75 tokens.
+    pub truncated: bool,
+}
+
+fn component(dir: &Path, part: &str) -> anyhow::Result<std::path::PathBuf> {
+    [
+        "diffusion_pytorch_model.safetensors",
+        "diffusion_pytorch_model.fp16.safetensors",
+        "model.safetensors",
+        "model.fp16.safetensors",
+    ]
+    .iter()
+    .map(|name| dir.join(part).join(name))
+    .find(|p| p.is_file())
+    .with_context(|| format!("{}/{part} has no .safetensors weights", dir.display()))
+}
+
+impl Pipeline {
+    /// Loads a diffusers folder (`text_encoder/`, `unet/`, `vae/`) in `kind` onto `device`.
+    pub fn load_diffusers(dir: &Path, device: Device, kind: Kind) -> anyhow::Result<Self> {
+        let keep = |name: &str| Some(name.to_owned());
+        let text = Weights::load(&component(dir, "text_encoder")?, keep, device, kind)?;
+        let unet = Weights::load(&component(dir, "unet")?, keep, device, kind)?;
+        let vae = Weights::load(&component(dir, "vae")?, keep, device, kind)?;
+        let bytes = text.bytes() + unet.bytes() + vae.bytes();
+        let clip = ClipTextEncoder::new(&text).context("text encoder")?;
+        let heads = Heads::for_context(clip.config().width);
+        Ok(Self {
+            clip,
+            unet: UNet::new(&unet, heads).context("UNet")?,
+            vae: VaeDecoder::new(&vae).context("VAE")?,
+            device,
+            kind,
+            bytes,
+        })
+    }
+
+    /// Bytes of weights held.
+    pub fn bytes(&self) -> i64 {
+        self.bytes
+    }
+
+    fn encode(&self, prompt: &str) -> (Tensor, bool) {
+        let tokens = tokenizer::shared().tokenize(prompt, EOT);
+        let ids: Vec<i64> = tokens.ids.iter().map(|id| i64::from(*id)).collect();
+        let ids = Tensor::from_slice(&ids).unsqueeze(0).to_device(self.device);
+        (self.clip.forward(&ids), tokens.truncated)
+    }
+
+    /// Starts a run: encodes both prompts and draws the initial noise from the seed.
+    pub fn start(&self, params: &GenerationParams) -> anyhow::Result<Run> {
+        let _guard = tch::no_grad_guard();
+        let sampler = Sampler::parse(&params.sampler).context("unknown sampler")?;
+        let plan = Plan::new(
+            &Schedule::stable_diffusion(),
+            sampler,
+            params.steps as usize,
+        );
+        let images = i64::from(params.num_images);
+        let (cond, truncated) = self.encode(&params.prompt);
+        let (uncond, _) = self.encode(&params.negative_prompt);
+        let context = Tensor::cat(
+            &[uncond.repeat([images, 1, 1]), cond.repeat([images, 1, 1])],
+            0,
+        );
+        let seed = params.seed.unwrap_or(0);
+        tch::manual_seed(i64::from_le_bytes(seed.to_le_bytes()) & i64::MAX);
+        let shape = [
+            images,
+            4,
+            i64::from(params.height / 8),
+            i64::from(params.width / 8),
+        ];
+        let latents = Tensor::randn(shape, (Kind::Float, self.device)) * plan.init_noise_sigma;
+        Ok(Run {
+            latents: latents.to_kind(self.kind),
+            state: SamplerState::default(),
+            plan,
+            context,
+            params: params.clone(),
+            truncated,
+        })
+    }
+
+    /// Runs the next denoising step of `run`.
+    pub fn step(&self, run: &mut Run) {
+        let _guard = tch::no_grad_guard();
+        let i = run.state.step;
+        let input = run.plan.scale_input(&run.latents, i);
+        let eps = self.unet.forward(
+            &Tensor::cat(&[&input, &input], 0),
+            run.plan.timesteps[i],
+            &run.context,
+        );
+        let parts = eps.chunk(2, 0);
+        let guided = &parts[0] + (&parts[1] - &parts[0]) * run.params.cfg_scale;
+        let seed = run.params.seed.unwrap_or(0);
+        let (device, shape) = (self.device, run.latents.size());
+        run.latents = run
+            .plan
+            .step(&mut run.state, &run.latents, &guided, || {
+                step_noise(seed, i, &shape, device)
+            })
+            .to_kind(self.kind);
+    }
+
+    /// Whether every step is done.
+    pub fn done(&self, run: &Run) -> bool {
+        run.state.step >= run.plan.len()
+    }
+
+    /// Decodes the latents into RGB8 images, `(width, height, pixels)`.
+    pub fn decode(&self, run: &Run) -> Vec<(u32, u32, Vec<u8>)> {
+        let _guard = tch::no_grad_guard();
+        let pixels = self.vae.decode(&(&run.latents / LATENT_SCALE));
+        let pixels = ((pixels.to_kind(Kind::Float) + 1.0) * 127.5)
+            .clamp(0.0, 255.0)
+            .round()
+            .to_kind(Kind::Uint8)
+            .permute([0, 2, 3, 1])
+            .to_device(Device::Cpu);
+        let (n, h, w, _) = pixels.size4().expect("images are [n, h, w, 3]");
+        (0..n)
+            .map(|i| {
+                let data = Vec::<u8>::try_from(pixels.get(i).flatten(0, -1)).unwrap_or_default();
+                (w as u32, h as u32, data)
+            })
+            .collect()
+    }
+}
+
+/// A cheap preview of the first image's latents: a fixed linear map from the four latent channels
+/// to RGB (the usual SD 1.x approximation), at latent resolution.
+pub fn preview(latents: &Tensor) -> Option<(u32, u32, Vec<u8>)> {
+    let _guard = tch::no_grad_guard();
+    let factors = Tensor::from_slice(&[
+        0.298f32, 0.207, 0.208, 0.187, 0.286, 0.173, -0.158, 0.189, 0.264, -0.184, -0.271, -0.473,
+    ])
+    .reshape([4, 3])
+    .to_device(latents.device());
+    let first = latents.get(0).to_kind(Kind::Float).permute([1, 2, 0]);
+    let rgb = ((first.matmul(&factors) + 1.0) * 127.5)
+        .clamp(0.0, 255.0)
+        .to_kind(Kind::Uint8);
+    let (h, w, _) = rgb.size3().ok()?;
+    let data = Vec::<u8>::try_from(rgb.to_device(Device::Cpu).flatten(0, -1)).ok()?;
+    Some((w as u32, h as u32, data))
+}
+
+/// A PNG of RGB8 `pixels` carrying the generation parameters in an `atelier` text chunk.
+pub fn png(
+    width: u32,
+    height: u32,
+    pixels: &[u8],
+    params: &GenerationParams,
+) -> anyhow::Result<Vec<u8>> {
+    let mut out = Cursor::new(Vec::new());
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.add_text_chunk("atelier".into(), serde_json::to_string(params)?)?;
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(pixels)?;
+    }
+    Ok(out.into_inner())
+}
