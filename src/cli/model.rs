@@ -47,10 +47,23 @@ pub(super) enum ModelCommand {
     },
     /// Registers, in place, the models found in the models directories.
     Scan,
+    /// Writes a tiny random-weight diffusers model into DIR, for trying the pipeline without a
+    /// real checkpoint (its images are noise; register it with `atelier db psql`, since its
+    /// 128-wide cross-attention belongs to no family the probe accepts).
+    WriteTiny {
+        /// The directory to write (created).
+        dir: std::path::PathBuf,
+    },
 }
 
 impl ModelCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
+        if let ModelCommand::WriteTiny { dir } = &self {
+            std::fs::create_dir_all(dir)?;
+            crate::diffusion::tiny::write_tiny_diffusers(dir)?;
+            println!("wrote a tiny model to {}", dir.display());
+            return Ok(());
+        }
         let database = db::open(&config, Purpose::Cli).await?;
         let catalogue = Catalogue::new(database.pool.clone(), &config)?;
         let result = self.run_with(&catalogue).await;
@@ -110,6 +123,7 @@ impl ModelCommand {
                 println!("deleted {} ({canceled} jobs cancelled)", found.name);
                 Ok(())
             }
+            ModelCommand::WriteTiny { .. } => Ok(()),
             ModelCommand::Scan => {
                 let report = ops::scan(catalogue, caller).await?;
                 for model in &report.added {

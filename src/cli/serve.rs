@@ -42,7 +42,7 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         storage,
     )?);
     tokio::spawn(sweep_periodically(Arc::clone(&app)));
-    app.events.spawn_listener(database.app_config.clone());
+    let listener_task = app.events.spawn_listener(database.app_config.clone());
     let worker = match worker::engine::for_device(
         &config.worker.device,
         config.worker.model_memory_bytes(),
@@ -66,6 +66,7 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         stop.stop();
         let _ = running.await;
     }
+    listener_task.abort();
     Ok(())
 }
 
