@@ -1,4 +1,5 @@
-//! The tch engine behind `worker::engine::Engine`: loads diffusers-folder models on first use and
+//! The tch engine behind `worker::engine::Engine`: loads models (diffusers folders or single-file
+//! LDM checkpoints) on first use and
 //! keeps the most recently used ones within a memory budget, runs a job step by step through the
 //! worker's step hook (progress with previews, cancellation, suspension with the run's whole
 //! state), and returns PNGs that carry their parameters.
@@ -67,12 +68,11 @@ impl TchEngine {
             Some(index) => index,
             None => {
                 let started = std::time::Instant::now();
-                let pipeline = Pipeline::load_diffusers(
-                    std::path::Path::new(location),
-                    self.device,
-                    self.kind,
-                )
-                .map_err(|e| failure(format!("the model could not be loaded: {e:#}"), false))?;
+                let pipeline =
+                    Pipeline::load(std::path::Path::new(location), self.device, self.kind)
+                        .map_err(|e| {
+                            failure(format!("the model could not be loaded: {e:#}"), false)
+                        })?;
                 while !loaded.is_empty()
                     && loaded.iter().map(|(_, p)| p.bytes()).sum::<i64>() + pipeline.bytes()
                         > self.budget_bytes
@@ -156,7 +156,7 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::diffusion::tiny::write_tiny_diffusers;
+    use crate::diffusion::tiny::{write_tiny_diffusers, write_tiny_single_file};
     use crate::queue::model::GenerationParams;
 
     /// Records steps; suspends once at `suspend_at`, cancels at `cancel_at`.
@@ -285,6 +285,53 @@ mod tests {
         assert_eq!(cancelling.seen.len(), 2);
         assert_eq!(engine.resident_models(), [location]);
         assert!(engine.loaded_bytes() > 0);
+    }
+
+    #[test]
+    fn a_single_file_checkpoint_gives_the_same_images_as_its_diffusers_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("folder");
+        std::fs::create_dir_all(&folder).unwrap();
+        write_tiny_diffusers(&folder).unwrap();
+        let file = dir.path().join("tiny.safetensors");
+        write_tiny_single_file(&file).unwrap();
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let from_folder = finished(
+            engine
+                .generate(
+                    &job(folder.to_str().unwrap(), "euler", 9),
+                    None,
+                    &mut hook(),
+                )
+                .unwrap(),
+        );
+        let from_file = finished(
+            engine
+                .generate(&job(file.to_str().unwrap(), "euler", 9), None, &mut hook())
+                .unwrap(),
+        );
+        assert_eq!(from_file, from_folder);
+        assert_eq!(engine.resident_models().len(), 2);
+        let small = TchEngine::new(Device::Cpu, 1);
+        finished(
+            small
+                .generate(
+                    &job(folder.to_str().unwrap(), "euler", 9),
+                    None,
+                    &mut hook(),
+                )
+                .unwrap(),
+        );
+        finished(
+            small
+                .generate(&job(file.to_str().unwrap(), "euler", 9), None, &mut hook())
+                .unwrap(),
+        );
+        assert_eq!(
+            small.resident_models(),
+            [file.to_str().unwrap()],
+            "the budget keeps one model"
+        );
     }
 
     #[test]

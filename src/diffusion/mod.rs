@@ -1,8 +1,8 @@
-//! The diffusion engine on tch (libtorch 2.11). Built so far: the device check, the CLIP
-//! tokenizer, weight loading with name adapters, the CLIP text encoder, the UNet, the VAE decoder,
-//! the noise schedules and sampler plans, and the samplers' tensor updates. Not built yet: the VAE
-//! encoder, the UNet/VAE key adapters for single-file checkpoints, the pipeline (guidance,
-//! batches, PNGs) and the engine thread behind `worker::engine::Engine`.
+//! The diffusion engine on tch (libtorch 2.11): the CLIP tokenizer and text encoder, the UNet,
+//! the VAE decoder, the samplers, weight loading for diffusers folders and single-file LDM
+//! checkpoints, the step-by-step pipeline, and `engine::TchEngine`, the implementation of
+//! `worker::engine::Engine`. Not built yet: the VAE encoder (image-to-image), SD 2.x specifics
+//! (penultimate text layer, v-prediction) and SDXL.
 
 pub mod clip;
 pub mod device;
@@ -10,6 +10,7 @@ pub mod engine;
 #[cfg(test)]
 mod golden;
 mod layers;
+pub mod ldm;
 pub mod pipeline;
 pub mod sampler;
 pub mod schedule;

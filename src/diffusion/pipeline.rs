@@ -10,6 +10,7 @@ use anyhow::Context;
 use tch::{Device, Kind, Tensor};
 
 use super::clip::ClipTextEncoder;
+use super::ldm;
 use super::sampler::{SamplerState, step_noise};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
@@ -64,17 +65,65 @@ impl Pipeline {
         let text = Weights::load(&component(dir, "text_encoder")?, keep, device, kind)?;
         let unet = Weights::load(&component(dir, "unet")?, keep, device, kind)?;
         let vae = Weights::load(&component(dir, "vae")?, keep, device, kind)?;
+        Self::assemble(&text, &unet, &vae, device, kind)
+    }
+
+    /// Loads a single-file checkpoint in the original LDM layout (`model.diffusion_model.*`,
+    /// `first_stage_model.*`, `cond_stage_model.transformer.*`), adapting its names.
+    pub fn load_single_file(path: &Path, device: Device, kind: Kind) -> anyhow::Result<Self> {
+        let header = crate::models::safetensors::read_header(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let layers = ldm::layers_per_block(header.keys().map(String::as_str))
+            .context("the checkpoint's UNet has no downsampler, so its layout is unknown")?;
+        let levels = header
+            .keys()
+            .filter_map(|k| {
+                k.strip_prefix("first_stage_model.decoder.up.")?
+                    .split('.')
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+            .map_or(0, |top| top + 1);
+        let text = Weights::load(path, super::weights::clip_name, device, kind)?;
+        let unet = Weights::load(path, |n| ldm::unet_name(n, layers), device, kind)?;
+        let decoder_only = |n: &str| {
+            ldm::vae_name(n, levels)
+                .filter(|n| n.starts_with("decoder.") || n.starts_with("post_quant_conv."))
+        };
+        let mut vae = Weights::load(path, decoder_only, device, kind)?;
+        vae.squeeze_convolutions(ldm::is_vae_attention_projection);
+        Self::assemble(&text, &unet, &vae, device, kind)
+    }
+
+    fn assemble(
+        text: &Weights,
+        unet: &Weights,
+        vae: &Weights,
+        device: Device,
+        kind: Kind,
+    ) -> anyhow::Result<Self> {
         let bytes = text.bytes() + unet.bytes() + vae.bytes();
-        let clip = ClipTextEncoder::new(&text).context("text encoder")?;
+        let clip = ClipTextEncoder::new(text).context("text encoder")?;
         let heads = Heads::for_context(clip.config().width);
         Ok(Self {
             clip,
-            unet: UNet::new(&unet, heads).context("UNet")?,
-            vae: VaeDecoder::new(&vae).context("VAE")?,
+            unet: UNet::new(unet, heads).context("UNet")?,
+            vae: VaeDecoder::new(vae).context("VAE")?,
             device,
             kind,
             bytes,
         })
+    }
+
+    /// Loads a diffusers folder or a single-file checkpoint, whichever `path` is.
+    pub fn load(path: &Path, device: Device, kind: Kind) -> anyhow::Result<Self> {
+        if path.is_dir() {
+            Self::load_diffusers(path, device, kind)
+        } else {
+            Self::load_single_file(path, device, kind)
+        }
     }
 
     /// Bytes of weights held.

@@ -49,55 +49,109 @@ fn names(json: &str) -> Names {
 
 /// Writes the tiny model into `dir` (`model_index.json`, `text_encoder/`, `unet/`, `vae/`).
 pub fn write_tiny_diffusers(dir: &std::path::Path) -> std::io::Result<()> {
-    use crate::models::safetensors::{Tensor as Stored, write};
+    let [(clip, clip_names), (unet, unet_names), (vae, vae_names)] = parts();
+    std::fs::write(dir.join("model_index.json"), "{}")?;
+    for (part, file, weights, list) in [
+        ("text_encoder", "model.safetensors", clip, clip_names),
+        (
+            "unet",
+            "diffusion_pytorch_model.safetensors",
+            unet,
+            unet_names,
+        ),
+        ("vae", "diffusion_pytorch_model.safetensors", vae, vae_names),
+    ] {
+        std::fs::create_dir_all(dir.join(part))?;
+        let tensors = list
+            .iter()
+            .map(|(name, shape)| (name.clone(), tensor(&weights, name, shape)))
+            .collect();
+        write_tensors(&dir.join(part).join(file), tensors)?;
+    }
+    Ok(())
+}
+
+/// Writes the same model as one `.safetensors` file in the original LDM layout, with the names
+/// diffusers' own converter maps to the diffusers folder's (`tests/data/ldm_keys.json`), so both
+/// layouts hold identical weights.
+pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct LdmKeys {
+        tiny_unet: Vec<(String, String, Vec<i64>)>,
+        tiny_vae: Vec<(String, String, Vec<i64>)>,
+    }
+    let keys: LdmKeys = serde_json::from_str(include_str!("../../tests/data/ldm_keys.json"))
+        .expect("the key list parses");
+    let [(clip, clip_names), (unet, _), (vae, _)] = parts();
+    let mut tensors: Vec<(String, Tensor)> = clip_names
+        .iter()
+        .map(|(name, shape)| {
+            (
+                format!("cond_stage_model.transformer.{name}"),
+                tensor(&clip, name, shape),
+            )
+        })
+        .collect();
+    for (ldm, name, shape) in &keys.tiny_unet {
+        tensors.push((ldm.clone(), tensor(&unet, name, shape)));
+    }
+    for (ldm, name, shape) in &keys.tiny_vae {
+        if !(name.starts_with("decoder.") || name.starts_with("post_quant_conv.")) {
+            continue;
+        }
+        let mut value = tensor(&vae, name, shape);
+        if super::ldm::is_vae_attention_projection(name) {
+            value = value.reshape([shape[0], shape[1], 1, 1]);
+        }
+        tensors.push((ldm.clone(), value));
+    }
+    write_tensors(path, tensors)
+}
+
+/// The three parts' formula weights and name lists.
+fn parts() -> [(Weights, BTreeMap<String, Vec<i64>>); 3] {
     let mut clip = names(include_str!("../../tests/data/clip_text_golden.json")).names;
     clip.insert(
         "text_model.embeddings.token_embedding.weight".into(),
         vec![49408, 128],
     );
-    let parts = [
-        ("text_encoder", "model.safetensors", clip, 0.1, false),
-        (
-            "unet",
-            "diffusion_pytorch_model.safetensors",
-            names(include_str!("../../tests/data/unet_golden.json")).names,
-            0.05,
-            true,
-        ),
-        (
-            "vae",
-            "diffusion_pytorch_model.safetensors",
-            names(include_str!("../../tests/data/vae_golden.json")).full_scale_names,
-            0.05,
-            true,
-        ),
-    ];
-    std::fs::write(dir.join("model_index.json"), "{}")?;
-    for (part, file, list, scale, norms) in parts {
-        std::fs::create_dir_all(dir.join(part))?;
-        let weights = formula_weights(&list, scale, norms);
-        let data: Vec<(String, Vec<i64>, Vec<u8>)> = list
-            .iter()
-            .map(|(name, shape)| {
-                let values =
-                    Vec::<f32>::try_from(weights.get(name, shape).unwrap().flatten(0, -1)).unwrap();
-                (
-                    name.clone(),
-                    shape.clone(),
-                    values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                )
-            })
-            .collect();
-        let stored: Vec<Stored<'_>> = data
-            .iter()
-            .map(|(name, shape, bytes)| Stored {
+    let unet = names(include_str!("../../tests/data/unet_golden.json")).names;
+    let vae = names(include_str!("../../tests/data/vae_golden.json")).full_scale_names;
+    [
+        (formula_weights(&clip, 0.1, false), clip),
+        (formula_weights(&unet, 0.05, true), unet),
+        (formula_weights(&vae, 0.05, true), vae),
+    ]
+}
+
+fn tensor(weights: &Weights, name: &str, shape: &[i64]) -> Tensor {
+    weights
+        .get(name, shape)
+        .expect("formula weights have every name")
+}
+
+fn write_tensors(path: &std::path::Path, tensors: Vec<(String, Tensor)>) -> std::io::Result<()> {
+    use crate::models::safetensors::{Tensor as Stored, write};
+    let data: Vec<(String, Vec<u64>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, tensor)| {
+            let shape = tensor.size().iter().map(|d| *d as u64).collect();
+            let values = Vec::<f32>::try_from(tensor.flatten(0, -1)).expect("f32 tensors convert");
+            (
                 name,
-                dtype: "F32",
-                shape: shape.iter().map(|d| *d as u64).collect(),
-                data: bytes,
-            })
-            .collect();
-        write(&dir.join(part).join(file), &stored)?;
-    }
-    Ok(())
+                shape,
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let stored: Vec<Stored<'_>> = data
+        .iter()
+        .map(|(name, shape, bytes)| Stored {
+            name,
+            dtype: "F32",
+            shape: shape.clone(),
+            data: bytes,
+        })
+        .collect();
+    write(path, &stored)
 }

@@ -105,6 +105,21 @@ impl Weights {
             .map(String::as_str)
     }
 
+    /// Squeezes the 1x1-convolution weights whose names match into linear weights.
+    pub fn squeeze_convolutions(&mut self, matches: impl Fn(&str) -> bool) {
+        for (name, tensor) in &mut self.tensors {
+            let size = tensor.size();
+            if matches(name) && size.len() == 4 && size[2] == 1 && size[3] == 1 {
+                *tensor = tensor.reshape([size[0], size[1]]);
+            }
+        }
+    }
+
+    /// Names of the tensors held.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> i64 {
         self.tensors

@@ -1,0 +1,207 @@
+//! Key adapters from the original LDM single-file layout (`model.diffusion_model.*`,
+//! `first_stage_model.*`) to the internal (diffusers) naming. The UNet's layout depends on its
+//! layers per block, which the caller reads from the checkpoint (`layers_per_block`); the VAE's
+//! decoder levels come in reverse order, and its attention projections are 1x1 convolutions that
+//! must be squeezed to linear weights (`is_vae_attention_projection`).
+
+const UNET: &str = "model.diffusion_model.";
+const VAE: &str = "first_stage_model.";
+
+/// Layers per block of an LDM UNet: the first downsampler sits at `input_blocks.{layers + 1}`.
+pub fn layers_per_block<'a>(names: impl Iterator<Item = &'a str>) -> Option<usize> {
+    names
+        .filter_map(|n| {
+            n.strip_prefix(UNET)?
+                .strip_prefix("input_blocks.")?
+                .strip_suffix(".0.op.weight")
+        })
+        .filter_map(|i| i.parse::<usize>().ok())
+        .min()
+        .map(|first| first - 1)
+}
+
+fn resnet_part(rest: &str) -> Option<String> {
+    let renames = [
+        ("in_layers.0.", "norm1."),
+        ("in_layers.2.", "conv1."),
+        ("emb_layers.1.", "time_emb_proj."),
+        ("out_layers.0.", "norm2."),
+        ("out_layers.3.", "conv2."),
+        ("skip_connection.", "conv_shortcut."),
+    ];
+    renames
+        .iter()
+        .find_map(|(from, to)| rest.strip_prefix(from).map(|tail| format!("{to}{tail}")))
+}
+
+/// Splits `"{index}.{rest}"`.
+fn index(text: &str) -> Option<(usize, &str)> {
+    let (number, rest) = text.split_once('.')?;
+    Some((number.parse().ok()?, rest))
+}
+
+/// The internal name of an LDM UNet weight, for a UNet with `layers` layers per block.
+pub fn unet_name(name: &str, layers: usize) -> Option<String> {
+    let rest = name.strip_prefix(UNET)?;
+    let simple = [
+        ("time_embed.0.", "time_embedding.linear_1."),
+        ("time_embed.2.", "time_embedding.linear_2."),
+        ("input_blocks.0.0.", "conv_in."),
+        ("out.0.", "conv_norm_out."),
+        ("out.2.", "conv_out."),
+    ];
+    if let Some(found) = simple
+        .iter()
+        .find_map(|(from, to)| rest.strip_prefix(from).map(|tail| format!("{to}{tail}")))
+    {
+        return Some(found);
+    }
+    if let Some(mid) = rest.strip_prefix("middle_block.") {
+        let (i, tail) = index(mid)?;
+        return match i {
+            0 | 2 => Some(format!(
+                "mid_block.resnets.{}.{}",
+                i / 2,
+                resnet_part(tail)?
+            )),
+            1 => Some(format!("mid_block.attentions.0.{tail}")),
+            _ => None,
+        };
+    }
+    if let Some(input) = rest.strip_prefix("input_blocks.") {
+        let (i, tail) = index(input)?;
+        let (block, layer) = ((i - 1) / (layers + 1), (i - 1) % (layers + 1));
+        let (part, tail) = index(tail)?;
+        return match (layer == layers, part) {
+            (true, 0) => Some(format!(
+                "down_blocks.{block}.downsamplers.0.conv.{}",
+                tail.strip_prefix("op.")?
+            )),
+            (false, 0) => Some(format!(
+                "down_blocks.{block}.resnets.{layer}.{}",
+                resnet_part(tail)?
+            )),
+            (false, 1) => Some(format!("down_blocks.{block}.attentions.{layer}.{tail}")),
+            _ => None,
+        };
+    }
+    if let Some(output) = rest.strip_prefix("output_blocks.") {
+        let (i, tail) = index(output)?;
+        let (block, layer) = (i / (layers + 1), i % (layers + 1));
+        let (part, tail) = index(tail)?;
+        if part == 0 {
+            return Some(format!(
+                "up_blocks.{block}.resnets.{layer}.{}",
+                resnet_part(tail)?
+            ));
+        }
+        if let Some(conv) = tail.strip_prefix("conv.") {
+            return Some(format!("up_blocks.{block}.upsamplers.0.conv.{conv}"));
+        }
+        return (part == 1).then(|| format!("up_blocks.{block}.attentions.{layer}.{tail}"));
+    }
+    None
+}
+
+/// The internal name of an LDM VAE weight, for a VAE with `levels` resolution levels (4 in SD).
+pub fn vae_name(name: &str, levels: usize) -> Option<String> {
+    let rest = name.strip_prefix(VAE)?;
+    if rest.starts_with("quant_conv.") || rest.starts_with("post_quant_conv.") {
+        return Some(rest.to_owned());
+    }
+    let (side, rest) = rest.split_once('.')?;
+    if side != "encoder" && side != "decoder" {
+        return None;
+    }
+    let vae_resnet = |tail: &str| tail.replace("nin_shortcut.", "conv_shortcut.");
+    let inner = if let Some(tail) = rest.strip_prefix("norm_out.") {
+        format!("conv_norm_out.{tail}")
+    } else if rest.starts_with("conv_in.") || rest.starts_with("conv_out.") {
+        rest.to_owned()
+    } else if let Some(mid) = rest.strip_prefix("mid.") {
+        if let Some(tail) = mid.strip_prefix("block_1.") {
+            format!("mid_block.resnets.0.{}", vae_resnet(tail))
+        } else if let Some(tail) = mid.strip_prefix("block_2.") {
+            format!("mid_block.resnets.1.{}", vae_resnet(tail))
+        } else {
+            let tail = mid.strip_prefix("attn_1.")?;
+            let (part, leaf) = tail.rsplit_once('.')?;
+            let part = match part {
+                "norm" => "group_norm",
+                "q" => "to_q",
+                "k" => "to_k",
+                "v" => "to_v",
+                "proj_out" => "to_out.0",
+                _ => return None,
+            };
+            format!("mid_block.attentions.0.{part}.{leaf}")
+        }
+    } else {
+        let (kind, rest) = rest.split_once('.')?;
+        let (level, tail) = index(rest)?;
+        let (blocks, level) = match kind {
+            "down" => ("down_blocks", level),
+            "up" => ("up_blocks", levels.checked_sub(level + 1)?),
+            _ => return None,
+        };
+        if let Some(block) = tail.strip_prefix("block.") {
+            let (j, leaf) = index(block)?;
+            format!("{blocks}.{level}.resnets.{j}.{}", vae_resnet(leaf))
+        } else if let Some(leaf) = tail.strip_prefix("downsample.conv.") {
+            format!("{blocks}.{level}.downsamplers.0.conv.{leaf}")
+        } else {
+            format!(
+                "{blocks}.{level}.upsamplers.0.conv.{}",
+                tail.strip_prefix("upsample.conv.")?
+            )
+        }
+    };
+    Some(format!("{side}.{inner}"))
+}
+
+/// Whether an internal VAE name is an attention projection weight, stored as a 1x1 convolution
+/// in LDM files and used as a linear weight.
+pub fn is_vae_attention_projection(name: &str) -> bool {
+    name.contains("mid_block.attentions.0.to_") && name.ends_with(".weight")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        unet: Vec<(String, String, Vec<i64>)>,
+        vae: Vec<(String, String, Vec<i64>)>,
+    }
+
+    #[test]
+    fn every_key_of_an_sd15_checkpoint_maps_as_the_reference_converter_maps_it() {
+        let keys: Keys =
+            serde_json::from_str(include_str!("../../tests/data/ldm_keys.json")).unwrap();
+        assert_eq!((keys.unet.len(), keys.vae.len()), (686, 248));
+        let layers = layers_per_block(keys.unet.iter().map(|(ldm, _, _)| ldm.as_str())).unwrap();
+        assert_eq!(layers, 2);
+        for (ldm, expected, _) in &keys.unet {
+            assert_eq!(
+                unet_name(ldm, layers).as_deref(),
+                Some(expected.as_str()),
+                "{ldm}"
+            );
+        }
+        for (ldm, expected, shape) in &keys.vae {
+            assert_eq!(
+                vae_name(ldm, 4).as_deref(),
+                Some(expected.as_str()),
+                "{ldm}"
+            );
+            assert_eq!(
+                is_vae_attention_projection(expected),
+                shape.len() == 2,
+                "{expected}"
+            );
+        }
+        assert_eq!(unet_name("cond_stage_model.transformer.x", 2), None);
+        assert_eq!(vae_name("first_stage_model.loss.logvar", 4), None);
+    }
+}
