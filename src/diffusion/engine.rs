@@ -49,10 +49,8 @@ impl TchEngine {
 
     /// Bytes of weights loaded now.
     pub fn loaded_bytes(&self) -> i64 {
-        self.loaded
-            .lock()
-            .map(|l| l.iter().map(|(_, p)| p.bytes()).sum())
-            .unwrap_or(0)
+        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.iter().map(|(_, p)| p.bytes()).sum()
     }
 
     fn with_pipeline<T>(
@@ -60,10 +58,8 @@ impl TchEngine {
         location: &str,
         work: impl FnOnce(&Pipeline) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
-        let mut loaded = self
-            .loaded
-            .lock()
-            .map_err(|_| failure("the engine's model cache is poisoned", true))?;
+        // A panic inside libtorch (a bad model) poisons the lock but leaves the cache usable.
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         let index = match loaded.iter().position(|(l, _)| l == location) {
             Some(index) => index,
             None => {
@@ -99,10 +95,8 @@ impl TchEngine {
 
 impl Engine for TchEngine {
     fn resident_models(&self) -> Vec<String> {
-        self.loaded
-            .lock()
-            .map(|l| l.iter().map(|(name, _)| name.clone()).collect())
-            .unwrap_or_default()
+        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.iter().map(|(name, _)| name.clone()).collect()
     }
 
     fn generate(
