@@ -1,10 +1,14 @@
-//! The tch engine behind `worker::engine::Engine`: loads models (diffusers folders or single-file
-//! LDM checkpoints) on first use and
-//! keeps the most recently used ones within a memory budget, runs a job step by step through the
-//! worker's step hook (progress with previews, cancellation, suspension with the run's whole
-//! state), and returns PNGs that carry their parameters.
+//! The tch engine behind `worker::engine::Engine`. One thread owns the models and every tensor:
+//! `generate` sends it the job over a channel and relays each step (progress with a preview) to
+//! the worker's hook, sending the hook's answer (continue, suspend, cancel) back. The thread loads
+//! models (diffusers folders or single-file LDM checkpoints) on first use, keeps the most recently
+//! used within a memory budget, keeps suspended runs (latents, sampler state, step) until they
+//! resume, and returns PNGs that carry their parameters.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 
 use tch::{Device, Kind};
 
@@ -13,14 +17,28 @@ use crate::worker::engine::{
     Control, Engine, EngineError, EngineJob, Outcome, Preview, Steps, Suspended,
 };
 
-/// The engine for one device.
+/// Suspended runs the engine keeps; older ones are dropped (their jobs restart from step 0).
+const MAX_SUSPENDED: usize = 16;
+
+/// The handle the worker holds.
 pub struct TchEngine {
-    device: Device,
-    kind: Kind,
-    budget_bytes: i64,
-    /// Loaded models by location, most recently used last. A mutex because tensors are not
-    /// `Sync`; a worker runs one job at a time, so it is never contended.
-    loaded: Mutex<Vec<(String, Pipeline)>>,
+    requests: Sender<Request>,
+    /// (location, bytes) of the loaded models, most recently used last.
+    status: Arc<Mutex<Vec<(String, i64)>>>,
+}
+
+/// One job for the engine thread.
+struct Request {
+    job: EngineJob,
+    resume: Option<u64>,
+    events: Sender<Event>,
+    control: Receiver<Control>,
+}
+
+/// What the engine thread reports during a job.
+enum Event {
+    Step(u32, u32, Option<Preview>),
+    Done(Result<Outcome, EngineError>),
 }
 
 fn failure(message: impl Into<String>, retryable: bool) -> EngineError {
@@ -31,36 +49,60 @@ fn failure(message: impl Into<String>, retryable: bool) -> EngineError {
 }
 
 impl TchEngine {
-    /// An engine on `device` (fp16 on CUDA, fp32 on the CPU) keeping at most `budget_bytes` of
-    /// weights loaded.
+    /// Starts the engine thread on `device` (fp16 on CUDA, fp32 on the CPU), keeping at most
+    /// `budget_bytes` of weights loaded.
     pub fn new(device: Device, budget_bytes: i64) -> Self {
         let kind = if device.is_cuda() {
             Kind::Half
         } else {
             Kind::Float
         };
-        Self {
+        let (requests, incoming) = mpsc::channel::<Request>();
+        let status = Arc::new(Mutex::new(Vec::new()));
+        let mut models = Models {
             device,
             kind,
             budget_bytes,
-            loaded: Mutex::new(Vec::new()),
-        }
+            loaded: Vec::new(),
+            status: Arc::clone(&status),
+        };
+        let mut suspended = Kept::default();
+        std::thread::Builder::new()
+            .name("atelier-engine".into())
+            .spawn(move || {
+                while let Ok(request) = incoming.recv() {
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        run_job(&mut models, &mut suspended, &request)
+                    }))
+                    .unwrap_or_else(|_| Err(failure("the engine crashed on this job", true)));
+                    let _ = request.events.send(Event::Done(result));
+                }
+            })
+            .expect("the engine thread can be spawned");
+        Self { requests, status }
     }
 
     /// Bytes of weights loaded now.
     pub fn loaded_bytes(&self) -> i64 {
-        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        loaded.iter().map(|(_, p)| p.bytes()).sum()
+        let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        status.iter().map(|(_, bytes)| bytes).sum()
     }
+}
 
-    fn with_pipeline<T>(
-        &self,
-        location: &str,
-        work: impl FnOnce(&Pipeline) -> Result<T, EngineError>,
-    ) -> Result<T, EngineError> {
-        // A panic inside libtorch (a bad model) poisons the lock but leaves the cache usable.
-        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        let index = match loaded.iter().position(|(l, _)| l == location) {
+/// The engine thread's models.
+struct Models {
+    device: Device,
+    kind: Kind,
+    budget_bytes: i64,
+    loaded: Vec<(String, Pipeline)>,
+    status: Arc<Mutex<Vec<(String, i64)>>>,
+}
+
+impl Models {
+    /// The pipeline for `location`, loading it (and unloading the least recently used beyond the
+    /// budget) if needed.
+    fn get(&mut self, location: &str) -> Result<&Pipeline, EngineError> {
+        let index = match self.loaded.iter().position(|(l, _)| l == location) {
             Some(index) => index,
             None => {
                 let started = std::time::Instant::now();
@@ -69,11 +111,11 @@ impl TchEngine {
                         .map_err(|e| {
                             failure(format!("the model could not be loaded: {e:#}"), false)
                         })?;
-                while !loaded.is_empty()
-                    && loaded.iter().map(|(_, p)| p.bytes()).sum::<i64>() + pipeline.bytes()
+                while !self.loaded.is_empty()
+                    && self.loaded.iter().map(|(_, p)| p.bytes()).sum::<i64>() + pipeline.bytes()
                         > self.budget_bytes
                 {
-                    let (evicted, _) = loaded.remove(0);
+                    let (evicted, _) = self.loaded.remove(0);
                     tracing::info!(model = %evicted, "unloaded a model to stay within the budget");
                 }
                 tracing::info!(
@@ -82,21 +124,107 @@ impl TchEngine {
                     secs = started.elapsed().as_secs_f64(),
                     "model loaded"
                 );
-                loaded.push((location.to_owned(), pipeline));
-                loaded.len() - 1
+                self.loaded.push((location.to_owned(), pipeline));
+                self.loaded.len() - 1
             }
         };
-        let entry = loaded.remove(index);
-        loaded.push(entry);
-        let (_, pipeline) = loaded.last().expect("just pushed");
-        work(pipeline)
+        let entry = self.loaded.remove(index);
+        self.loaded.push(entry);
+        let mut status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        *status = self
+            .loaded
+            .iter()
+            .map(|(l, p)| (l.clone(), p.bytes()))
+            .collect();
+        Ok(&self.loaded.last().expect("just pushed").1)
     }
+}
+
+/// Suspended runs by token.
+#[derive(Default)]
+struct Kept {
+    runs: VecDeque<(u64, Run)>,
+    next: u64,
+}
+
+impl Kept {
+    fn keep(&mut self, run: Run) -> u64 {
+        self.next += 1;
+        if self.runs.len() >= MAX_SUSPENDED {
+            self.runs.pop_front();
+        }
+        self.runs.push_back((self.next, run));
+        self.next
+    }
+
+    fn take(&mut self, token: u64) -> Option<Run> {
+        let index = self.runs.iter().position(|(t, _)| *t == token)?;
+        self.runs.remove(index).map(|(_, run)| run)
+    }
+}
+
+/// Runs one job on the engine thread.
+fn run_job(
+    models: &mut Models,
+    kept: &mut Kept,
+    request: &Request,
+) -> Result<Outcome, EngineError> {
+    let job = &request.job;
+    let location = job
+        .model_location
+        .as_deref()
+        .ok_or_else(|| failure("the model is not installed", false))?;
+    let pipeline = models.get(location)?;
+    let mut run = match request.resume.and_then(|token| kept.take(token)) {
+        Some(run) => run,
+        None => pipeline
+            .start(&job.params)
+            .map_err(|e| failure(format!("{e:#}"), false))?,
+    };
+    if run.truncated {
+        tracing::warn!(item = %job.id, "the prompt was cut to 75 tokens");
+    }
+    let total = job.params.steps;
+    while !pipeline.done(&run) {
+        pipeline.step(&mut run);
+        let done = u32::try_from(run.state.step).unwrap_or(total);
+        let preview = pipeline::preview(&run.latents).map(|(width, height, rgb)| Preview {
+            width,
+            height,
+            rgb,
+        });
+        if request
+            .events
+            .send(Event::Step(done, total, preview))
+            .is_err()
+        {
+            return Ok(Outcome::Canceled);
+        }
+        match request.control.recv() {
+            Ok(Control::Continue) => {}
+            Ok(Control::Suspend) => {
+                let token = kept.keep(run);
+                return Ok(Outcome::Suspended(Suspended(Box::new(token))));
+            }
+            Ok(Control::Cancel) | Err(_) => return Ok(Outcome::Canceled),
+        }
+    }
+    pipeline
+        .decode(&run)
+        .into_iter()
+        .map(|(w, h, pixels)| pipeline::png(w, h, &pixels, &job.params))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(Outcome::Finished)
+        .map_err(|e| failure(format!("encoding the image failed: {e}"), false))
 }
 
 impl Engine for TchEngine {
     fn resident_models(&self) -> Vec<String> {
-        let loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        loaded.iter().map(|(name, _)| name.clone()).collect()
+        let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        status
+            .iter()
+            .map(|(location, _)| location.clone())
+            .collect()
     }
 
     fn generate(
@@ -105,43 +233,28 @@ impl Engine for TchEngine {
         resume: Option<Suspended>,
         steps: &mut dyn Steps,
     ) -> Result<Outcome, EngineError> {
-        let location = job
-            .model_location
-            .as_deref()
-            .ok_or_else(|| failure("the model is not installed", false))?;
-        self.with_pipeline(location, |pipeline| {
-            let mut run = match resume.map(|s| s.0.downcast::<Run>()) {
-                Some(Ok(run)) => *run,
-                _ => pipeline
-                    .start(&job.params)
-                    .map_err(|e| failure(format!("{e:#}"), false))?,
-            };
-            if run.truncated {
-                tracing::warn!(item = %job.id, "the prompt was cut to 75 tokens");
-            }
-            let total = job.params.steps;
-            while !pipeline.done(&run) {
-                pipeline.step(&mut run);
-                let done = u32::try_from(run.state.step).unwrap_or(total);
-                let preview = pipeline::preview(&run.latents).map(|(width, height, rgb)| Preview {
-                    width,
-                    height,
-                    rgb,
-                });
-                match steps.after_step(done, total, preview) {
-                    Control::Continue => {}
-                    Control::Suspend => return Ok(Outcome::Suspended(Suspended(Box::new(run)))),
-                    Control::Cancel => return Ok(Outcome::Canceled),
+        let stopped = || failure("the engine thread stopped", true);
+        let resume = resume
+            .and_then(|s| s.0.downcast::<u64>().ok())
+            .map(|token| *token);
+        let (events, from_engine) = mpsc::channel();
+        let (to_engine, control) = mpsc::channel();
+        let request = Request {
+            job: job.clone(),
+            resume,
+            events,
+            control,
+        };
+        self.requests.send(request).map_err(|_| stopped())?;
+        loop {
+            match from_engine.recv().map_err(|_| stopped())? {
+                Event::Step(done, total, preview) => {
+                    let answer = steps.after_step(done, total, preview);
+                    let _ = to_engine.send(answer);
                 }
+                Event::Done(result) => return result,
             }
-            pipeline
-                .decode(&run)
-                .into_iter()
-                .map(|(w, h, pixels)| pipeline::png(w, h, &pixels, &job.params))
-                .collect::<anyhow::Result<Vec<_>>>()
-                .map(Outcome::Finished)
-                .map_err(|e| failure(format!("encoding the image failed: {e}"), false))
-        })
+        }
     }
 }
 
