@@ -77,7 +77,8 @@ async fn lock_bands(
     let rows = cached::query(
         db,
         "select b.band, b.tokens, extract(epoch from now() - b.updated_at)::float8 as elapsed,
-                exists (select 1 from queue_items q where q.status = 'pending' and q.band = b.band) as waiting
+                exists (select 1 from queue_items q
+                         where q.status = 'pending' and q.band = b.band and q.vstart is not null) as waiting
            from queue_bands b order by b.band desc for update of b",
         &[],
     )
