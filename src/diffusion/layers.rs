@@ -6,6 +6,9 @@ use tch::Tensor;
 
 use super::weights::Weights;
 
+/// Group-norm groups in every SD network.
+pub(crate) const GROUPS: i64 = 32;
+
 /// `{name}.weight` and `{name}.bias`.
 pub(crate) struct Affine {
     pub(crate) weight: Tensor,
@@ -81,4 +84,69 @@ pub(crate) fn upsample(x: &Tensor) -> Tensor {
     let size = x.size();
     let (h, w) = (size[size.len() - 2], size[size.len() - 1]);
     x.upsample_nearest2d([h * 2, w * 2], None, None)
+}
+
+/// A residual block (diffusers' `ResnetBlock2D`): group norm, SiLU, convolution, the time
+/// embedding added per channel when the block has one (UNet, not VAE), again, then the input
+/// through a 1x1 shortcut when the width changes.
+pub(crate) struct Resnet {
+    norm1: Affine,
+    conv1: Conv,
+    time: Option<Affine>,
+    norm2: Affine,
+    conv2: Conv,
+    shortcut: Option<Conv>,
+    eps: f64,
+}
+
+impl Resnet {
+    /// Loads `name` taking `channels` in; `time_width` is the time embedding's width (UNet).
+    pub(crate) fn load(
+        weights: &Weights,
+        name: &str,
+        channels: i64,
+        time_width: Option<i64>,
+        eps: f64,
+    ) -> anyhow::Result<Self> {
+        let conv1 = Conv::load(weights, &format!("{name}.conv1"), 1)?;
+        let out = conv1.out_channels();
+        let shortcut = weights
+            .shape(&format!("{name}.conv_shortcut.weight"))
+            .map(|_| Conv::load(weights, &format!("{name}.conv_shortcut"), 1))
+            .transpose()?;
+        let time = time_width
+            .map(|width| Affine::load(weights, &format!("{name}.time_emb_proj"), &[out, width]))
+            .transpose()?;
+        Ok(Self {
+            norm1: Affine::load(weights, &format!("{name}.norm1"), &[channels])?,
+            conv1,
+            time,
+            norm2: Affine::load(weights, &format!("{name}.norm2"), &[out])?,
+            conv2: Conv::load(weights, &format!("{name}.conv2"), 1)?,
+            shortcut,
+            eps,
+        })
+    }
+
+    /// `time` is the SiLU of the time embedding (UNet blocks only).
+    pub(crate) fn forward(&self, x: &Tensor, time: Option<&Tensor>) -> Tensor {
+        let mut h = self
+            .conv1
+            .forward(&self.norm1.group_norm(x, GROUPS, self.eps).silu());
+        if let (Some(projection), Some(time)) = (&self.time, time) {
+            h += projection.linear(time).unsqueeze(-1).unsqueeze(-1);
+        }
+        let h = self
+            .conv2
+            .forward(&self.norm2.group_norm(&h, GROUPS, self.eps).silu());
+        match &self.shortcut {
+            Some(shortcut) => shortcut.forward(x) + h,
+            None => x + h,
+        }
+    }
+
+    /// Output channels.
+    pub(crate) fn out_channels(&self) -> i64 {
+        self.conv1.out_channels()
+    }
 }

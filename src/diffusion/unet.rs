@@ -6,10 +6,8 @@
 
 use tch::{Kind, Tensor};
 
-use super::layers::{Affine, Conv, upsample};
+use super::layers::{Affine, Conv, GROUPS, Resnet, upsample};
 use super::weights::Weights;
-
-const GROUPS: i64 = 32;
 
 /// How many attention heads a transformer of `channels` channels has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,56 +39,6 @@ impl Heads {
 
 fn exists(weights: &Weights, name: &str) -> bool {
     weights.shape(name).is_some()
-}
-
-struct Resnet {
-    norm1: Affine,
-    conv1: Conv,
-    time: Affine,
-    norm2: Affine,
-    conv2: Conv,
-    shortcut: Option<Conv>,
-}
-
-impl Resnet {
-    fn load(weights: &Weights, name: &str, channels: i64, time_width: i64) -> anyhow::Result<Self> {
-        let conv1 = Conv::load(weights, &format!("{name}.conv1"), 1)?;
-        let out = conv1.out_channels();
-        let shortcut = exists(weights, &format!("{name}.conv_shortcut.weight"))
-            .then(|| Conv::load(weights, &format!("{name}.conv_shortcut"), 1))
-            .transpose()?;
-        Ok(Self {
-            norm1: Affine::load(weights, &format!("{name}.norm1"), &[channels])?,
-            conv1,
-            time: Affine::load(
-                weights,
-                &format!("{name}.time_emb_proj"),
-                &[out, time_width],
-            )?,
-            norm2: Affine::load(weights, &format!("{name}.norm2"), &[out])?,
-            conv2: Conv::load(weights, &format!("{name}.conv2"), 1)?,
-            shortcut,
-        })
-    }
-
-    /// `time` is the SiLU of the time embedding.
-    fn forward(&self, x: &Tensor, time: &Tensor) -> Tensor {
-        let h = self
-            .conv1
-            .forward(&self.norm1.group_norm(x, GROUPS, 1e-5).silu());
-        let h = h + self.time.linear(time).unsqueeze(-1).unsqueeze(-1);
-        let h = self
-            .conv2
-            .forward(&self.norm2.group_norm(&h, GROUPS, 1e-5).silu());
-        match &self.shortcut {
-            Some(shortcut) => shortcut.forward(x) + h,
-            None => x + h,
-        }
-    }
-
-    fn out_channels(&self) -> i64 {
-        self.conv1.out_channels()
-    }
 }
 
 struct Attention {
@@ -274,7 +222,7 @@ struct Layer {
 
 impl Layer {
     fn forward(&self, x: &Tensor, time: &Tensor, context: &Tensor) -> Tensor {
-        let x = self.resnet.forward(x, time);
+        let x = self.resnet.forward(x, Some(time));
         match &self.attention {
             Some(attention) => attention.forward(&x, context),
             None => x,
@@ -330,7 +278,7 @@ impl UNet {
                     break;
                 }
                 let input = *channels + skips.as_mut().and_then(|s| s.pop()).unwrap_or(0);
-                let resnet = Resnet::load(weights, &name, input, time_width)?;
+                let resnet = Resnet::load(weights, &name, input, Some(time_width), 1e-5)?;
                 *channels = resnet.out_channels();
                 let attention_name = format!("{prefix}.attentions.{j}");
                 let attention = exists(weights, &format!("{attention_name}.norm.weight"))
@@ -362,9 +310,21 @@ impl UNet {
             });
         }
         let mid = (
-            Resnet::load(weights, "mid_block.resnets.0", channels, time_width)?,
+            Resnet::load(
+                weights,
+                "mid_block.resnets.0",
+                channels,
+                Some(time_width),
+                1e-5,
+            )?,
             Transformer::load(weights, "mid_block.attentions.0", channels, context, heads)?,
-            Resnet::load(weights, "mid_block.resnets.1", channels, time_width)?,
+            Resnet::load(
+                weights,
+                "mid_block.resnets.1",
+                channels,
+                Some(time_width),
+                1e-5,
+            )?,
         );
         let mut up = Vec::new();
         for i in 0.. {
@@ -439,9 +399,9 @@ impl UNet {
                 skips.push(x.shallow_clone());
             }
         }
-        x = self.mid.0.forward(&x, &time);
+        x = self.mid.0.forward(&x, Some(&time));
         x = self.mid.1.forward(&x, context);
-        x = self.mid.2.forward(&x, &time);
+        x = self.mid.2.forward(&x, Some(&time));
         for block in &self.up {
             for layer in &block.layers {
                 let skip = skips

@@ -5,10 +5,9 @@
 
 use tch::Tensor;
 
-use super::layers::{Affine, Conv, upsample};
+use super::layers::{Affine, Conv, GROUPS, Resnet, upsample};
 use super::weights::Weights;
 
-const GROUPS: i64 = 32;
 const EPS: f64 = 1e-6;
 
 /// A group norm of `channels` channels.
@@ -21,45 +20,6 @@ impl GroupNorm {
 
     fn forward(&self, x: &Tensor) -> Tensor {
         self.0.group_norm(x, GROUPS, EPS)
-    }
-}
-
-struct Resnet {
-    norm1: GroupNorm,
-    conv1: Conv,
-    norm2: GroupNorm,
-    conv2: Conv,
-    shortcut: Option<Conv>,
-}
-
-impl Resnet {
-    fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
-        let conv1 = Conv::load(weights, &format!("{name}.conv1"), 1)?;
-        let out = conv1.out_channels();
-        let shortcut = weights
-            .shape(&format!("{name}.conv_shortcut.weight"))
-            .map(|_| Conv::load(weights, &format!("{name}.conv_shortcut"), 1))
-            .transpose()?;
-        Ok(Self {
-            norm1: GroupNorm::load(weights, &format!("{name}.norm1"), channels)?,
-            conv1,
-            norm2: GroupNorm::load(weights, &format!("{name}.norm2"), out)?,
-            conv2: Conv::load(weights, &format!("{name}.conv2"), 1)?,
-            shortcut,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let h = self.conv1.forward(&self.norm1.forward(x).silu());
-        let h = self.conv2.forward(&self.norm2.forward(&h).silu());
-        match &self.shortcut {
-            Some(shortcut) => shortcut.forward(x) + h,
-            None => x + h,
-        }
-    }
-
-    fn out_channels(&self) -> i64 {
-        self.conv1.out_channels()
     }
 }
 
@@ -125,9 +85,9 @@ impl VaeDecoder {
         let conv_in = Conv::load(weights, "decoder.conv_in", 1)?;
         let width = conv_in.out_channels();
         let mid = (
-            Resnet::load(weights, "decoder.mid_block.resnets.0", width)?,
+            Resnet::load(weights, "decoder.mid_block.resnets.0", width, None, EPS)?,
             Attention::load(weights, "decoder.mid_block.attentions.0", width)?,
-            Resnet::load(weights, "decoder.mid_block.resnets.1", width)?,
+            Resnet::load(weights, "decoder.mid_block.resnets.1", width, None, EPS)?,
         );
         let mut up = Vec::new();
         let mut channels = width;
@@ -145,7 +105,7 @@ impl VaeDecoder {
                 if weights.shape(&format!("{name}.conv1.weight")).is_none() {
                     break;
                 }
-                let resnet = Resnet::load(weights, &name, channels)?;
+                let resnet = Resnet::load(weights, &name, channels, None, EPS)?;
                 channels = resnet.out_channels();
                 resnets.push(resnet);
             }
@@ -169,14 +129,11 @@ impl VaeDecoder {
     /// Pixels `[b, 3, 8h, 8w]` in about [-1, 1] from (unscaled) latents `[b, 4, h, w]`.
     pub fn decode(&self, latents: &Tensor) -> Tensor {
         let x = self.conv_in.forward(&self.post_quant.forward(latents));
-        let x = self
-            .mid
-            .2
-            .forward(&self.mid.1.forward(&self.mid.0.forward(&x)));
-        let mut x = x;
+        let x = self.mid.1.forward(&self.mid.0.forward(&x, None));
+        let mut x = self.mid.2.forward(&x, None);
         for block in &self.up {
             for resnet in &block.resnets {
-                x = resnet.forward(&x);
+                x = resnet.forward(&x, None);
             }
             if let Some(conv) = &block.upsample {
                 x = conv.forward(&upsample(&x));
