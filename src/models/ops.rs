@@ -322,7 +322,7 @@ pub async fn delete(
         ));
     }
     let canceled = if users > 0 {
-        repo::cancel_jobs_using(&tx, &model.name).await?
+        crate::queue::repo::cancel_all_using(&tx, &model.name).await?
     } else {
         0
     };

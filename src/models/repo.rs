@@ -155,21 +155,6 @@ pub async fn jobs_using(db: &impl GenericClient, name: &str) -> Result<i64, toki
     Ok(row.get(0))
 }
 
-/// Cancels the unfinished items that name the model (a forced delete).
-pub async fn cancel_jobs_using(
-    db: &impl GenericClient,
-    name: &str,
-) -> Result<u64, tokio_postgres::Error> {
-    cached::execute(db, "select queue_lock()", &[]).await?;
-    cached::execute(
-        db,
-        "update queue_items set status = 'canceled', error = 'the model was deleted', finished_at = now()
-          where status in ('pending', 'in_progress') and params->>'model' = $1",
-        &[&name],
-    )
-    .await
-}
-
 /// Deletes a model; returns whether it existed.
 pub async fn delete(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
     Ok(cached::execute(db, "delete from models where id = $1", &[&id]).await? == 1)

@@ -58,6 +58,43 @@ pub async fn cancel(db: &impl GenericClient, id: Uuid) -> Result<bool, tokio_pos
     Ok(n == 1)
 }
 
+/// Cancels every unfinished item of `owner` (a deactivated user), with that reason.
+pub async fn cancel_all_of(
+    db: &impl GenericClient,
+    owner: Uuid,
+) -> Result<u64, tokio_postgres::Error> {
+    cancel_where(
+        db,
+        "owner_id = $1::text::uuid",
+        &owner.to_string(),
+        "the owner is deactivated",
+    )
+    .await
+}
+
+/// Cancels every unfinished item that names `model` (a forced delete).
+pub async fn cancel_all_using(
+    db: &impl GenericClient,
+    model: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    cancel_where(db, "params->>'model' = $1", model, "the model was deleted").await
+}
+
+/// Cancels the unfinished items matching `filter` (on `$1`), after the dispatch lock.
+async fn cancel_where(
+    db: &impl GenericClient,
+    filter: &'static str,
+    value: &str,
+    reason: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    cached::execute(db, "select queue_lock()", &[]).await?;
+    let sql = format!(
+        "update queue_items set status = 'canceled', error = $2, finished_at = now()
+          where status in ('pending', 'in_progress') and {filter}"
+    );
+    cached::execute(db, &sql, &[&value, &reason]).await
+}
+
 /// The parameters and band of an item the caller may see in full.
 pub async fn params_of(
     db: &impl GenericClient,

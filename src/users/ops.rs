@@ -168,7 +168,7 @@ pub async fn update(
         repo::set_active(&tx, id, is_active).await.map_err(refuse)?;
         if !is_active {
             repo::delete_sessions_of(&tx, id).await?;
-            repo::cancel_queue_items_of(&tx, id).await?;
+            crate::queue::repo::cancel_all_of(&tx, id).await?;
         }
     }
     if let Some(weight) = patch.sched_weight {

@@ -248,18 +248,3 @@ pub async fn set_weight(
     .await?;
     Ok(())
 }
-
-/// Cancels a deactivated user's unfinished queue items; a running one stops at its next step.
-pub async fn cancel_queue_items_of(
-    db: &impl GenericClient,
-    id: Uuid,
-) -> Result<u64, tokio_postgres::Error> {
-    cached::execute(db, "select queue_lock()", &[]).await?;
-    cached::execute(
-        db,
-        "update queue_items set status = 'canceled', error = 'the owner is deactivated', finished_at = now()
-          where owner_id = $1 and status in ('pending', 'in_progress')",
-        &[&id],
-    )
-    .await
-}
