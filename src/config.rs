@@ -33,6 +33,24 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// Where installed models live.
     pub models: ModelsConfig,
+    /// The browser UI's built assets.
+    pub web: WebConfig,
+}
+
+/// Where the browser UI's built files are served from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// The directory `npm run build` wrote (`web/dist` in the repository); served at `/`.
+    pub dir: PathBuf,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("web/dist"),
+        }
+    }
 }
 
 /// The model catalogue's directories and limits.
@@ -249,6 +267,7 @@ impl Default for Config {
             log: LogConfig::default(),
             worker: WorkerConfig::default(),
             models: ModelsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -13,9 +13,10 @@
 //! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
 //! - [`queue`] — the shared queue in PostgreSQL: routes, fair claims, and the pure scheduler.
 //! - [`models`] — the model catalogue: probing, hashing, installs, edits, scans.
-//! - [`diffusion`] — the tch engine (so far: the CLIP tokenizer and the device check).
+//! - [`diffusion`] — the tch engine: tokenizer, text encoder, UNet, VAE, samplers, pipeline.
 //! - [`worker`] — claims items, drives an engine with step-boundary preemption, stores results.
 //! - [`events`] — live events over WebSocket, fanned out through LISTEN/NOTIFY and routed.
+//! - [`web`] — the browser UI's built assets and each user's saved UI state.
 //! - [`storage`] — the object store (local directory or S3) holding image bytes.
 //! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
 //! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
@@ -41,4 +42,5 @@ pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 pub mod worker;

@@ -48,19 +48,23 @@ pub(super) enum ModelCommand {
     /// Registers, in place, the models found in the models directories.
     Scan,
     /// Writes a tiny random-weight diffusers model into DIR, for trying the pipeline without a
-    /// real checkpoint (its images are noise; register it with `atelier db psql`, since its
-    /// 128-wide cross-attention belongs to no family the probe accepts).
+    /// real checkpoint (its images are noise). Without `--sd15` its 128-wide cross-attention
+    /// belongs to no family the probe accepts: register it with `atelier db psql`.
     WriteTiny {
         /// The directory to write (created).
         dir: std::path::PathBuf,
+        /// Make it 768 wide like SD 1.x (about 180 MB), so `model add` and the API install it.
+        #[arg(long)]
+        sd15: bool,
     },
 }
 
 impl ModelCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
-        if let ModelCommand::WriteTiny { dir } = &self {
+        if let ModelCommand::WriteTiny { dir, sd15 } = &self {
+            use crate::diffusion::tiny::{Width, write_diffusers};
             std::fs::create_dir_all(dir)?;
-            crate::diffusion::tiny::write_tiny_diffusers(dir)?;
+            write_diffusers(dir, if *sd15 { Width::Sd15 } else { Width::Tiny })?;
             println!("wrote a tiny model to {}", dir.display());
             return Ok(());
         }

@@ -395,6 +395,29 @@ mod tests {
     }
 
     #[test]
+    fn the_sd15_wide_tiny_model_passes_the_probe_and_generates() {
+        use crate::diffusion::tiny::{Width, write_diffusers};
+        use crate::models::model::Base;
+        let dir = tempfile::tempdir().unwrap();
+        write_diffusers(dir.path(), Width::Sd15).unwrap();
+        let probed = crate::models::probe::probe(dir.path()).unwrap();
+        assert_eq!(probed.base, Base::Sd1);
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let pngs = finished(
+            engine
+                .generate(
+                    &job(dir.path().to_str().unwrap(), "euler", 5),
+                    None,
+                    &mut hook(),
+                )
+                .unwrap(),
+        );
+        assert_eq!(pngs.len(), 2);
+        let decoded = image::load_from_memory(&pngs[1]).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (64, 72));
+    }
+
+    #[test]
     fn a_single_file_checkpoint_gives_the_same_images_as_its_diffusers_folder() {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("folder");

@@ -3,6 +3,9 @@
 //! cross-attention, and a VAE decoder that upsamples 8x like a real one (about 28 MB). Its
 //! weights follow the formula the golden-data scripts in `tests/data/` use. Its cross-attention
 //! width belongs to no real family, so the catalogue's probe refuses it; register it directly.
+//! [`Width::Sd15`] widens the text encoder and the cross-attention keys to SD 1.x's 768, so the
+//! probe accepts it (about 180 MB, mostly the token embedding): the UI's end-to-end tests
+//! install that one through the API.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -47,9 +50,23 @@ fn names(json: &str) -> Names {
     serde_json::from_str(json).expect("golden name lists parse")
 }
 
+/// The text width of a tiny model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// 128 wide: the golden-data configuration, the smallest.
+    Tiny,
+    /// 768 wide like SD 1.x, so the catalogue's probe takes it as an SD 1.x model.
+    Sd15,
+}
+
 /// Writes the tiny model into `dir` (`model_index.json`, `text_encoder/`, `unet/`, `vae/`).
 pub fn write_tiny_diffusers(dir: &std::path::Path) -> std::io::Result<()> {
-    let [(clip, clip_names), (unet, unet_names), (vae, vae_names)] = parts();
+    write_diffusers(dir, Width::Tiny)
+}
+
+/// Writes a tiny model of the given text width into `dir`, in the diffusers layout.
+pub fn write_diffusers(dir: &std::path::Path, width: Width) -> std::io::Result<()> {
+    let [(clip, clip_names), (unet, unet_names), (vae, vae_names)] = parts(width);
     std::fs::write(dir.join("model_index.json"), "{}")?;
     for (part, file, weights, list) in [
         ("text_encoder", "model.safetensors", clip, clip_names),
@@ -82,7 +99,7 @@ pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
     }
     let keys: LdmKeys = serde_json::from_str(include_str!("../../tests/data/ldm_keys.json"))
         .expect("the key list parses");
-    let [(clip, clip_names), (unet, _), (vae, _)] = parts();
+    let [(clip, clip_names), (unet, _), (vae, _)] = parts(Width::Tiny);
     let mut tensors: Vec<(String, Tensor)> = clip_names
         .iter()
         .map(|(name, shape)| {
@@ -109,13 +126,28 @@ pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// The three parts' formula weights and name lists.
-fn parts() -> [(Weights, BTreeMap<String, Vec<i64>>); 3] {
+fn parts(width: Width) -> [(Weights, BTreeMap<String, Vec<i64>>); 3] {
     let mut clip = names(include_str!("../../tests/data/clip_text_golden.json")).names;
     clip.insert(
         "text_model.embeddings.token_embedding.weight".into(),
         vec![49408, 128],
     );
-    let unet = names(include_str!("../../tests/data/unet_golden.json")).names;
+    let mut unet = names(include_str!("../../tests/data/unet_golden.json")).names;
+    if width == Width::Sd15 {
+        // The text encoder's hidden size is every 128 in its shapes (its MLP is 256 wide);
+        // the UNet sees it only as the input width of the cross-attention keys and values.
+        for shape in clip.values_mut() {
+            shape
+                .iter_mut()
+                .filter(|d| **d == 128)
+                .for_each(|d| *d = 768);
+        }
+        for (name, shape) in unet.iter_mut() {
+            if name.contains("attn2.to_k.") || name.contains("attn2.to_v.") {
+                shape[1] = 768;
+            }
+        }
+    }
     let vae = names(include_str!("../../tests/data/vae_golden.json")).full_scale_names;
     [
         (formula_weights(&clip, 0.1, false), clip),

@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
-use crate::{auth, boards, events, images, models, queue, users};
+use crate::{auth, boards, events, images, models, queue, users, web};
 
 /// JSON request bodies above this size are refused (uploads get their own limits).
 const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -36,7 +36,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(not_found)
+        .merge(web::state::router())
+        .fallback(web::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
@@ -74,10 +75,6 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
     let client = app.db.get().await?;
     client.simple_query("select 1").await?;
     Ok("ready")
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -15,4 +15,5 @@ mod queue;
 mod rls;
 mod s3;
 mod test_engine;
+mod web;
 mod worker;

@@ -15,6 +15,7 @@ const OWNED_TABLES: &[(&str, &str)] = &[
     ("images", "owner_id"),
     ("queue_items", "owner_id"),
     ("queue_users", "user_id"),
+    ("ui_state", "user_id"),
 ];
 
 /// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
@@ -44,6 +45,12 @@ async fn two_users_with_sessions(dbname: &str) -> (Uuid, Uuid) {
         db.execute(
             "insert into boards (id, owner_id, name) values ($1, $2, 'cats')",
             &[&board, &id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into ui_state (user_id, state) values ($1, '{\"prompt\": \"mine\"}')",
+            &[&id],
         )
         .await
         .unwrap();
