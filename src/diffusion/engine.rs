@@ -178,16 +178,16 @@ fn run_job(
     let mut run = match request.resume.and_then(|token| kept.take(token)) {
         Some(run) => run,
         None => pipeline
-            .start(&job.params)
+            .start(&job.params, job.init_image.as_ref())
             .map_err(|e| failure(format!("{e:#}"), false))?,
     };
     if run.truncated {
         tracing::warn!(item = %job.id, "the prompt was cut to 75 tokens");
     }
-    let total = job.params.steps;
     while !pipeline.done(&run) {
         pipeline.step(&mut run);
-        let done = u32::try_from(run.state.step).unwrap_or(total);
+        let (done, total) = pipeline.progress(&run);
+        let (done, total) = (done as u32, total as u32);
         let preview = pipeline::preview(&run.latents).map(|(width, height, rgb)| Preview {
             width,
             height,
@@ -310,6 +310,7 @@ mod tests {
             id: Uuid::now_v7(),
             params,
             model_location: Some(location.to_owned()),
+            init_image: None,
         }
     }
 
@@ -394,6 +395,80 @@ mod tests {
         assert!(engine.loaded_bytes() > 0);
     }
 
+    /// `job` as image to image from a gradient (shifted by `shade`) at `strength`.
+    fn with_init(mut job: EngineJob, strength: f64, shade: u8) -> EngineJob {
+        let (width, height) = (job.params.width, job.params.height);
+        let rgb = (0..width * height * 3)
+            .map(|i| ((i / 3) % width * 4) as u8 ^ ((i % 3) as u8 * 60) ^ shade)
+            .collect();
+        job.params.strength = strength;
+        job.params.init_image_id = Some(Uuid::from_u128(u128::from(shade) + 1));
+        job.init_image = Some(crate::worker::engine::RgbImage { width, height, rgb });
+        job
+    }
+
+    #[test]
+    fn image_to_image_runs_its_share_of_the_steps_from_the_init_image() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny_diffusers(dir.path()).unwrap();
+        let location = dir.path().to_str().unwrap();
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        for sampler in ["ddim", "euler_a", "dpmpp_2m_karras"] {
+            let job = with_init(job(location, sampler, 42), 0.5, 0);
+            let mut steps = hook();
+            let pngs = finished(engine.generate(&job, None, &mut steps).unwrap());
+            let counted: Vec<_> = steps.seen.iter().map(|s| (s.0, s.1)).collect();
+            assert_eq!(
+                counted,
+                [(1, 3), (2, 3), (3, 3)],
+                "{sampler}: half of 6 steps"
+            );
+            let decoded = image::load_from_memory(&pngs[0]).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), (64, 72));
+            assert_eq!(
+                finished(engine.generate(&job, None, &mut hook()).unwrap()),
+                pngs,
+                "{sampler}: reproducible"
+            );
+            let text = finished(
+                engine
+                    .generate(&self::job(location, sampler, 42), None, &mut hook())
+                    .unwrap(),
+            );
+            assert_ne!(text, pngs, "{sampler}: the init image matters");
+            let other_init = with_init(self::job(location, sampler, 42), 0.5, 77);
+            assert_ne!(
+                finished(engine.generate(&other_init, None, &mut hook()).unwrap()),
+                pngs,
+                "{sampler}: another init image gives other images"
+            );
+            let mut suspending = Hook {
+                suspend_at: Some(1),
+                ..hook()
+            };
+            let Outcome::Suspended(state) = engine.generate(&job, None, &mut suspending).unwrap()
+            else {
+                panic!("expected a suspension")
+            };
+            let resumed = finished(engine.generate(&job, Some(state), &mut suspending).unwrap());
+            assert_eq!(
+                resumed, pngs,
+                "{sampler}: suspend and resume change nothing"
+            );
+        }
+        let mut all = hook();
+        finished(
+            engine
+                .generate(
+                    &with_init(job(location, "euler", 1), 1.0, 0),
+                    None,
+                    &mut all,
+                )
+                .unwrap(),
+        );
+        assert_eq!(all.seen.len(), 6, "strength 1 runs every step");
+    }
+
     #[test]
     fn the_sd15_wide_tiny_model_passes_the_probe_and_generates() {
         use crate::diffusion::tiny::{Width, write_diffusers};
@@ -442,6 +517,14 @@ mod tests {
         );
         assert_eq!(from_file, from_folder);
         assert_eq!(engine.resident_models().len(), 2);
+        let img2img = |location: &str| {
+            let job = with_init(job(location, "euler", 9), 0.5, 1);
+            finished(engine.generate(&job, None, &mut hook()).unwrap())
+        };
+        assert!(
+            img2img(file.to_str().unwrap()) == img2img(folder.to_str().unwrap()),
+            "both layouts carry the same VAE encoder"
+        );
         let small = TchEngine::new(Device::Cpu, 1);
         finished(
             small

@@ -73,6 +73,19 @@ impl Conv {
         )
     }
 
+    /// Applies it as the VAE encoder's downsamplers do: one row and column of zeros added at
+    /// the bottom and right, then no padding (the layer is stride 2).
+    pub(crate) fn forward_padded_after(&self, x: &Tensor) -> Tensor {
+        x.constant_pad_nd([0, 1, 0, 1]).conv2d(
+            &self.affine.weight,
+            Some(&self.affine.bias),
+            [self.stride, self.stride],
+            [0, 0],
+            [1, 1],
+            1,
+        )
+    }
+
     /// Output channels.
     pub(crate) fn out_channels(&self) -> i64 {
         self.affine.weight.size()[0]

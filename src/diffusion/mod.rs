@@ -1,8 +1,8 @@
 //! The diffusion engine on tch (libtorch 2.11): the CLIP tokenizer and text encoder, the UNet,
-//! the VAE decoder, the samplers, weight loading for diffusers folders and single-file LDM
-//! checkpoints, the step-by-step pipeline, and `engine::TchEngine`, the implementation of
-//! `worker::engine::Engine`. Not built yet: the VAE encoder (image-to-image), SD 2.x specifics
-//! (penultimate text layer, v-prediction) and SDXL.
+//! the VAE decoder and encoder, the samplers, weight loading for diffusers folders and
+//! single-file LDM checkpoints, the step-by-step pipeline (text to image and image to image), and
+//! `engine::TchEngine`, the implementation of `worker::engine::Engine`. Not built yet: SD 2.x
+//! specifics (penultimate text layer, v-prediction) and SDXL.
 
 pub mod clip;
 pub mod device;
@@ -18,4 +18,5 @@ pub mod tiny;
 pub mod tokenizer;
 pub mod unet;
 pub mod vae;
+pub mod vae_encoder;
 pub mod weights;

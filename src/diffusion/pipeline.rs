@@ -1,7 +1,9 @@
-//! Text to image: a loaded model (text encoder, UNet, VAE decoder) and a run that advances one
-//! denoising step at a time with classifier-free guidance, so that a worker can report progress,
-//! stop, or suspend it between steps. A run's state (latents, sampler state, step) is all that a
-//! suspended job keeps.
+//! Text to image and image to image: a loaded model (text encoder, UNet, VAE decoder and
+//! encoder) and a run that advances one denoising step at a time with classifier-free guidance,
+//! so that a worker can report progress, stop, or suspend it between steps. A run's state
+//! (latents, sampler state, step) is all that a suspended job keeps. Image to image encodes the
+//! init image, noises it to the level of step `steps - floor(steps * strength)` and runs from
+//! there, as diffusers' img2img pipeline does.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -16,8 +18,10 @@ use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
 use super::unet::{Heads, UNet};
 use super::vae::VaeDecoder;
+use super::vae_encoder::VaeEncoder;
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
+use crate::worker::engine::RgbImage;
 
 /// SD's latent scaling factor.
 const LATENT_SCALE: f64 = 0.18215;
@@ -27,6 +31,7 @@ pub struct Pipeline {
     clip: ClipTextEncoder,
     unet: UNet,
     vae: VaeDecoder,
+    encoder: Option<VaeEncoder>,
     device: Device,
     kind: Kind,
     bytes: i64,
@@ -43,6 +48,8 @@ pub struct Run {
     params: GenerationParams,
     /// Whether the prompt was cut to 75 tokens.
     pub truncated: bool,
+    /// The step the run started at (0 for text to image).
+    first: usize,
 }
 
 fn component(dir: &Path, part: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -88,11 +95,7 @@ impl Pipeline {
             .map_or(0, |top| top + 1);
         let text = Weights::load(path, super::weights::clip_name, device, kind)?;
         let unet = Weights::load(path, |n| ldm::unet_name(n, layers), device, kind)?;
-        let decoder_only = |n: &str| {
-            ldm::vae_name(n, levels)
-                .filter(|n| n.starts_with("decoder.") || n.starts_with("post_quant_conv."))
-        };
-        let mut vae = Weights::load(path, decoder_only, device, kind)?;
+        let mut vae = Weights::load(path, |n| ldm::vae_name(n, levels), device, kind)?;
         vae.squeeze_convolutions(ldm::is_vae_attention_projection);
         Self::assemble(&text, &unet, &vae, device, kind)
     }
@@ -111,6 +114,10 @@ impl Pipeline {
             clip,
             unet: UNet::new(unet, heads).context("UNet")?,
             vae: VaeDecoder::new(vae).context("VAE")?,
+            encoder: VaeEncoder::present(vae)
+                .then(|| VaeEncoder::new(vae))
+                .transpose()
+                .context("VAE encoder")?,
             device,
             kind,
             bytes,
@@ -138,8 +145,9 @@ impl Pipeline {
         (self.clip.forward(&ids), tokens.truncated)
     }
 
-    /// Starts a run: encodes both prompts and draws the initial noise from the seed.
-    pub fn start(&self, params: &GenerationParams) -> anyhow::Result<Run> {
+    /// Starts a run: encodes both prompts and draws the initial noise from the seed; with an
+    /// init image, noises its latents to the starting step that `params.strength` gives.
+    pub fn start(&self, params: &GenerationParams, init: Option<&RgbImage>) -> anyhow::Result<Run> {
         let _guard = tch::no_grad_guard();
         let sampler = Sampler::parse(&params.sampler).context("unknown sampler")?;
         let plan = Plan::new(
@@ -162,15 +170,60 @@ impl Pipeline {
             i64::from(params.height / 8),
             i64::from(params.width / 8),
         ];
-        let latents = Tensor::randn(shape, (Kind::Float, self.device)) * plan.init_noise_sigma;
+        let noise = Tensor::randn(shape, (Kind::Float, self.device));
+        let (latents, first) = match init {
+            None => (noise * plan.init_noise_sigma, 0),
+            Some(image) => {
+                let first = first_step(plan.len(), params.strength);
+                let clean = self.encode_image(image)?.repeat([images, 1, 1, 1]);
+                anyhow::ensure!(
+                    clean.size() == shape,
+                    "the init image is {}x{}, not the requested {}x{}",
+                    image.width,
+                    image.height,
+                    params.width,
+                    params.height
+                );
+                (plan.noised(&clean, &noise, first), first)
+            }
+        };
         Ok(Run {
             latents: latents.to_kind(self.kind),
-            state: SamplerState::default(),
+            state: SamplerState::starting_at(first),
             plan,
             context,
             params: params.clone(),
             truncated,
+            first,
         })
+    }
+
+    /// Scaled latents `[1, 4, h/8, w/8]` (f32) of an RGB8 image.
+    fn encode_image(&self, image: &RgbImage) -> anyhow::Result<Tensor> {
+        let encoder = self
+            .encoder
+            .as_ref()
+            .context("this model has no VAE encoder, so it cannot start from an image")?;
+        let (h, w) = (i64::from(image.height), i64::from(image.width));
+        anyhow::ensure!(
+            image.rgb.len() as i64 == h * w * 3,
+            "the init image's pixels are incomplete"
+        );
+        let pixels = Tensor::from_slice(&image.rgb)
+            .view([h, w, 3])
+            .permute([2, 0, 1])
+            .unsqueeze(0)
+            .to_device(self.device)
+            .to_kind(Kind::Float)
+            / 127.5
+            - 1.0;
+        let latents = encoder.encode(&pixels.to_kind(self.kind)) * LATENT_SCALE;
+        Ok(latents.to_kind(Kind::Float))
+    }
+
+    /// Steps done and steps in all, counted from where the run started.
+    pub fn progress(&self, run: &Run) -> (usize, usize) {
+        (run.state.step - run.first, run.plan.len() - run.first)
     }
 
     /// Runs the next denoising step of `run`.
@@ -218,6 +271,13 @@ impl Pipeline {
             })
             .collect()
     }
+}
+
+/// The step image to image starts at: diffusers' `steps - floor(steps * strength)`, but always
+/// leaving at least one step to run.
+pub fn first_step(steps: usize, strength: f64) -> usize {
+    let run = ((steps as f64 * strength).floor() as usize).clamp(1, steps.max(1));
+    steps.saturating_sub(run)
 }
 
 /// A cheap preview of the first image's latents: a fixed linear map from the four latent channels

@@ -1,5 +1,6 @@
 //! The samplers' per-step updates on latents, for epsilon-predicting models: DDIM (eta 0),
-//! Euler, Euler ancestral and DPM-Solver++ 2M (Karras sigmas). A run's whole state between steps
+//! Euler, Euler ancestral and DPM-Solver++ 2M (Karras sigmas), and the noising that starts image
+//! to image part-way through a plan. A run's whole state between steps
 //! is the latents plus [`SamplerState`], which is what a suspended job keeps.
 
 use tch::Tensor;
@@ -9,13 +10,21 @@ use super::schedule::{Plan, Sampler};
 /// What a sampler carries from one step to the next besides the latents.
 #[derive(Debug, Default)]
 pub struct SamplerState {
-    /// Steps done.
+    /// Steps done (image to image starts part-way).
     pub step: usize,
     /// DPM++ 2M: the previous step's denoised estimate.
     previous_denoised: Option<Tensor>,
 }
 
 impl SamplerState {
+    /// A fresh state that starts at step `step` (image to image).
+    pub fn starting_at(step: usize) -> Self {
+        Self {
+            step,
+            previous_denoised: None,
+        }
+    }
+
     /// A shallow copy (tensors share storage; the sampler never writes in place).
     pub fn duplicate(&self) -> Self {
         Self {
@@ -49,6 +58,23 @@ impl Plan {
     /// Whether the plan has no steps.
     pub fn is_empty(&self) -> bool {
         self.timesteps.is_empty()
+    }
+
+    /// `clean` latents noised to the level that step `i` expects (image to image starts there):
+    /// `clean + noise * sigma` for the Euler samplers (their latents are not scaled), and
+    /// `sqrt(alpha) * clean + sqrt(1 - alpha) * noise` for DDIM and DPM++ (variance preserving).
+    pub fn noised(&self, clean: &Tensor, noise: &Tensor, i: usize) -> Tensor {
+        match self.sampler {
+            Sampler::Euler | Sampler::EulerAncestral => clean + noise * self.sigmas[i],
+            Sampler::Ddim => {
+                let alpha = self.alphas[i];
+                clean * alpha.sqrt() + noise * (1.0 - alpha).sqrt()
+            }
+            Sampler::DpmPp2mKarras => {
+                let (alpha, sigma) = alpha_sigma(self.sigmas[i]);
+                clean * alpha + noise * sigma
+            }
+        }
     }
 
     /// The model's input at step `i`: Euler samplers scale by `1 / sqrt(sigma^2 + 1)`.
@@ -196,6 +222,47 @@ mod tests {
             let whole = run(&plan, 3, true, None);
             assert_eq!(whole, run(&plan, 3, true, Some(5)), "{sampler}");
             assert!(whole.iter().all(|v| v.is_finite()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod img2img_tests {
+    use tch::{Device, Kind, Tensor};
+
+    use crate::diffusion::pipeline::first_step;
+    use crate::diffusion::schedule::{Plan, Sampler, Schedule};
+
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        sampler: String,
+        steps: usize,
+        strength: f64,
+        start: usize,
+        noisy: f64,
+    }
+
+    #[test]
+    fn image_to_image_starts_where_the_reference_starts_at_its_noise_level() {
+        let cases: Vec<Golden> =
+            serde_json::from_str(include_str!("../../tests/data/img2img_golden.json")).unwrap();
+        assert_eq!(cases.len(), 16);
+        for case in cases {
+            let what = format!("{} {} steps at {}", case.sampler, case.steps, case.strength);
+            let start = first_step(case.steps, case.strength);
+            assert_eq!(start, case.start, "{what}: first step");
+            let sampler = Sampler::parse(&case.sampler).unwrap();
+            let plan = Plan::new(&Schedule::stable_diffusion(), sampler, case.steps);
+            let clean = Tensor::full([1, 4, 2, 2], 0.5, (Kind::Float, Device::Cpu));
+            let noise = Tensor::ones([1, 4, 2, 2], (Kind::Float, Device::Cpu));
+            let noisy = plan
+                .noised(&clean, &noise, start)
+                .double_value(&[0, 0, 0, 0]);
+            assert!(
+                (noisy - case.noisy).abs() < 1e-4,
+                "{what}: {noisy} vs {}",
+                case.noisy
+            );
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A tiny random-weight model in the diffusers layout, for tests and demonstrations: a 2-layer,
 //! 128-wide text encoder with CLIP's whole vocabulary, a two-level UNet with 128-wide
-//! cross-attention, and a VAE decoder that upsamples 8x like a real one (about 28 MB). Its
+//! cross-attention, and a VAE (decoder and encoder) that scales by 8 like a real one (about 28 MB). Its
 //! weights follow the formula the golden-data scripts in `tests/data/` use. Its cross-attention
 //! width belongs to no real family, so the catalogue's probe refuses it; register it directly.
 //! [`Width::Sd15`] widens the text encoder and the cross-attention keys to SD 1.x's 768, so the
@@ -66,22 +66,24 @@ pub fn write_tiny_diffusers(dir: &std::path::Path) -> std::io::Result<()> {
 
 /// Writes a tiny model of the given text width into `dir`, in the diffusers layout.
 pub fn write_diffusers(dir: &std::path::Path, width: Width) -> std::io::Result<()> {
-    let [(clip, clip_names), (unet, unet_names), (vae, vae_names)] = parts(width);
+    let [clip, unet, decoder, encoder] = parts(width);
     std::fs::write(dir.join("model_index.json"), "{}")?;
-    for (part, file, weights, list) in [
-        ("text_encoder", "model.safetensors", clip, clip_names),
+    for (part, file, sources) in [
+        ("text_encoder", "model.safetensors", vec![clip]),
+        ("unet", "diffusion_pytorch_model.safetensors", vec![unet]),
         (
-            "unet",
+            "vae",
             "diffusion_pytorch_model.safetensors",
-            unet,
-            unet_names,
+            vec![decoder, encoder],
         ),
-        ("vae", "diffusion_pytorch_model.safetensors", vae, vae_names),
     ] {
         std::fs::create_dir_all(dir.join(part))?;
-        let tensors = list
+        let tensors = sources
             .iter()
-            .map(|(name, shape)| (name.clone(), tensor(&weights, name, shape)))
+            .flat_map(|(weights, list)| {
+                list.iter()
+                    .map(|(name, shape)| (name.clone(), tensor(weights, name, shape)))
+            })
             .collect();
         write_tensors(&dir.join(part).join(file), tensors)?;
     }
@@ -99,7 +101,12 @@ pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
     }
     let keys: LdmKeys = serde_json::from_str(include_str!("../../tests/data/ldm_keys.json"))
         .expect("the key list parses");
-    let [(clip, clip_names), (unet, _), (vae, _)] = parts(Width::Tiny);
+    let [
+        (clip, clip_names),
+        (unet, _),
+        (decoder, _),
+        (encoder, encoder_names),
+    ] = parts(Width::Tiny);
     let mut tensors: Vec<(String, Tensor)> = clip_names
         .iter()
         .map(|(name, shape)| {
@@ -113,10 +120,12 @@ pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
         tensors.push((ldm.clone(), tensor(&unet, name, shape)));
     }
     for (ldm, name, shape) in &keys.tiny_vae {
-        if !(name.starts_with("decoder.") || name.starts_with("post_quant_conv.")) {
-            continue;
-        }
-        let mut value = tensor(&vae, name, shape);
+        let vae = if encoder_names.contains_key(name) {
+            &encoder
+        } else {
+            &decoder
+        };
+        let mut value = tensor(vae, name, shape);
         if super::ldm::is_vae_attention_projection(name) {
             value = value.reshape([shape[0], shape[1], 1, 1]);
         }
@@ -125,8 +134,8 @@ pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
     write_tensors(path, tensors)
 }
 
-/// The three parts' formula weights and name lists.
-fn parts(width: Width) -> [(Weights, BTreeMap<String, Vec<i64>>); 3] {
+/// The formula weights and name lists of the text encoder, UNet, VAE decoder and VAE encoder.
+fn parts(width: Width) -> [(Weights, BTreeMap<String, Vec<i64>>); 4] {
     let mut clip = names(include_str!("../../tests/data/clip_text_golden.json")).names;
     clip.insert(
         "text_model.embeddings.token_embedding.weight".into(),
@@ -148,11 +157,13 @@ fn parts(width: Width) -> [(Weights, BTreeMap<String, Vec<i64>>); 3] {
             }
         }
     }
-    let vae = names(include_str!("../../tests/data/vae_golden.json")).full_scale_names;
+    let decoder = names(include_str!("../../tests/data/vae_golden.json")).full_scale_names;
+    let encoder = names(include_str!("../../tests/data/vae_encoder_golden.json")).full_scale_names;
     [
         (formula_weights(&clip, 0.1, false), clip),
         (formula_weights(&unet, 0.05, true), unet),
-        (formula_weights(&vae, 0.05, true), vae),
+        (formula_weights(&decoder, 0.05, true), decoder),
+        (formula_weights(&encoder, 0.05, true), encoder),
     ]
 }
 

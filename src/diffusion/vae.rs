@@ -8,22 +8,24 @@ use tch::Tensor;
 use super::layers::{Affine, Conv, GROUPS, Resnet, upsample};
 use super::weights::Weights;
 
-const EPS: f64 = 1e-6;
+/// Every SD VAE's group-norm epsilon.
+pub(super) const EPS: f64 = 1e-6;
 
 /// A group norm of `channels` channels.
-struct GroupNorm(Affine);
+pub(super) struct GroupNorm(Affine);
 
 impl GroupNorm {
-    fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
+    pub(super) fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
         Affine::load(weights, name, &[channels]).map(Self)
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    pub(super) fn forward(&self, x: &Tensor) -> Tensor {
         self.0.group_norm(x, GROUPS, EPS)
     }
 }
 
-struct Attention {
+/// The single-head self-attention of the VAE's middle blocks.
+pub(super) struct Attention {
     norm: GroupNorm,
     q: Affine,
     k: Affine,
@@ -32,7 +34,7 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
+    pub(super) fn load(weights: &Weights, name: &str, channels: i64) -> anyhow::Result<Self> {
         let linear =
             |part: &str| Affine::load(weights, &format!("{name}.{part}"), &[channels, channels]);
         Ok(Self {
@@ -44,7 +46,7 @@ impl Attention {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    pub(super) fn forward(&self, x: &Tensor) -> Tensor {
         let (b, c, h, w) = x.size4().expect("VAE activations are [b, c, h, w]");
         let tokens = self.norm.forward(x).view([b, c, h * w]).transpose(1, 2);
         let project = |layer: &Affine| layer.linear(&tokens).unsqueeze(1);

@@ -68,6 +68,9 @@ pub async fn enqueue(
     {
         return Err(crate::boards::ops::board_not_found());
     }
+    if let Some(image) = params.init_image_id {
+        require_own_image(&tx, image, auth.user_id()).await?;
+    }
     repo::insert(
         &tx,
         id,
@@ -269,6 +272,19 @@ async fn set_paused(app: &App, admin: &AuthUser, paused: bool) -> Result<StatusC
     repo::set_paused(&tx, paused).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Image to image starts from one of the caller's own images (not another user's, even for an
+/// admin: the worker reads it as the job's owner).
+async fn require_own_image(
+    tx: &impl deadpool_postgres::GenericClient,
+    image: Uuid,
+    owner: Uuid,
+) -> Result<(), ApiError> {
+    match crate::images::repo::find(tx, image, false).await? {
+        Some(found) if found.owner_id == owner => Ok(()),
+        _ => Err(crate::images::ops::image_not_found()),
+    }
 }
 
 /// Refuses a model that is not in the catalogue.

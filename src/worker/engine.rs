@@ -17,11 +17,16 @@ pub struct EngineJob {
     pub params: GenerationParams,
     /// Where the catalogue says the model is (None: not installed).
     pub model_location: Option<String>,
+    /// Image to image: the owner's init image, already `params.width` x `params.height`.
+    pub init_image: Option<RgbImage>,
 }
 
-/// A small RGB preview of the current latents, row-major, 3 bytes per pixel.
+/// A small RGB preview of the current latents.
+pub type Preview = RgbImage;
+
+/// An RGB8 image, row-major, 3 bytes per pixel.
 #[derive(Clone, Debug)]
-pub struct Preview {
+pub struct RgbImage {
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.

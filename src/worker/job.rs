@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::Ctx;
 use super::engine::{Control, EngineJob, Outcome, Preview, Steps, Suspended};
+use super::init_image;
 use super::results;
 use crate::db::{Caller, begin_as};
 use crate::events::route::Notice;
@@ -98,10 +99,26 @@ pub(super) async fn run(
             None
         }
     };
+    let init_image = match (params.init_image_id, &resume) {
+        // A resumed run already holds its latents.
+        (Some(image), None) => {
+            let loaded =
+                init_image::load(&ctx.app, unit.owner_id, image, params.width, params.height);
+            match loaded.await {
+                Ok(pixels) => Some(pixels),
+                Err(message) => {
+                    end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
+                    return Ok(None);
+                }
+            }
+        }
+        _ => None,
+    };
     let job = EngineJob {
         id: unit.id,
         params: params.clone(),
         model_location,
+        init_image,
     };
     let engine = Arc::clone(&ctx.engine);
     let outcome =

@@ -4,6 +4,7 @@
 //! `atelier worker` (any number of them, on any machines, sharing one queue).
 
 pub mod engine;
+mod init_image;
 mod job;
 pub mod results;
 

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, superuser_client};
+use crate::helpers::{TestApp, TestUser, assert_error, superuser_client};
 use crate::test_engine::{TestEngine, expected_images};
 
 /// Worker settings that make tests quick: short polls and leases.
@@ -471,5 +471,64 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     assert!(
         record.to_string().contains("a lighthouse at dusk"),
         "{record}"
+    );
+
+    // Image to image from Joe's own result, at another size: the worker reads it as Joe.
+    let body = json!({"model": "tiny", "prompt": "the same at night", "width": 64,
+                      "height": 72, "steps": 6, "strength": 0.5, "init_image_id": image, "seed": 5});
+    let id = enqueue(&app, &joe, body).await;
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+    let bytes = full_image(&app, &joe, &item["result_image_ids"][0]).await;
+    let decoded = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 72));
+
+    // Jane cannot start from Joe's image, nor can the admin; a bad strength is refused.
+    let jane = app.add_user(&admin, "jane", false).await;
+    for user in [&jane, &admin] {
+        let body = json!({"model": "tiny", "prompt": "x", "init_image_id": image});
+        let response = app
+            .post("/api/v1/queue/items", Some(&user.token), &body)
+            .await;
+        assert_error(response, StatusCode::NOT_FOUND, "image_not_found").await;
+    }
+    let body = json!({"model": "tiny", "prompt": "x", "init_image_id": image, "strength": 0});
+    let response = app
+        .post("/api/v1/queue/items", Some(&joe.token), &body)
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+
+    // An init image deleted before the job runs fails the job with a clear message.
+    let upload = app.upload_png(&joe, None).await;
+    app.http
+        .post(app.url("/api/v1/queue/pause"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    let body = json!({"model": "tiny", "prompt": "x", "width": 64, "height": 64, "steps": 2,
+                      "init_image_id": upload["id"]});
+    let id = enqueue(&app, &joe, body).await;
+    let path = format!("/api/v1/images/{}", upload["id"].as_str().unwrap());
+    assert!(
+        app.delete(&path, Some(&joe.token))
+            .await
+            .status()
+            .is_success()
+    );
+    app.http
+        .post(app.url("/api/v1/queue/resume"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    let item = wait_status(&app, &joe, id, "failed", Duration::from_secs(60)).await;
+    assert!(
+        item["error"].as_str().unwrap().contains("no longer exists"),
+        "{item}"
     );
 }
