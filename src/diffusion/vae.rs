@@ -66,9 +66,46 @@ impl Attention {
     }
 }
 
-struct UpBlock {
-    resnets: Vec<Resnet>,
-    upsample: Option<Conv>,
+/// One level of the decoder or encoder: resnets, then a resampler (up or down) except at the end.
+pub(super) struct Level {
+    pub(super) resnets: Vec<Resnet>,
+    pub(super) resample: Option<Conv>,
+}
+
+/// The levels `{prefix}.{i}` (resnets and `{resampler}.0.conv`) while they exist, starting from
+/// `channels` input channels, which ends as the last level's output width.
+pub(super) fn load_levels(
+    weights: &Weights,
+    prefix: &str,
+    resampler: &str,
+    stride: i64,
+    channels: &mut i64,
+) -> anyhow::Result<Vec<Level>> {
+    let mut levels = Vec::new();
+    for i in 0.. {
+        let level = format!("{prefix}.{i}");
+        let mut resnets = Vec::new();
+        for j in 0.. {
+            let name = format!("{level}.resnets.{j}");
+            if weights.shape(&format!("{name}.conv1.weight")).is_none() {
+                break;
+            }
+            let resnet = Resnet::load(weights, &name, *channels, None, EPS)?;
+            *channels = resnet.out_channels();
+            resnets.push(resnet);
+        }
+        if resnets.is_empty() {
+            break;
+        }
+        let conv = format!("{level}.{resampler}.0.conv");
+        let resample = weights
+            .shape(&format!("{conv}.weight"))
+            .map(|_| Conv::load(weights, &conv, stride))
+            .transpose()?;
+        levels.push(Level { resnets, resample });
+    }
+    anyhow::ensure!(!levels.is_empty(), "the VAE has no {prefix}");
+    Ok(levels)
 }
 
 /// A loaded VAE decoder.
@@ -76,7 +113,7 @@ pub struct VaeDecoder {
     post_quant: Conv,
     conv_in: Conv,
     mid: (Resnet, Attention, Resnet),
-    up: Vec<UpBlock>,
+    up: Vec<Level>,
     norm_out: GroupNorm,
     conv_out: Conv,
 }
@@ -91,33 +128,8 @@ impl VaeDecoder {
             Attention::load(weights, "decoder.mid_block.attentions.0", width)?,
             Resnet::load(weights, "decoder.mid_block.resnets.1", width, None, EPS)?,
         );
-        let mut up = Vec::new();
         let mut channels = width;
-        for i in 0.. {
-            let prefix = format!("decoder.up_blocks.{i}");
-            if weights
-                .shape(&format!("{prefix}.resnets.0.conv1.weight"))
-                .is_none()
-            {
-                break;
-            }
-            let mut resnets = Vec::new();
-            for j in 0.. {
-                let name = format!("{prefix}.resnets.{j}");
-                if weights.shape(&format!("{name}.conv1.weight")).is_none() {
-                    break;
-                }
-                let resnet = Resnet::load(weights, &name, channels, None, EPS)?;
-                channels = resnet.out_channels();
-                resnets.push(resnet);
-            }
-            let upsample = weights
-                .shape(&format!("{prefix}.upsamplers.0.conv.weight"))
-                .map(|_| Conv::load(weights, &format!("{prefix}.upsamplers.0.conv"), 1))
-                .transpose()?;
-            up.push(UpBlock { resnets, upsample });
-        }
-        anyhow::ensure!(!up.is_empty(), "the VAE decoder has no up blocks");
+        let up = load_levels(weights, "decoder.up_blocks", "upsamplers", 1, &mut channels)?;
         Ok(Self {
             post_quant: Conv::load(weights, "post_quant_conv", 1)?,
             conv_in,
@@ -137,7 +149,7 @@ impl VaeDecoder {
             for resnet in &block.resnets {
                 x = resnet.forward(&x, None);
             }
-            if let Some(conv) = &block.upsample {
+            if let Some(conv) = &block.resample {
                 x = conv.forward(&upsample(&x));
             }
         }

@@ -6,18 +6,13 @@
 use tch::Tensor;
 
 use super::layers::{Conv, Resnet};
-use super::vae::{Attention, EPS, GroupNorm};
+use super::vae::{Attention, EPS, GroupNorm, Level, load_levels};
 use super::weights::Weights;
-
-struct DownBlock {
-    resnets: Vec<Resnet>,
-    downsample: Option<Conv>,
-}
 
 /// A loaded VAE encoder.
 pub struct VaeEncoder {
     conv_in: Conv,
-    down: Vec<DownBlock>,
+    down: Vec<Level>,
     mid: (Resnet, Attention, Resnet),
     norm_out: GroupNorm,
     conv_out: Conv,
@@ -34,35 +29,13 @@ impl VaeEncoder {
     pub fn new(weights: &Weights) -> anyhow::Result<Self> {
         let conv_in = Conv::load(weights, "encoder.conv_in", 1)?;
         let mut channels = conv_in.out_channels();
-        let mut down = Vec::new();
-        for i in 0.. {
-            let prefix = format!("encoder.down_blocks.{i}");
-            if weights
-                .shape(&format!("{prefix}.resnets.0.conv1.weight"))
-                .is_none()
-            {
-                break;
-            }
-            let mut resnets = Vec::new();
-            for j in 0.. {
-                let name = format!("{prefix}.resnets.{j}");
-                if weights.shape(&format!("{name}.conv1.weight")).is_none() {
-                    break;
-                }
-                let resnet = Resnet::load(weights, &name, channels, None, EPS)?;
-                channels = resnet.out_channels();
-                resnets.push(resnet);
-            }
-            let downsample = weights
-                .shape(&format!("{prefix}.downsamplers.0.conv.weight"))
-                .map(|_| Conv::load(weights, &format!("{prefix}.downsamplers.0.conv"), 2))
-                .transpose()?;
-            down.push(DownBlock {
-                resnets,
-                downsample,
-            });
-        }
-        anyhow::ensure!(!down.is_empty(), "the VAE encoder has no down blocks");
+        let down = load_levels(
+            weights,
+            "encoder.down_blocks",
+            "downsamplers",
+            2,
+            &mut channels,
+        )?;
         Ok(Self {
             conv_in,
             down,
@@ -84,7 +57,7 @@ impl VaeEncoder {
             for resnet in &block.resnets {
                 x = resnet.forward(&x, None);
             }
-            if let Some(conv) = &block.downsample {
+            if let Some(conv) = &block.resample {
                 x = conv.forward_padded_after(&x);
             }
         }
