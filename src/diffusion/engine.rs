@@ -14,7 +14,8 @@ use tch::{Device, Kind};
 
 use super::pipeline::{self, Pipeline, Run};
 use crate::worker::engine::{
-    Control, Engine, EngineError, EngineJob, Outcome, Preview, Steps, Suspended,
+    Control, Engine, EngineError, EngineJob, EngineMemory, LoadedModel, Outcome, Preview, Steps,
+    Suspended,
 };
 
 /// Suspended runs the engine keeps; older ones are dropped (their jobs restart from step 0).
@@ -25,6 +26,9 @@ pub struct TchEngine {
     requests: Sender<Request>,
     /// (location, bytes) of the loaded models, most recently used last.
     status: Arc<Mutex<Vec<(String, i64)>>>,
+    /// `cpu` or `cuda:N`.
+    device: String,
+    budget_bytes: i64,
 }
 
 /// One job for the engine thread.
@@ -79,7 +83,15 @@ impl TchEngine {
                 }
             })
             .expect("the engine thread can be spawned");
-        Self { requests, status }
+        Self {
+            requests,
+            status,
+            device: match device {
+                Device::Cuda(index) => format!("cuda:{index}"),
+                _ => "cpu".into(),
+            },
+            budget_bytes,
+        }
     }
 
     /// Bytes of weights loaded now.
@@ -219,12 +231,19 @@ fn run_job(
 }
 
 impl Engine for TchEngine {
-    fn resident_models(&self) -> Vec<String> {
+    fn memory(&self) -> EngineMemory {
         let status = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        status
-            .iter()
-            .map(|(location, _)| location.clone())
-            .collect()
+        EngineMemory {
+            device: self.device.clone(),
+            budget_bytes: self.budget_bytes,
+            models: status
+                .iter()
+                .map(|(location, bytes)| LoadedModel {
+                    location: location.clone(),
+                    bytes: *bytes,
+                })
+                .collect(),
+        }
     }
 
     fn generate(

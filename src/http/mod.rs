@@ -18,7 +18,7 @@ use utoipa::OpenApi;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
-use crate::{auth, boards, events, images, models, queue, users, web};
+use crate::{auth, boards, events, images, models, queue, users, web, worker};
 
 /// JSON request bodies above this size are refused (uploads get their own limits).
 const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(web::state::router())
+        .merge(worker::registry::router())
         .fallback(web::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

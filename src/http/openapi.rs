@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, boards, events, images, models, queue, users, web};
+use crate::{auth, boards, events, images, models, queue, users, web, worker};
 
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -26,7 +26,7 @@ use crate::{auth, boards, events, images, models, queue, users, web};
         models::routes::list_models, models::routes::get_model, models::routes::install_model,
         models::routes::upload_model, models::routes::scan_models, models::routes::list_installs,
         models::routes::get_install, models::routes::update_model, models::routes::delete_model,
-        web::state::get_state, web::state::put_state,
+        web::state::get_state, web::state::put_state, worker::registry::list_workers,
     ),
     components(schemas(crate::error::ErrorCode)),
     modifiers(&BearerAuth)

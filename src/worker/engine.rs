@@ -82,11 +82,41 @@ pub struct EngineError {
     pub retryable: bool,
 }
 
+/// What an engine holds in memory, as its worker reports it to admins.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct EngineMemory {
+    /// The device (`cpu`, `cuda:0`, or the name of a test engine).
+    pub device: String,
+    /// The configured budget for loaded weights, in bytes (0: none).
+    pub budget_bytes: i64,
+    /// The loaded models, least recently used first.
+    pub models: Vec<LoadedModel>,
+}
+
+/// One loaded model.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LoadedModel {
+    /// Where it was loaded from (the catalogue's `location`).
+    pub location: String,
+    /// Bytes of weights it holds on the device.
+    pub bytes: i64,
+}
+
 /// A diffusion engine. Implementations own their models and tensors; `generate` blocks.
 pub trait Engine: Send + Sync + 'static {
     /// Models currently loaded (for model-affinity decisions and reporting).
     fn resident_models(&self) -> Vec<String> {
-        Vec::new()
+        self.memory()
+            .models
+            .into_iter()
+            .map(|model| model.location)
+            .collect()
+    }
+
+    /// The device, the budget and the loaded models with their sizes.
+    fn memory(&self) -> EngineMemory {
+        EngineMemory::default()
     }
 
     /// Runs `job` from the start, or from `resume`, calling `steps` after every step.

@@ -6,6 +6,7 @@
 pub mod engine;
 mod init_image;
 mod job;
+pub mod registry;
 pub mod results;
 
 use std::collections::HashMap;
@@ -107,6 +108,7 @@ impl Worker {
     /// Claims and runs items until stopped.
     pub async fn run(self) {
         tracing::info!(worker = %self.ctx.name, "worker started");
+        let reporter = tokio::spawn(report_every_period(Arc::clone(&self.ctx)));
         let mut last_recover: Option<Instant> = None;
         while !self.ctx.stopping.load(Ordering::SeqCst) {
             if last_recover.is_none_or(|at| at.elapsed() >= RECOVER_EVERY) {
@@ -116,13 +118,26 @@ impl Worker {
                 }
             }
             match self.claim().await {
-                Ok(Some(unit)) => self.run_unit(unit).await,
+                Ok(Some(unit)) => {
+                    self.run_unit(unit).await;
+                    // A unit may have loaded or unloaded models: report at once.
+                    let memory = self.ctx.engine.memory();
+                    if let Err(error) =
+                        registry::report(&self.ctx.app, &self.ctx.name, &memory).await
+                    {
+                        tracing::warn!(error = ?error, "reporting this worker failed");
+                    }
+                }
                 Ok(None) => self.idle().await,
                 Err(error) => {
                     tracing::warn!(error = ?error, "claiming failed");
                     self.idle().await;
                 }
             }
+        }
+        reporter.abort();
+        if let Err(error) = registry::forget(&self.ctx.app, &self.ctx.name).await {
+            tracing::warn!(error = ?error, "removing this worker's report failed");
         }
         tracing::info!(worker = %self.ctx.name, "worker stopped");
     }
@@ -183,6 +198,17 @@ impl Worker {
             Err(error) => {
                 tracing::warn!(error = ?error, item = %id, "recording the outcome failed")
             }
+        }
+    }
+}
+
+/// Reports the engine's device and memory to the `workers` table until aborted.
+async fn report_every_period(ctx: Arc<Ctx>) {
+    let mut ticks = tokio::time::interval(registry::REPORT_EVERY);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = registry::report(&ctx.app, &ctx.name, &ctx.engine.memory()).await {
+            tracing::warn!(error = ?error, "reporting this worker failed");
         }
     }
 }

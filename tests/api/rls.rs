@@ -19,8 +19,15 @@ const OWNED_TABLES: &[(&str, &str)] = &[
 ];
 
 /// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
-/// the per-band dispatch state, the model catalogue and its (admin-only) install jobs.
-const SHARED_TABLES: &[&str] = &["queue_control", "queue_bands", "models", "model_installs"];
+/// the per-band dispatch state, the model catalogue and its (admin-only) install jobs, and the
+/// workers' reports (workers write, admins read).
+const SHARED_TABLES: &[&str] = &[
+    "queue_control",
+    "queue_bands",
+    "models",
+    "model_installs",
+    "workers",
+];
 
 /// refinery's bookkeeping: no app role has any privilege on it (checked below).
 const NOT_USER_DATA: &[&str] = &["refinery_schema_history"];

@@ -473,6 +473,47 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
         "{record}"
     );
 
+    // Admins see the worker, its device and the model it holds; users do not.
+    // (The worker reports right after each unit, so poll briefly past the completion.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let cpu = loop {
+        let workers: Value = app
+            .get("/api/v1/workers", Some(&admin.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let cpu = workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == "cpu")
+            .cloned();
+        match cpu {
+            Some(cpu)
+                if cpu["memory"]["models"]
+                    .as_array()
+                    .is_some_and(|m| !m.is_empty()) =>
+            {
+                break cpu;
+            }
+            _ if Instant::now() > deadline => panic!("no report of the loaded model: {workers}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(
+        (&cpu["device"], &cpu["online"]),
+        (&json!("cpu"), &json!(true))
+    );
+    assert_eq!(
+        cpu["memory"]["models"][0]["location"],
+        model.path().to_str().unwrap()
+    );
+    assert!(cpu["loaded_bytes"].as_i64().unwrap() > 1_000_000, "{cpu}");
+    assert_eq!(cpu["memory"]["budget_bytes"], 1 << 30);
+    let response = app.get("/api/v1/workers", Some(&joe.token)).await;
+    assert_error(response, StatusCode::FORBIDDEN, "forbidden").await;
+
     // Image to image from Joe's own result, at another size: the worker reads it as Joe.
     let body = json!({"model": "tiny", "prompt": "the same at night", "width": 64,
                       "height": 72, "steps": 6, "strength": 0.5, "init_image_id": image, "seed": 5});
