@@ -7,6 +7,7 @@
 pub mod clip;
 pub mod device;
 pub mod engine;
+pub mod full_size;
 #[cfg(test)]
 mod golden;
 mod layers;

@@ -173,7 +173,10 @@ fn tensor(weights: &Weights, name: &str, shape: &[i64]) -> Tensor {
         .expect("formula weights have every name")
 }
 
-fn write_tensors(path: &std::path::Path, tensors: Vec<(String, Tensor)>) -> std::io::Result<()> {
+pub(super) fn write_tensors(
+    path: &std::path::Path,
+    tensors: Vec<(String, Tensor)>,
+) -> std::io::Result<()> {
     use crate::models::safetensors::{Tensor as Stored, write};
     let data: Vec<(String, Vec<u64>, Vec<u8>)> = tensors
         .into_iter()

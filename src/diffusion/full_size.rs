@@ -1,0 +1,109 @@
+//! Random weights with SD 1.5's real shapes (CLIP ViT-L/14 text encoder, the 860M-parameter
+//! UNet, the KL VAE), in the diffusers layout, for benchmarks: `bench_engine write-sd15 DIR`.
+//! The UNet and VAE names and shapes are the key list `tests/data/make_ldm_keys.py` checked
+//! against diffusers' own converter. Values are seeded normal noise (0.02 scale, norms at 1), so
+//! the images are noise, but every kernel runs at full size.
+
+use std::path::Path;
+
+use tch::{Device, Kind, Tensor};
+
+use super::tiny::write_tensors;
+
+/// CLIP ViT-L/14's text tower: 12 layers, 768 wide, MLP 3072, 77 positions.
+fn clip_shapes() -> Vec<(String, Vec<i64>)> {
+    let (width, mlp) = (768, 3072);
+    let mut shapes = vec![
+        (
+            "text_model.embeddings.token_embedding.weight".to_owned(),
+            vec![49408, width],
+        ),
+        (
+            "text_model.embeddings.position_embedding.weight".to_owned(),
+            vec![77, width],
+        ),
+        ("text_model.final_layer_norm.weight".to_owned(), vec![width]),
+        ("text_model.final_layer_norm.bias".to_owned(), vec![width]),
+    ];
+    for layer in 0..12 {
+        let prefix = format!("text_model.encoder.layers.{layer}");
+        for norm in ["layer_norm1", "layer_norm2"] {
+            shapes.push((format!("{prefix}.{norm}.weight"), vec![width]));
+            shapes.push((format!("{prefix}.{norm}.bias"), vec![width]));
+        }
+        for projection in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+            let name = format!("{prefix}.self_attn.{projection}");
+            shapes.push((format!("{name}.weight"), vec![width, width]));
+            shapes.push((format!("{name}.bias"), vec![width]));
+        }
+        shapes.push((format!("{prefix}.mlp.fc1.weight"), vec![mlp, width]));
+        shapes.push((format!("{prefix}.mlp.fc1.bias"), vec![mlp]));
+        shapes.push((format!("{prefix}.mlp.fc2.weight"), vec![width, mlp]));
+        shapes.push((format!("{prefix}.mlp.fc2.bias"), vec![width]));
+    }
+    shapes
+}
+
+/// (diffusers name, shape) of every UNet and VAE tensor of SD 1.5.
+fn unet_and_vae_shapes() -> (Vec<(String, Vec<i64>)>, Vec<(String, Vec<i64>)>) {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        unet: Vec<(String, String, Vec<i64>)>,
+        vae: Vec<(String, String, Vec<i64>)>,
+    }
+    let keys: Keys = serde_json::from_str(include_str!("../../tests/data/ldm_keys.json"))
+        .expect("the key list parses");
+    let named = |list: Vec<(String, String, Vec<i64>)>| {
+        list.into_iter()
+            .map(|(_, name, shape)| (name, shape))
+            .collect()
+    };
+    (named(keys.unet), named(keys.vae))
+}
+
+fn random(shapes: &[(String, Vec<i64>)]) -> Vec<(String, Tensor)> {
+    shapes
+        .iter()
+        .map(|(name, shape)| {
+            let value = if name.contains("norm") && name.ends_with(".weight") {
+                Tensor::ones(shape.as_slice(), (Kind::Float, Device::Cpu))
+            } else {
+                Tensor::randn(shape.as_slice(), (Kind::Float, Device::Cpu)) * 0.02
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+/// Writes a random-weight SD 1.5 into `dir` (about 4.3 GB of f32), seeded with `seed`.
+pub fn write_sd15(dir: &Path, seed: i64) -> std::io::Result<()> {
+    tch::manual_seed(seed);
+    let (unet, vae) = unet_and_vae_shapes();
+    std::fs::write(dir.join("model_index.json"), "{}")?;
+    for (part, file, shapes) in [
+        ("text_encoder", "model.safetensors", clip_shapes()),
+        ("unet", "diffusion_pytorch_model.safetensors", unet),
+        ("vae", "diffusion_pytorch_model.safetensors", vae),
+    ] {
+        std::fs::create_dir_all(dir.join(part))?;
+        write_tensors(&dir.join(part).join(file), random(&shapes))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shapes_are_sd15s_parameter_counts() {
+        let count = |shapes: &[(String, Vec<i64>)]| -> i64 {
+            shapes.iter().map(|(_, s)| s.iter().product::<i64>()).sum()
+        };
+        let (unet, vae) = unet_and_vae_shapes();
+        // The published sizes: CLIP ViT-L/14 text 123.06M, UNet 859.52M, VAE 83.65M.
+        assert_eq!(count(&clip_shapes()), 123_060_480);
+        assert_eq!(count(&unet), 859_520_964);
+        assert_eq!(count(&vae), 83_653_863);
+    }
+}
