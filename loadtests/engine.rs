@@ -61,12 +61,18 @@ fn main() -> anyhow::Result<()> {
             sampler,
         } => {
             let device = atelier::diffusion::device::select(&device)?;
-            let kind = if device.is_cuda() { Kind::Half } else { Kind::Float };
+            let kind = if device.is_cuda() {
+                Kind::Half
+            } else {
+                Kind::Float
+            };
             let started = Instant::now();
             let pipeline = Pipeline::load(&dir, device, kind)?;
             eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
             for batch in batches {
-                bench(&pipeline, &dir, device, size, steps, batch, repeat, &sampler)?;
+                bench(
+                    &pipeline, &dir, device, size, steps, batch, repeat, &sampler,
+                )?;
             }
         }
     }
@@ -103,7 +109,9 @@ fn bench(
         Ok(started.elapsed().as_secs_f64())
     };
     generate()?; // warm-up: kernels chosen, allocator filled
-    let mut times = (0..repeat).map(|_| generate()).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut times = (0..repeat)
+        .map(|_| generate())
+        .collect::<anyhow::Result<Vec<_>>>()?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     if let Device::Cuda(index) = device {

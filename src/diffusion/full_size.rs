@@ -10,8 +10,11 @@ use tch::{Device, Kind, Tensor};
 
 use super::tiny::write_tensors;
 
+/// Tensor names and shapes.
+type Shapes = Vec<(String, Vec<i64>)>;
+
 /// CLIP ViT-L/14's text tower: 12 layers, 768 wide, MLP 3072, 77 positions.
-fn clip_shapes() -> Vec<(String, Vec<i64>)> {
+fn clip_shapes() -> Shapes {
     let (width, mlp) = (768, 3072);
     let mut shapes = vec![
         (
@@ -45,7 +48,7 @@ fn clip_shapes() -> Vec<(String, Vec<i64>)> {
 }
 
 /// (diffusers name, shape) of every UNet and VAE tensor of SD 1.5.
-fn unet_and_vae_shapes() -> (Vec<(String, Vec<i64>)>, Vec<(String, Vec<i64>)>) {
+fn unet_and_vae_shapes() -> (Shapes, Shapes) {
     #[derive(serde::Deserialize)]
     struct Keys {
         unet: Vec<(String, String, Vec<i64>)>,
