@@ -567,6 +567,46 @@ mod tests {
     }
 
     #[test]
+    fn an_sd2_single_file_is_read_at_the_penultimate_layer_with_v_prediction() {
+        use crate::diffusion::pipeline::{Pipeline, Prediction};
+        use crate::diffusion::tiny::write_tiny_single_file_sd2;
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("folder");
+        std::fs::create_dir_all(folder.join("scheduler")).unwrap();
+        write_tiny_diffusers(&folder).unwrap();
+        let file = dir.path().join("sd2.safetensors");
+        write_tiny_single_file_sd2(&file).unwrap();
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let generate = |location: &std::path::Path| {
+            let job = job(location.to_str().unwrap(), "dpmpp_2m_karras", 4);
+            finished(engine.generate(&job, None, &mut hook()).unwrap())
+        };
+        let epsilon = generate(&folder);
+        std::fs::write(
+            folder.join("scheduler/scheduler_config.json"),
+            r#"{"prediction_type": "v_prediction"}"#,
+        )
+        .unwrap();
+        let load = |path: &std::path::Path| Pipeline::load(path, Device::Cpu, Kind::Float).unwrap();
+        assert_eq!(load(&folder).prediction(), Prediction::V);
+        assert_eq!(load(&file).prediction(), Prediction::V);
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let generate = |location: &std::path::Path| {
+            let job = job(location.to_str().unwrap(), "dpmpp_2m_karras", 4);
+            finished(engine.generate(&job, None, &mut hook()).unwrap())
+        };
+        let v = generate(&folder);
+        assert!(
+            v != epsilon,
+            "the folder's scheduler config turns v-prediction on"
+        );
+        assert!(
+            generate(&file) == v,
+            "the OpenCLIP single file (one more block, unused) equals the folder"
+        );
+    }
+
+    #[test]
     fn missing_and_broken_models_fail_clearly() {
         let engine = TchEngine::new(Device::Cpu, 1 << 30);
         let mut none = job("/nonexistent", "euler", 1);

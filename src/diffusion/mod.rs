@@ -1,8 +1,8 @@
 //! The diffusion engine on tch (libtorch 2.11): the CLIP tokenizer and text encoder, the UNet,
 //! the VAE decoder and encoder, the samplers, weight loading for diffusers folders and
 //! single-file LDM checkpoints, the step-by-step pipeline (text to image and image to image), and
-//! `engine::TchEngine`, the implementation of `worker::engine::Engine`. Not built yet: SD 2.x
-//! specifics (penultimate text layer, v-prediction) and SDXL.
+//! `engine::TchEngine`, the implementation of `worker::engine::Engine`. SD 1.x and SD 2.x
+//! (OpenCLIP at its penultimate layer, v-prediction); not SDXL.
 
 pub mod clip;
 pub mod device;
@@ -12,6 +12,7 @@ pub mod full_size;
 mod golden;
 mod layers;
 pub mod ldm;
+pub mod open_clip;
 pub mod pipeline;
 pub mod sampler;
 pub mod schedule;

@@ -13,6 +13,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::clip::ClipTextEncoder;
 use super::ldm;
+use super::open_clip;
 use super::sampler::{SamplerState, step_noise};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
@@ -26,12 +27,35 @@ use crate::worker::engine::RgbImage;
 /// SD's latent scaling factor.
 const LATENT_SCALE: f64 = 0.18215;
 
+/// What the UNet predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prediction {
+    /// The noise (SD 1.x, SD 2.x base).
+    Epsilon,
+    /// The velocity (SD 2.x's 768 models).
+    V,
+}
+
+impl Prediction {
+    /// A diffusers folder says it in `scheduler/scheduler_config.json`; epsilon if it does not.
+    fn of_diffusers_folder(dir: &Path) -> Self {
+        let config = std::fs::read_to_string(dir.join("scheduler/scheduler_config.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+        match config.as_ref().and_then(|c| c["prediction_type"].as_str()) {
+            Some("v_prediction") => Self::V,
+            _ => Self::Epsilon,
+        }
+    }
+}
+
 /// A model ready to generate.
 pub struct Pipeline {
     clip: ClipTextEncoder,
     unet: UNet,
     vae: VaeDecoder,
     encoder: Option<VaeEncoder>,
+    prediction: Prediction,
     device: Device,
     kind: Kind,
     bytes: i64,
@@ -72,7 +96,8 @@ impl Pipeline {
         let text = Weights::load(&component(dir, "text_encoder")?, keep, device, kind)?;
         let unet = Weights::load(&component(dir, "unet")?, keep, device, kind)?;
         let vae = Weights::load(&component(dir, "vae")?, keep, device, kind)?;
-        Self::assemble(&text, &unet, &vae, device, kind)
+        let prediction = Prediction::of_diffusers_folder(dir);
+        Self::assemble(&text, &unet, &vae, prediction, (device, kind))
     }
 
     /// Loads a single-file checkpoint in the original LDM layout (`model.diffusion_model.*`,
@@ -93,19 +118,29 @@ impl Pipeline {
             })
             .max()
             .map_or(0, |top| top + 1);
-        let text = Weights::load(path, super::weights::clip_name, device, kind)?;
+        // SD 2.x checkpoints carry OpenCLIP's text encoder, used at its penultimate layer; they
+        // are taken as v-predicting, like the 768 models most SD 2.x single files are.
+        let (text, prediction) = if open_clip::is_open_clip(header.keys().map(String::as_str)) {
+            let keep = open_clip::blocks(header.keys().map(String::as_str)).saturating_sub(1);
+            let mut text = Weights::load(path, |n| open_clip::name(n, keep), device, kind)?;
+            open_clip::split_in_proj(&mut text);
+            (text, Prediction::V)
+        } else {
+            let text = Weights::load(path, super::weights::clip_name, device, kind)?;
+            (text, Prediction::Epsilon)
+        };
         let unet = Weights::load(path, |n| ldm::unet_name(n, layers), device, kind)?;
         let mut vae = Weights::load(path, |n| ldm::vae_name(n, levels), device, kind)?;
         vae.squeeze_convolutions(ldm::is_vae_attention_projection);
-        Self::assemble(&text, &unet, &vae, device, kind)
+        Self::assemble(&text, &unet, &vae, prediction, (device, kind))
     }
 
     fn assemble(
         text: &Weights,
         unet: &Weights,
         vae: &Weights,
-        device: Device,
-        kind: Kind,
+        prediction: Prediction,
+        (device, kind): (Device, Kind),
     ) -> anyhow::Result<Self> {
         let bytes = text.bytes() + unet.bytes() + vae.bytes();
         let clip = ClipTextEncoder::new(text).context("text encoder")?;
@@ -118,6 +153,7 @@ impl Pipeline {
                 .then(|| VaeEncoder::new(vae))
                 .transpose()
                 .context("VAE encoder")?,
+            prediction,
             device,
             kind,
             bytes,
@@ -131,6 +167,11 @@ impl Pipeline {
         } else {
             Self::load_single_file(path, device, kind)
         }
+    }
+
+    /// What the UNet predicts.
+    pub fn prediction(&self) -> Prediction {
+        self.prediction
     }
 
     /// Bytes of weights held.
@@ -238,6 +279,10 @@ impl Pipeline {
         );
         let parts = eps.chunk(2, 0);
         let guided = &parts[0] + (&parts[1] - &parts[0]) * run.params.cfg_scale;
+        let guided = match self.prediction {
+            Prediction::Epsilon => guided,
+            Prediction::V => run.plan.eps_from_v(&input, &guided, i),
+        };
         let seed = run.params.seed.unwrap_or(0);
         let (device, shape) = (self.device, run.latents.size());
         run.latents = run

@@ -77,6 +77,18 @@ impl Plan {
         }
     }
 
+    /// The noise a v-predicting model (SD 2.x's 768 models) means by `v` at step `i`, given its
+    /// input `x` (variance-preserving latents, as [`Plan::scale_input`] gives them):
+    /// `eps = alpha * v + sigma * x`, since `x = alpha * x0 + sigma * eps` and
+    /// `v = alpha * eps - sigma * x0` with `alpha^2 + sigma^2 = 1`.
+    pub fn eps_from_v(&self, x: &Tensor, v: &Tensor, i: usize) -> Tensor {
+        let (alpha, sigma) = match self.sampler {
+            Sampler::Ddim => (self.alphas[i].sqrt(), (1.0 - self.alphas[i]).sqrt()),
+            _ => alpha_sigma(self.sigmas[i]),
+        };
+        v * alpha + x * sigma
+    }
+
     /// The model's input at step `i`: Euler samplers scale by `1 / sqrt(sigma^2 + 1)`.
     pub fn scale_input(&self, latents: &Tensor, i: usize) -> Tensor {
         match self.sampler {
@@ -157,6 +169,7 @@ mod tests {
     struct Golden {
         sampler: String,
         steps: usize,
+        prediction: String,
         #[serde(rename = "final")]
         last: Vec<f32>,
     }
@@ -171,6 +184,17 @@ mod tests {
     /// `suspend_at`, the run stops there, another job draws noise, and the run resumes from the
     /// kept latents and state.
     fn run(plan: &Plan, seed: i64, per_step_noise: bool, suspend_at: Option<usize>) -> Vec<f32> {
+        run_predicting(plan, seed, per_step_noise, suspend_at, false)
+    }
+
+    /// [`run`], with the stand-in model's output read as `v` when `v` is set.
+    fn run_predicting(
+        plan: &Plan,
+        seed: i64,
+        per_step_noise: bool,
+        suspend_at: Option<usize>,
+        v: bool,
+    ) -> Vec<f32> {
         tch::manual_seed(seed);
         let mut x = Tensor::randn([1, 4, 4, 4], (Kind::Float, Device::Cpu)) * plan.init_noise_sigma;
         let mut state = SamplerState::default();
@@ -181,7 +205,13 @@ mod tests {
                 (x, state) = kept;
             }
             let i = state.step;
-            let eps = model(&plan.scale_input(&x, i), plan.timesteps[i]);
+            let input = plan.scale_input(&x, i);
+            let out = model(&input, plan.timesteps[i]);
+            let eps = if v {
+                plan.eps_from_v(&input, &out, i)
+            } else {
+                out
+            };
             x = plan.step(&mut state, &x, &eps, || {
                 if per_step_noise {
                     step_noise(seed as u64, i, &[1, 4, 4, 4], Device::Cpu)
@@ -201,12 +231,14 @@ mod tests {
         for case in golden {
             let sampler = Sampler::parse(&case.sampler).unwrap();
             let plan = Plan::new(&schedule, sampler, case.steps);
-            let ours = run(&plan, 7, false, None);
+            let v = case.prediction == "v_prediction";
+            let ours = run_predicting(&plan, 7, false, None, v);
             for (a, b) in ours.iter().zip(&case.last) {
                 assert!(
                     (a - b).abs() <= 1e-3 + 1e-4 * b.abs(),
-                    "{} with {} steps: {ours:?} vs {:?}",
+                    "{} ({}) with {} steps: {ours:?} vs {:?}",
                     case.sampler,
+                    case.prediction,
                     case.steps,
                     case.last
                 );

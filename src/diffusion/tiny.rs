@@ -94,6 +94,17 @@ pub fn write_diffusers(dir: &std::path::Path, width: Width) -> std::io::Result<(
 /// diffusers' own converter maps to the diffusers folder's (`tests/data/ldm_keys.json`), so both
 /// layouts hold identical weights.
 pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
+    write_single_file(path, false)
+}
+
+/// The same model as an SD 2.x-style single file: the text encoder in OpenCLIP's naming (fused
+/// attention projections) with one more block after its own two, which SD 2.x never uses (it
+/// reads the penultimate layer). Loaded, it is the diffusers folder with v-prediction.
+pub fn write_tiny_single_file_sd2(path: &std::path::Path) -> std::io::Result<()> {
+    write_single_file(path, true)
+}
+
+fn write_single_file(path: &std::path::Path, open_clip: bool) -> std::io::Result<()> {
     #[derive(serde::Deserialize)]
     struct LdmKeys {
         tiny_unet: Vec<(String, String, Vec<i64>)>,
@@ -107,15 +118,15 @@ pub fn write_tiny_single_file(path: &std::path::Path) -> std::io::Result<()> {
         (decoder, _),
         (encoder, encoder_names),
     ] = parts(Width::Tiny);
-    let mut tensors: Vec<(String, Tensor)> = clip_names
+    let text = clip_names
         .iter()
-        .map(|(name, shape)| {
-            (
-                format!("cond_stage_model.transformer.{name}"),
-                tensor(&clip, name, shape),
-            )
-        })
-        .collect();
+        .map(|(name, shape)| (name.clone(), tensor(&clip, name, shape)));
+    let mut tensors: Vec<(String, Tensor)> = if open_clip {
+        super::open_clip::from_diffusers(text.collect())
+    } else {
+        text.map(|(name, t)| (format!("cond_stage_model.transformer.{name}"), t))
+            .collect()
+    };
     for (ldm, name, shape) in &keys.tiny_unet {
         tensors.push((ldm.clone(), tensor(&unet, name, shape)));
     }

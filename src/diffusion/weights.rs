@@ -115,6 +115,16 @@ impl Weights {
         }
     }
 
+    /// Removes and returns the tensor `name` (adapters that reshape or split tensors).
+    pub fn take(&mut self, name: &str) -> Option<Tensor> {
+        self.tensors.remove(name)
+    }
+
+    /// Adds (or replaces) the tensor `name`.
+    pub fn insert(&mut self, name: String, tensor: Tensor) {
+        self.tensors.insert(name, tensor);
+    }
+
     /// Names of the tensors held.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)

@@ -1,5 +1,6 @@
 """Writes sampler_golden.json: whole sampling runs of diffusers' schedulers (the reference) on a
-stand-in model, eps = 0.5 * tanh(input) + 0.001 * t, from seeded noise of shape (1, 4, 4, 4).
+stand-in model, out = 0.5 * tanh(input) + 0.001 * t, read as the noise (epsilon) and, for SD 2.x's
+768 models, as the velocity (v_prediction), from seeded noise of shape (1, 4, 4, 4).
 torch's global generator is seeded with 7 and used for the initial noise and for every ancestral
 step, as tch does. Run once, from the repository root, in a venv that has torch:
 
@@ -27,17 +28,20 @@ SAMPLERS = {
 
 def main():
     cases = []
-    for name, make in SAMPLERS.items():
-        for steps in [1, 4, 12, 20]:
-            scheduler = make()
-            scheduler.set_timesteps(steps)
-            torch.manual_seed(7)
-            x = torch.randn(1, 4, 4, 4) * scheduler.init_noise_sigma
-            for t in scheduler.timesteps:
-                model_input = scheduler.scale_model_input(x, t)
-                eps = 0.5 * torch.tanh(model_input) + 0.001 * float(t)
-                x = scheduler.step(eps, t, x).prev_sample
-            cases.append({"sampler": name, "steps": steps, "final": x.flatten().tolist()})
+    for prediction in ["epsilon", "v_prediction"]:
+        for name, make in SAMPLERS.items():
+            for steps in [1, 4, 12, 20]:
+                scheduler = make()
+                scheduler.register_to_config(prediction_type=prediction)
+                scheduler.set_timesteps(steps)
+                torch.manual_seed(7)
+                x = torch.randn(1, 4, 4, 4) * scheduler.init_noise_sigma
+                for t in scheduler.timesteps:
+                    model_input = scheduler.scale_model_input(x, t)
+                    out = 0.5 * torch.tanh(model_input) + 0.001 * float(t)
+                    x = scheduler.step(out, t, x).prev_sample
+                cases.append({"sampler": name, "steps": steps, "prediction": prediction,
+                              "final": x.flatten().tolist()})
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sampler_golden.json")
     with open(out, "w", encoding="utf-8") as f:
         json.dump(cases, f)
