@@ -1,0 +1,20 @@
+// Entry point of the browser tests: checks the prerequisites, then runs every e2e/*.test.mjs.
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { binaryPath, webDir } from './server.mjs';
+
+const problems = [];
+if (!existsSync(binaryPath())) problems.push(`no server binary at ${binaryPath()} (build it, or set ATELIER_BIN)`);
+if (!existsSync(path.join(webDir, 'dist', 'index.html'))) problems.push('no web/dist: run `npm run build` first');
+const chromium = process.env.CHROMIUM ?? '/usr/bin/chromium';
+if (!existsSync(chromium)) problems.push(`no browser at ${chromium} (apt-get install -y chromium)`);
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(2);
+}
+
+const dir = path.join(webDir, 'e2e');
+const files = readdirSync(dir).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(dir, f));
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,78 @@
+// Page-level helpers for the browser tests: sign in, fill the Generate form, record socket frames.
+
+export const ADMIN = { email: 'admin@example.com', name: 'Administrator', password: 'Sup3rSecret-Pass' };
+export const JOE = { email: 'joeuser@example.com', name: 'Joe', password: 'TestPassword123' };
+export const JANE = { email: 'janeuser@example.com', name: 'Jane', password: 'TestPassword123' };
+
+export async function signIn(page, user) {
+  await page.goto('/login');
+  await page.getByTestId('login-email').fill(user.email);
+  await page.getByTestId('login-password').fill(user.password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('nav-user').waitFor();
+}
+
+export async function go(page, nav) {
+  await page.getByTestId(`nav-${nav}`).click();
+}
+
+/** Fills the Generate form (the page must be open and loaded). */
+export async function fillGenerate(page, { prompt, negative = '', steps, size, seed, board }) {
+  const form = page.getByTestId('generate-form');
+  await form.and(page.locator('[aria-busy="false"]')).waitFor();
+  await page.getByTestId('gen-prompt').fill(prompt);
+  await page.getByTestId('gen-negative').fill(negative);
+  if (steps !== undefined) await page.getByTestId('gen-steps').fill(String(steps));
+  if (size !== undefined) {
+    await page.getByTestId('gen-width').fill(String(size));
+    await page.getByTestId('gen-height').fill(String(size));
+  }
+  if (seed !== undefined) {
+    await page.getByTestId('gen-seed-fixed').check();
+    await page.getByTestId('gen-seed').fill(String(seed));
+  }
+  if (board !== undefined) await page.getByTestId('gen-board').selectOption({ label: board });
+}
+
+/** Clicks Invoke and returns the id of the queued job (the newest job card). */
+export async function invoke(page) {
+  const before = await page.getByTestId('job').count();
+  await page.getByTestId('invoke').click();
+  await page.getByTestId('generate-info').waitFor();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="job"]').length > n, before);
+  return page.getByTestId('job').first().getAttribute('data-job-id');
+}
+
+/** Records every JSON message the page's event socket receives. */
+export function recordSocket(page) {
+  const messages = [];
+  page.on('websocket', (socket) => {
+    if (!socket.url().includes('/api/v1/events')) return;
+    socket.on('framereceived', ({ payload }) => {
+      try {
+        messages.push(JSON.parse(String(payload)));
+      } catch {
+        // Binary or malformed frames are not ours.
+      }
+    });
+  });
+  return messages;
+}
+
+export async function token(page) {
+  return page.evaluate(() => localStorage.getItem('atelier.token'));
+}
+
+/** Drops a file onto an element the way a desktop drag would (a synthetic DataTransfer). */
+export async function dropFile(page, testId, name, bytes) {
+  await page.getByTestId(testId).evaluate(
+    (element, { name, data }) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], name, { type: 'image/png' }));
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        element.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+      }
+    },
+    { name, data: Array.from(bytes) },
+  );
+}

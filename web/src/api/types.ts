@@ -1,0 +1,149 @@
+// The JSON shapes the server sends and takes (see src/*/model.rs in the Rust code).
+
+export interface AuthStatus {
+  multiuser_enabled: boolean;
+  setup_required: boolean;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  display_name: string;
+  is_admin: boolean;
+  is_active: boolean;
+  created_at: string;
+  quota_bytes: number | null;
+  used_bytes: number;
+  sched_weight: number;
+}
+
+export interface LoginResponse {
+  token: string;
+  user: User;
+  expires_in: number;
+}
+
+export interface Board {
+  id: string;
+  name: string;
+  owner_id: string;
+  owner_name: string;
+  image_count: number;
+  asset_count: number;
+  cover_image_id: string | null;
+  created_at: string;
+}
+
+export interface Uncategorized {
+  owner_id: string;
+  image_count: number;
+  asset_count: number;
+  cover_image_id: string | null;
+}
+
+export interface BoardList {
+  boards: Board[];
+  uncategorized: Uncategorized;
+}
+
+export type Category = 'general' | 'user';
+
+export interface Image {
+  id: string;
+  owner_id: string;
+  owner_name: string;
+  board_id: string | null;
+  category: Category;
+  content_type: string;
+  width: number;
+  height: number;
+  byte_size: number;
+  starred: boolean;
+  created_at: string;
+  metadata?: Record<string, unknown> | null;
+  image_url: string;
+  thumbnail_url: string;
+}
+
+export interface ImagePage {
+  items: Image[];
+  next_cursor: string | null;
+}
+
+export const SAMPLERS = ['ddim', 'euler', 'euler_a', 'dpmpp_2m_karras'] as const;
+
+export interface GenerationParams {
+  model: string;
+  prompt: string;
+  negative_prompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  cfg_scale: number;
+  sampler: string;
+  seed?: number;
+  num_images: number;
+  board_id?: string;
+}
+
+export type QueueStatusName = 'pending' | 'in_progress' | 'completed' | 'failed' | 'canceled';
+
+export interface QueueItem {
+  id: string;
+  owner_id: string | null;
+  owner_name: string;
+  is_mine: boolean;
+  status: QueueStatusName;
+  position: number | null;
+  /** The parameters, or the string "<hidden>" for other users' items. */
+  params: Partial<GenerationParams> | string;
+  error: string | null;
+  result_image_ids: string[];
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface QueueCounts {
+  mine_pending: number;
+  mine_in_progress: number;
+  total_pending: number;
+  total_in_progress: number;
+  paused: boolean;
+}
+
+export interface ModelDefaults {
+  steps?: number;
+  cfg_scale?: number;
+  sampler?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface Model {
+  id: string;
+  name: string;
+  base: string;
+  type: 'main' | 'vae';
+  format: string;
+  size_bytes: number;
+  hash: string;
+  defaults: ModelDefaults;
+  description: string;
+  source?: string;
+  location?: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Install {
+  id: string;
+  source: string;
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  bytes_done: number;
+  bytes_total: number | null;
+  error: string | null;
+  error_code: string | null;
+  model_id: string | null;
+  created_at: string;
+}

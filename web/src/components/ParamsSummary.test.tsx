@@ -1,0 +1,50 @@
+// Queue parameters: shown for your own items, "<hidden>" for everyone else's.
+import { describe, expect, it, vi } from 'vitest';
+import { render, screen, within } from '@testing-library/react';
+import { ParamsSummary } from './ParamsSummary';
+import { QueueTable } from '../pages/QueuePage';
+import type { QueueItem } from '../api/types';
+
+const base: Omit<QueueItem, 'id' | 'params' | 'is_mine' | 'owner_name'> = {
+  owner_id: null,
+  status: 'pending',
+  position: 1,
+  error: null,
+  result_image_ids: [],
+  created_at: '2026-01-01T00:00:00Z',
+  started_at: null,
+  finished_at: null,
+};
+
+describe('ParamsSummary', () => {
+  it('renders the redacted string as <hidden>', () => {
+    render(<ParamsSummary params="<hidden>" />);
+    expect(screen.getByTestId('params-hidden').textContent).toBe('<hidden>');
+    expect(screen.queryByTestId('params-visible')).toBeNull();
+  });
+
+  it('renders own parameters', () => {
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a cat', width: 64, height: 64, steps: 4, sampler: 'euler', seed: 7 }} />);
+    expect(screen.getByTestId('params-prompt').textContent).toBe('a cat');
+    expect(screen.getByTestId('params-visible').textContent).toContain('seed 7');
+  });
+});
+
+describe('QueueTable', () => {
+  it('shows owners, hides others’ params, and offers cancel on every unfinished item', () => {
+    const items: QueueItem[] = [
+      { ...base, id: 'a', is_mine: true, owner_name: 'Joe', params: { model: 'tiny', prompt: 'mine' } },
+      { ...base, id: 'b', is_mine: false, owner_name: 'Jane', params: '<hidden>' },
+      { ...base, id: 'c', is_mine: true, owner_name: 'Joe', status: 'canceled', params: { prompt: 'old' } },
+    ];
+    const onCancel = vi.fn();
+    render(<QueueTable items={items} showOwner onCancel={onCancel} onRetry={vi.fn()} />);
+    const rows = screen.getAllByTestId('queue-row');
+    expect(within(rows[1]).getByTestId('params-hidden').textContent).toBe('<hidden>');
+    expect(within(rows[1]).getByTestId('queue-owner').textContent).toBe('Jane');
+    within(rows[1]).getByTestId('queue-cancel').click();
+    expect(onCancel).toHaveBeenCalledWith(items[1]);
+    expect(within(rows[2]).queryByTestId('queue-cancel')).toBeNull();
+    expect(within(rows[2]).getByTestId('queue-retry')).toBeTruthy();
+  });
+});

@@ -1,0 +1,34 @@
+// Shows a queue item's parameters, or "<hidden>" when they belong to another user.
+import type { GenerationParams } from '../api/types';
+
+export const HIDDEN = '<hidden>';
+
+/** True when the server redacted the parameters (another user's item). */
+export function isHidden(params: QueueItemParams): params is string {
+  return typeof params === 'string';
+}
+
+type QueueItemParams = Partial<GenerationParams> | string;
+
+export function ParamsSummary({ params }: { params: QueueItemParams }) {
+  if (isHidden(params)) {
+    return (
+      <span className="hidden-params" data-testid="params-hidden">
+        {HIDDEN}
+      </span>
+    );
+  }
+  return (
+    <span className="params" data-testid="params-visible">
+      <span className="params-prompt" data-testid="params-prompt">
+        {params.prompt || <em>(empty prompt)</em>}
+      </span>
+      <span className="muted">
+        {' '}
+        · {params.model} · {params.width}×{params.height} · {params.steps} steps · {params.sampler}
+        {params.seed !== undefined ? ` · seed ${params.seed}` : ''}
+        {params.num_images && params.num_images > 1 ? ` · ×${params.num_images}` : ''}
+      </span>
+    </span>
+  );
+}

@@ -1,0 +1,41 @@
+// Pulls the generation parameters out of an image's metadata for the viewer.
+
+export interface MetadataRow {
+  label: string;
+  value: string;
+}
+
+const FIELDS: [string, string][] = [
+  ['prompt', 'Prompt'],
+  ['negative_prompt', 'Negative prompt'],
+  ['model', 'Model'],
+  ['seed', 'Seed'],
+  ['steps', 'Steps'],
+  ['cfg_scale', 'CFG scale'],
+  ['sampler', 'Sampler'],
+  ['width', 'Width'],
+  ['height', 'Height'],
+  ['strength', 'Strength'],
+];
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** The generation parameters (the `atelier` PNG chunk) first, then any other text chunks. */
+export function metadataRows(metadata: Record<string, unknown> | null | undefined): MetadataRow[] {
+  if (!metadata) return [];
+  const rows: MetadataRow[] = [];
+  const params = metadata.atelier;
+  if (params && typeof params === 'object') {
+    const record = params as Record<string, unknown>;
+    for (const [key, label] of FIELDS) {
+      if (record[key] !== undefined && record[key] !== null && record[key] !== '') rows.push({ label, value: text(record[key]) });
+    }
+  }
+  for (const [key, value] of Object.entries(metadata)) {
+    if (key !== 'atelier') rows.push({ label: key, value: text(value) });
+  }
+  return rows;
+}

@@ -1,0 +1,107 @@
+// The Generate form's values: defaults, restoring saved UI state safely, and building the request.
+import { SAMPLERS, type GenerationParams, type Model } from '../api/types';
+import type { UiState } from '../api/uiState';
+
+/** The key under which the form is kept in the server-side UI state. */
+export const STATE_KEY = 'generate';
+
+export interface GenerateForm {
+  model: string;
+  prompt: string;
+  negative_prompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  cfg_scale: number;
+  sampler: string;
+  seedMode: 'random' | 'fixed';
+  seed: number;
+  num_images: number;
+  /** '' is Uncategorized. */
+  board_id: string;
+}
+
+export const DEFAULT_FORM: GenerateForm = {
+  model: '',
+  prompt: '',
+  negative_prompt: '',
+  width: 512,
+  height: 512,
+  steps: 30,
+  cfg_scale: 7.5,
+  sampler: 'euler',
+  seedMode: 'random',
+  seed: 0,
+  num_images: 1,
+  board_id: '',
+};
+
+function int(value: unknown, min: number, max: number, fallback: number, step = 1): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
+  const n = Math.round(value);
+  if (n < min || n > max || n % step !== 0) return fallback;
+  return n;
+}
+
+function str(value: unknown, fallback: string, max = 4000): string {
+  return typeof value === 'string' && value.length <= max ? value : fallback;
+}
+
+/** Rebuilds the form from saved state, keeping only well-formed values (anything else: default). */
+export function restoreForm(state: UiState | null | undefined): GenerateForm {
+  const saved = state?.[STATE_KEY];
+  if (!saved || typeof saved !== 'object') return { ...DEFAULT_FORM };
+  const s = saved as Record<string, unknown>;
+  const cfg = typeof s.cfg_scale === 'number' && s.cfg_scale >= 0 && s.cfg_scale <= 30 ? s.cfg_scale : DEFAULT_FORM.cfg_scale;
+  return {
+    model: str(s.model, DEFAULT_FORM.model, 200),
+    prompt: str(s.prompt, ''),
+    negative_prompt: str(s.negative_prompt, ''),
+    width: int(s.width, 64, 2048, DEFAULT_FORM.width, 8),
+    height: int(s.height, 64, 2048, DEFAULT_FORM.height, 8),
+    steps: int(s.steps, 1, 150, DEFAULT_FORM.steps),
+    cfg_scale: cfg,
+    sampler: (SAMPLERS as readonly string[]).includes(s.sampler as string) ? (s.sampler as string) : DEFAULT_FORM.sampler,
+    seedMode: s.seedMode === 'fixed' ? 'fixed' : 'random',
+    seed: int(s.seed, 0, 2 ** 32 - 1, 0),
+    num_images: int(s.num_images, 1, 8, 1),
+    board_id: str(s.board_id, '', 64),
+  };
+}
+
+/** The UI state with the form stored in it (other keys kept). */
+export function storeForm(state: UiState, form: GenerateForm): UiState {
+  return { ...state, [STATE_KEY]: { ...form } };
+}
+
+/** The enqueue request for the form. */
+export function toParams(form: GenerateForm): GenerationParams {
+  const params: GenerationParams = {
+    model: form.model,
+    prompt: form.prompt,
+    negative_prompt: form.negative_prompt,
+    width: form.width,
+    height: form.height,
+    steps: form.steps,
+    cfg_scale: form.cfg_scale,
+    sampler: form.sampler,
+    num_images: form.num_images,
+  };
+  if (form.seedMode === 'fixed') params.seed = form.seed;
+  if (form.board_id) params.board_id = form.board_id;
+  return params;
+}
+
+/** Applies a model's default settings when the user picks it. */
+export function withModelDefaults(form: GenerateForm, model: Model): GenerateForm {
+  const d = model.defaults ?? {};
+  return {
+    ...form,
+    model: model.name,
+    steps: d.steps ?? form.steps,
+    cfg_scale: d.cfg_scale ?? form.cfg_scale,
+    sampler: d.sampler ?? form.sampler,
+    width: d.width ?? form.width,
+    height: d.height ?? form.height,
+  };
+}

@@ -1,0 +1,205 @@
+// Generate: the parameters form (restored from the server-side UI state), Invoke, and live progress.
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { listModels } from '../api/models';
+import { listBoards } from '../api/boards';
+import { enqueue, listQueue } from '../api/queue';
+import { loadUiState, saveUiState, type UiState } from '../api/uiState';
+import { errorMessage } from '../api/client';
+import { SAMPLERS, type Board, type Model } from '../api/types';
+import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
+import { DEFAULT_FORM, restoreForm, storeForm, toParams, withModelDefaults, type GenerateForm } from '../generate/formState';
+import { useJobProgress } from '../generate/useJobProgress';
+import { JobsPanel } from '../generate/JobsPanel';
+import { useSession } from '../session';
+
+const SAVE_DELAY_MS = 500;
+
+export function GeneratePage() {
+  const session = useSession();
+  const [form, setForm] = useState<GenerateForm>(DEFAULT_FORM);
+  const [models, setModels] = useState<Model[]>([]);
+  const [boards, setBoards] = useState<Board[]>([]);
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [info, setInfo] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const savedState = useRef<UiState>({});
+  const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const { jobs, track } = useJobProgress(session.bus, session.user.id);
+
+  useEffect(() => {
+    let live = true;
+    Promise.all([loadUiState(), listModels(), listBoards(), listQueue()])
+      .then(([state, models, boards, queue]) => {
+        if (!live) return;
+        const mains = models.filter((m) => m.type === 'main');
+        const own = boards.boards.filter((b) => b.owner_id === session.user.id);
+        const restored = restoreForm(state);
+        if (!mains.some((m) => m.name === restored.model)) restored.model = mains[0]?.name ?? '';
+        if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
+        savedState.current = state;
+        setModels(mains);
+        setBoards(own);
+        setForm(restored);
+        track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
+        setLoaded(true);
+      })
+      .catch((e) => live && setError(errorMessage(e)));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [session.user.id]);
+
+  const persist = (next: GenerateForm) => {
+    savedState.current = storeForm(savedState.current, next);
+    return saveUiState(savedState.current);
+  };
+
+  // Every change is saved shortly after it is made, once the saved state has been read.
+  const update = (patch: Partial<GenerateForm>) => {
+    setForm((old) => {
+      const next = { ...old, ...patch };
+      if (loaded) {
+        if (saveTimer.current) clearTimeout(saveTimer.current);
+        saveTimer.current = setTimeout(() => void persist(next).catch(() => undefined), SAVE_DELAY_MS);
+      }
+      return next;
+    });
+  };
+  useEffect(() => () => {
+    if (saveTimer.current) clearTimeout(saveTimer.current);
+  }, []);
+
+  const pickModel = (name: string) => {
+    const model = models.find((m) => m.name === name);
+    if (model) update(withModelDefaults(form, model));
+  };
+
+  const invoke = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setInfo(null);
+    try {
+      if (saveTimer.current) clearTimeout(saveTimer.current);
+      await persist(form).catch(() => undefined);
+      const { item_ids } = await enqueue(toParams(form));
+      track(item_ids);
+      setInfo(`Queued ${item_ids.length} job${item_ids.length === 1 ? '' : 's'}.`);
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const jobList = useMemo(() => Object.values(jobs).reverse(), [jobs]);
+  const noModels = loaded && models.length === 0;
+
+  return (
+    <div className="generate">
+      <form className="card generate-form" onSubmit={invoke} data-testid="generate-form" aria-busy={!loaded}>
+        <h1>Generate</h1>
+        <ErrorBanner message={error} onDismiss={() => setError(null)} testId="generate-error" />
+        <InfoBanner message={info} testId="generate-info" />
+        {noModels && (
+          <p className="banner banner-info" data-testid="no-models">
+            No models are installed yet. {session.isAdmin ? 'Install one on the Models page.' : 'Ask an administrator to install one.'}
+          </p>
+        )}
+        <label>
+          Model
+          <select value={form.model} onChange={(e) => pickModel(e.target.value)} required data-testid="gen-model">
+            {models.map((m) => (
+              <option key={m.id} value={m.name}>
+                {m.name} ({m.base})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Prompt
+          <textarea rows={3} value={form.prompt} onChange={(e) => update({ prompt: e.target.value })} data-testid="gen-prompt" />
+        </label>
+        <label>
+          Negative prompt
+          <textarea rows={2} value={form.negative_prompt} onChange={(e) => update({ negative_prompt: e.target.value })} data-testid="gen-negative" />
+        </label>
+        <div className="field-grid">
+          <label>
+            Width
+            <input type="number" min={64} max={2048} step={8} value={form.width} onChange={(e) => update({ width: e.target.valueAsNumber || 0 })} data-testid="gen-width" />
+          </label>
+          <label>
+            Height
+            <input type="number" min={64} max={2048} step={8} value={form.height} onChange={(e) => update({ height: e.target.valueAsNumber || 0 })} data-testid="gen-height" />
+          </label>
+          <label>
+            Steps
+            <input type="number" min={1} max={150} value={form.steps} onChange={(e) => update({ steps: e.target.valueAsNumber || 0 })} data-testid="gen-steps" />
+          </label>
+          <label>
+            CFG scale
+            <input type="number" min={0} max={30} step={0.5} value={form.cfg_scale} onChange={(e) => update({ cfg_scale: e.target.valueAsNumber || 0 })} data-testid="gen-cfg" />
+          </label>
+          <label>
+            Sampler
+            <select value={form.sampler} onChange={(e) => update({ sampler: e.target.value })} data-testid="gen-sampler">
+              {SAMPLERS.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Images
+            <input type="number" min={1} max={8} value={form.num_images} onChange={(e) => update({ num_images: e.target.valueAsNumber || 0 })} data-testid="gen-count" />
+          </label>
+        </div>
+        <fieldset className="seed">
+          <legend>Seed</legend>
+          <label className="inline-label">
+            <input type="radio" name="seed-mode" checked={form.seedMode === 'random'} onChange={() => update({ seedMode: 'random' })} data-testid="gen-seed-random" />
+            Random
+          </label>
+          <label className="inline-label">
+            <input type="radio" name="seed-mode" checked={form.seedMode === 'fixed'} onChange={() => update({ seedMode: 'fixed' })} data-testid="gen-seed-fixed" />
+            Fixed
+          </label>
+          <label className="inline-label">
+            <span className="sr-only">Seed value</span>
+            <input
+              type="number"
+              min={0}
+              max={4294967295}
+              value={form.seed}
+              disabled={form.seedMode !== 'fixed'}
+              onChange={(e) => update({ seed: e.target.valueAsNumber || 0 })}
+              data-testid="gen-seed"
+            />
+          </label>
+        </fieldset>
+        <label>
+          Destination board
+          <select value={form.board_id} onChange={(e) => update({ board_id: e.target.value })} data-testid="gen-board">
+            <option value="">Uncategorized</option>
+            {boards.map((b) => (
+              <option key={b.id} value={b.id}>
+                {b.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" className="primary invoke" disabled={busy || !loaded || noModels} data-testid="invoke">
+          Invoke
+        </button>
+      </form>
+      <section className="card progress-panel" aria-label="Your jobs" aria-live="polite">
+        <h2>Your jobs</h2>
+        <JobsPanel jobs={jobList} />
+      </section>
+    </div>
+  );
+}
