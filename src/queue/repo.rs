@@ -27,11 +27,14 @@ pub async fn insert(
 
 const LIST: &str =
     "select id, owner_id, owner_name, is_mine, status, queue_position, params, error,
-    result_image_ids, created_at, started_at, finished_at from queue_list($1)";
+    result_image_ids, created_at, started_at, finished_at from queue_list($1, $2)";
 
-/// Every item, redacted for the caller.
-pub async fn list(db: &impl GenericClient) -> Result<Vec<QueueItemView>, tokio_postgres::Error> {
-    let rows = cached::query(db, LIST, &[&None::<Uuid>]).await?;
+/// Every unfinished item and the newest `finished` finished ones, redacted for the caller.
+pub async fn list(
+    db: &impl GenericClient,
+    finished: i32,
+) -> Result<Vec<QueueItemView>, tokio_postgres::Error> {
+    let rows = cached::query(db, LIST, &[&None::<Uuid>, &finished]).await?;
     rows.iter().map(QueueItemView::try_from).collect()
 }
 
@@ -40,7 +43,7 @@ pub async fn find(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<QueueItemView>, tokio_postgres::Error> {
-    let row = cached::query_opt(db, LIST, &[&Some(id)]).await?;
+    let row = cached::query_opt(db, LIST, &[&Some(id), &0i32]).await?;
     row.as_ref().map(QueueItemView::try_from).transpose()
 }
 

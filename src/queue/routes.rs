@@ -84,16 +84,32 @@ pub async fn enqueue(
     Ok((StatusCode::CREATED, Json(Enqueued { item_ids: vec![id] })))
 }
 
-/// Every item, oldest first; other users' parameters show as `<hidden>`.
-#[utoipa::path(get, path = "/api/v1/queue/items", tag = "queue",
+/// How much finished history a listing includes.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListItems {
+    /// The newest finished items to include, 0 to 1000 (default 200); unfinished items are
+    /// always all listed.
+    finished_limit: Option<i32>,
+}
+
+/// Every unfinished item and the newest finished ones, oldest first; other users' parameters
+/// show as `<hidden>`.
+#[utoipa::path(get, path = "/api/v1/queue/items", tag = "queue", params(ListItems),
     responses((status = 200, body = Vec<QueueItemView>)), security(("bearer" = [])))]
 pub async fn list_items(
     State(app): State<Arc<App>>,
     auth: AuthUser,
+    AppQuery(query): AppQuery<ListItems>,
 ) -> Result<Json<Vec<QueueItemView>>, ApiError> {
+    let finished = query.finished_limit.unwrap_or(200);
+    if !(0..=1000).contains(&finished) {
+        return Err(ApiError::validation(
+            "finished_limit must be between 0 and 1000",
+        ));
+    }
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
-    let items = repo::list(&tx).await?;
+    let items = repo::list(&tx, finished).await?;
     tx.commit().await?;
     Ok(Json(items))
 }

@@ -263,3 +263,67 @@ async fn only_admins_pause_and_resume() {
         .unwrap();
     assert_eq!(status["paused"], false);
 }
+
+#[tokio::test]
+async fn the_list_keeps_every_unfinished_item_and_only_recent_history() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let mut canceled = Vec::new();
+    for i in 0..5 {
+        let id = enqueue(&app, &joe, &format!("old {i}")).await;
+        let path = format!("/api/v1/queue/items/{id}/cancel");
+        assert!(
+            app.post(&path, Some(&joe.token), &json!({}))
+                .await
+                .status()
+                .is_success()
+        );
+        canceled.push(id);
+    }
+    let pending = enqueue(&app, &joe, "still waiting").await;
+    let list = |limit: &str| {
+        let path = format!("/api/v1/queue/items{limit}");
+        let app = &app;
+        let token = joe.token.clone();
+        async move {
+            let items: Value = app.get(&path, Some(&token)).await.json().await.unwrap();
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list("").await.len(),
+        6,
+        "the default keeps 200 finished items"
+    );
+    let two = list("?finished_limit=2").await;
+    assert_eq!(two.len(), 3);
+    assert!(two.contains(&pending), "unfinished items are always listed");
+    assert!(
+        two.contains(&canceled[4]) && two.contains(&canceled[3]),
+        "the newest finished"
+    );
+    assert_eq!(list("?finished_limit=0").await, vec![pending]);
+    // A single item is found however old it is.
+    let oldest = app
+        .get(
+            &format!("/api/v1/queue/items/{}", canceled[0]),
+            Some(&joe.token),
+        )
+        .await;
+    assert_eq!(oldest.status(), StatusCode::OK);
+    let response = app
+        .get("/api/v1/queue/items?finished_limit=5000", Some(&joe.token))
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
