@@ -31,6 +31,11 @@ const TICKET_SECS: i64 = 30;
 const RECHECK: Duration = Duration::from_secs(5);
 /// The close code for an ended session.
 const SESSION_ENDED: u16 = 4401;
+/// How often the server pings: proxies close idle connections, and a peer that vanished
+/// without closing (a laptop lid) is noticed when it stops answering.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A socket that has sent nothing (not even a pong) for this long is dropped.
+const SILENCE_LIMIT: Duration = Duration::from_secs(65);
 
 /// The routes.
 pub fn router() -> Router<Arc<App>> {
@@ -123,6 +128,9 @@ async fn run(app: Arc<App>, mut socket: WebSocket, mut viewer: Viewer, claims: O
     let mut notices = app.events.subscribe();
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.tick().await;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut last_heard = std::time::Instant::now();
     let hello = serde_json::json!({
         "type": "hello", "user_id": viewer.user_id, "is_admin": viewer.is_admin,
     });
@@ -151,8 +159,15 @@ async fn run(app: Arc<App>, mut socket: WebSocket, mut viewer: Viewer, claims: O
             }
             incoming = socket.recv() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => last_heard = std::time::Instant::now(),
             },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT
+                    || socket.send(Message::Ping(Vec::new().into())).await.is_err()
+                {
+                    break;
+                }
+            }
             _ = recheck.tick() => {
                 let Some(claims) = &claims else { continue };
                 match resolve_session(&app, claims).await {
