@@ -26,6 +26,21 @@ export class Api {
     return json;
   }
 
+  /** Uploads PNG bytes as an asset (multipart, as the Gallery does), into a board or Uncategorized. */
+  async upload(name, bytes, boardId) {
+    const form = new FormData();
+    form.append('file', new Blob([bytes], { type: 'image/png' }), name);
+    const query = boardId ? `?board_id=${encodeURIComponent(boardId)}` : '';
+    const response = await fetch(`${this.baseUrl}/api/v1/images${query}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${this.token}` },
+      body: form,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`POST /images: ${response.status} ${text}`);
+    return JSON.parse(text);
+  }
+
   static async login(baseUrl, email, password) {
     const api = new Api(baseUrl);
     const { token } = await api.call('POST', '/auth/login', { email, password });

@@ -16,5 +16,7 @@ if (problems.length) {
 
 const dir = path.join(webDir, 'e2e');
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(dir, f));
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+// The spec reporter also when piped (Node picks TAP then), so logs and CI summaries read the same.
+const args = ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files];
+const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares the web UI: installs npm packages when missing or stale, builds web/dist, and makes
-# sure Debian's chromium is there for the browser tests. Safe to run again.
+# Prepares the web UI for `atelier serve`: installs npm packages when missing or stale and builds
+# web/dist. The server's start command runs it, so it must not need a browser (the browser tests
+# install chromium in scripts/test.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +11,3 @@ if [ ! -d node_modules ] || [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp
 fi
 
 npm run build
-
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update && apt-get install -y chromium
-  else
-    sudo apt-get update && sudo apt-get install -y chromium
-  fi
-fi

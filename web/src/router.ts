@@ -25,3 +25,13 @@ export function usePath(): string {
   }, []);
   return path;
 }
+
+/** The query for the pages that take one (e.g. /generate?init=ID from the image viewer). */
+export function searchParam(name: string): string | null {
+  return new URLSearchParams(location.search).get(name);
+}
+
+/** Drops the query from the address once a page has used it, so a reload does not apply it again. */
+export function clearSearch(): void {
+  if (location.search) history.replaceState(null, '', location.pathname);
+}

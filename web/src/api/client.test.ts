@@ -66,6 +66,24 @@ describe('request', () => {
     expect(handler).toHaveBeenCalledOnce();
   });
 
+  it('retries once with a token that replaced the one a request was sent with', async () => {
+    const handler = vi.fn();
+    setUnauthenticatedHandler(handler);
+    setToken('old');
+    const fetch = vi.fn(async (_url: string, init: RequestInit) => {
+      const auth = (init.headers as Record<string, string>).Authorization;
+      if (auth === 'Bearer old') {
+        setToken('new'); // the password change's answer arrived while this request was out
+        return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'sign in' } }), { status: 401 });
+      }
+      return new Response(JSON.stringify({ ok: auth }), { status: 200 });
+    });
+    vi.stubGlobal('fetch', fetch);
+    await expect(request('GET', '/queue/status')).resolves.toEqual({ ok: 'Bearer new' });
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(handler).not.toHaveBeenCalled();
+  });
+
   it('returns undefined for 204', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => new Response(null, { status: 204 })));
     await expect(request('DELETE', '/boards/x')).resolves.toBeUndefined();

@@ -67,22 +67,29 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
-/** Sends a request and returns the parsed JSON (or undefined for 204). Throws ApiError. */
-export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+async function send(method: string, path: string, options: RequestOptions, token: string | null): Promise<Response> {
   const headers: Record<string, string> = { ...options.headers };
-  const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   let body = options.body;
   if (options.json !== undefined) {
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(options.json);
   }
-  let response: Response;
   try {
-    response = await fetch(apiUrl(path, options.query), { method, headers, body });
+    return await fetch(apiUrl(path, options.query), { method, headers, body });
   } catch (cause) {
     throw new ApiError(0, 'network_error', `cannot reach the server: ${(cause as Error).message}`);
   }
+}
+
+/** Sends a request and returns the parsed JSON (or undefined for 204). Throws ApiError. */
+export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const sentWith = getToken();
+  let response = await send(method, path, options, sentWith);
+  // A password change revokes the old session and hands this page a new token while other
+  // requests may still carry the old one: those get one more try with the new token.
+  const current = getToken();
+  if (response.status === 401 && current && current !== sentWith) response = await send(method, path, options, current);
   if (!response.ok) {
     const error = await errorFromResponse(response);
     if (error.status === 401 && error.code === 'unauthenticated' && onUnauthenticated) onUnauthenticated();

@@ -7,6 +7,8 @@ export interface ImageFilter {
   boardId?: string;
   category?: Category;
   ownerId?: string;
+  /** Starred images before the others (each group newest first). */
+  starredFirst?: boolean;
   cursor?: string | null;
   limit?: number;
 }
@@ -17,10 +19,14 @@ export const listImages = (filter: ImageFilter) =>
       board_id: filter.boardId,
       category: filter.category,
       owner_id: filter.ownerId,
+      starred_first: filter.starredFirst || undefined,
       cursor: filter.cursor ?? undefined,
       limit: filter.limit ?? 50,
     },
   });
+
+/** The thumbnail of an image by id (the media cookie authorizes <img> requests). */
+export const thumbnailUrl = (id: string) => `/api/v1/images/${id}/thumbnail`;
 
 export const getImage = (id: string) => request<Image>('GET', `/images/${id}`);
 

@@ -84,6 +84,10 @@ export interface GenerationParams {
   seed?: number;
   num_images: number;
   board_id?: string;
+  /** Image to image: one of the caller's own images to start from. */
+  init_image_id?: string;
+  /** Image to image: how much to change the init image (0 < s <= 1); the job runs floor(steps × s) steps. */
+  strength?: number;
 }
 
 export type QueueStatusName = 'pending' | 'in_progress' | 'completed' | 'failed' | 'canceled';
@@ -146,4 +150,29 @@ export interface Install {
   error_code: string | null;
   model_id: string | null;
   created_at: string;
+}
+
+export interface LoadedModel {
+  /** The catalogue's `location` of the model. */
+  location: string;
+  bytes: number;
+}
+
+export interface WorkerMemory {
+  device: string;
+  /** 0: no budget. */
+  budget_bytes: number;
+  /** Least recently used first. */
+  models: LoadedModel[];
+}
+
+export interface Worker {
+  name: string;
+  device: string;
+  started_at: string;
+  last_seen: string;
+  online: boolean;
+  loaded_bytes: number;
+  memory: WorkerMemory;
+  running_item_id: string | null;
 }

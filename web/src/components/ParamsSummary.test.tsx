@@ -27,6 +27,14 @@ describe('ParamsSummary', () => {
     render(<ParamsSummary params={{ model: 'tiny', prompt: 'a cat', width: 64, height: 64, steps: 4, sampler: 'euler', seed: 7 }} />);
     expect(screen.getByTestId('params-prompt').textContent).toBe('a cat');
     expect(screen.getByTestId('params-visible').textContent).toContain('seed 7');
+    expect(screen.queryByTestId('params-init')).toBeNull();
+  });
+
+  it('labels an init image without its id', () => {
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a dog', steps: 4, init_image_id: '0190-secret-id', strength: 0.5 }} />);
+    const init = screen.getByTestId('params-init');
+    expect(init.textContent).toContain('from image (strength 0.5)');
+    expect(screen.getByTestId('params-visible').textContent).not.toContain('0190-secret-id');
   });
 });
 

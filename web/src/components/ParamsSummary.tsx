@@ -1,4 +1,5 @@
-// Shows a queue item's parameters, or "<hidden>" when they belong to another user.
+// Shows a queue item's parameters (an init image only as "from image", without its id), or
+// "<hidden>" when they belong to another user.
 import type { GenerationParams } from '../api/types';
 
 export const HIDDEN = '<hidden>';
@@ -29,6 +30,12 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
         {params.seed !== undefined ? ` · seed ${params.seed}` : ''}
         {params.num_images && params.num_images > 1 ? ` · ×${params.num_images}` : ''}
       </span>
+      {params.init_image_id && (
+        <span className="muted" data-testid="params-init">
+          {' '}
+          · from image{params.strength !== undefined ? ` (strength ${params.strength})` : ''}
+        </span>
+      )}
     </span>
   );
 }

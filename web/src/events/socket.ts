@@ -1,5 +1,5 @@
-// Keeps the event WebSocket open: a fresh ticket per connection, reconnects with backoff,
-// and reports code 4401 (the session ended) instead of reconnecting.
+// Keeps the event WebSocket open: a fresh ticket per connection, reconnects with backoff, and
+// reports the end of the session (close code 4401 and a refused ticket) instead of reconnecting.
 import { getEventTicket } from '../api/events';
 import { ApiError } from '../api/client';
 import type { EventBus } from './bus';
@@ -63,7 +63,10 @@ export class EventSocket {
       if (this.socket !== socket) return;
       this.socket = null;
       this.options.onConnectedChange?.(false);
-      if (close.code === SESSION_ENDED_CODE) return this.options.onSessionEnded();
+      // The socket's session ended, but the page may already hold a newer token (a password
+      // change revokes the old session and returns a new one): a fresh ticket decides at once,
+      // and connect() reports the end of the session if the server refuses it.
+      if (close.code === SESSION_ENDED_CODE) return void this.connect();
       this.retryLater();
     };
   }

@@ -1,4 +1,5 @@
-// The image viewer: the full image, its generation parameters, star, move, delete, previous/next.
+// The image viewer: the full image, its generation parameters, star, move, delete, previous/next,
+// and "Use as init image" (your own images) which opens Generate with it selected.
 import { useEffect, useState } from 'react';
 import { deleteImage, getImage, moveImage, starImage } from '../api/images';
 import { errorMessage } from '../api/client';
@@ -7,6 +8,8 @@ import { Modal } from '../components/Modal';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { formatBytes, formatDate } from '../util/format';
 import { metadataRows } from './metadata';
+import { navigate } from '../router';
+import { useSession } from '../session';
 
 interface Props {
   image: Image;
@@ -20,6 +23,7 @@ interface Props {
 }
 
 export function ImageViewer({ image, boards, showOwner, onClose, onPrevious, onNext, onChanged, onDeleted }: Props) {
+  const session = useSession();
   const [full, setFull] = useState<Image | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -102,6 +106,17 @@ export function ImageViewer({ image, boards, showOwner, onClose, onPrevious, onN
               Download
             </a>
           </div>
+          {/* The server takes only the caller's own images as init images. */}
+          {current.owner_id === session.user.id && (
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => navigate(`/generate?init=${encodeURIComponent(current.id)}`)}
+              data-testid="viewer-use-init"
+            >
+              Use as init image
+            </button>
+          )}
           <label>
             Board
             <select value={current.board_id ?? 'none'} onChange={(e) => move(e.target.value)} data-testid="viewer-move">

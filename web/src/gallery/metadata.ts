@@ -31,6 +31,8 @@ export function metadataRows(metadata: Record<string, unknown> | null | undefine
   if (params && typeof params === 'object') {
     const record = params as Record<string, unknown>;
     for (const [key, label] of FIELDS) {
+      // The server records a strength for every job; it means something only from an init image.
+      if (key === 'strength' && !record.init_image_id) continue;
       if (record[key] !== undefined && record[key] !== null && record[key] !== '') rows.push({ label, value: text(record[key]) });
     }
   }

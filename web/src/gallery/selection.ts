@@ -17,6 +17,7 @@ export function filterFor(selection: GallerySelection): ImageFilter {
     boardId: selection.board,
     category: selection.category,
     ownerId: selection.board === 'none' ? selection.ownerId : undefined,
+    starredFirst: true,
   };
 }
 

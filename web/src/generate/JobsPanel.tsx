@@ -1,4 +1,5 @@
 // The caller's recent jobs on the Generate page: progress bars, live previews and results.
+import { thumbnailUrl } from '../api/images';
 import type { JobProgress } from './useJobProgress';
 
 const FINISHED = ['completed', 'failed', 'canceled'];
@@ -31,7 +32,7 @@ export function JobsPanel({ jobs }: { jobs: JobProgress[] }) {
             {job.resultImageIds.length > 0 && (
               <div className="results">
                 {job.resultImageIds.map((id) => (
-                  <img key={id} src={`/api/v1/images/${id}/thumbnail`} alt="Result" data-testid="job-result" />
+                  <img key={id} src={thumbnailUrl(id)} alt="Result" data-testid="job-result" />
                 ))}
               </div>
             )}

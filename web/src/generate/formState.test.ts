@@ -1,11 +1,11 @@
 // The Generate form's save/restore round trip and the enqueue request it builds.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FORM, restoreForm, storeForm, toParams, withModelDefaults, STATE_KEY } from './formState';
+import { DEFAULT_FORM, effectiveSteps, restoreForm, snapStrength, storeForm, toParams, withModelDefaults, STATE_KEY } from './formState';
 import type { Model } from '../api/types';
 
 describe('form state', () => {
   it('round-trips through the UI state and keeps other keys', () => {
-    const form = { ...DEFAULT_FORM, model: 'tiny', prompt: 'a cat', steps: 6, seedMode: 'fixed' as const, seed: 42, board_id: 'b1' };
+    const form = { ...DEFAULT_FORM, model: 'tiny', prompt: 'a cat', steps: 6, seedMode: 'fixed' as const, seed: 42, board_id: 'b1', init_image_id: 'i1', strength: 0.4 };
     const state = storeForm({ other: { keep: true } }, form);
     expect(state.other).toEqual({ keep: true });
     expect(restoreForm(JSON.parse(JSON.stringify(state)))).toEqual(form);
@@ -36,5 +36,30 @@ describe('form state', () => {
     const model = { name: 'tiny', defaults: { steps: 4, sampler: 'ddim' } } as Model;
     const form = withModelDefaults({ ...DEFAULT_FORM, prompt: 'kept' }, model);
     expect(form).toMatchObject({ model: 'tiny', steps: 4, sampler: 'ddim', prompt: 'kept', width: 512 });
+  });
+
+  it('sends the init image and strength only when an init image is set', () => {
+    const plain = toParams({ ...DEFAULT_FORM, model: 'tiny', strength: 0.5 });
+    expect('init_image_id' in plain).toBe(false);
+    expect('strength' in plain).toBe(false);
+    const img2img = toParams({ ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', strength: 0.5 });
+    expect(img2img).toMatchObject({ init_image_id: 'i1', strength: 0.5 });
+  });
+
+  it('restores a strength on the slider grid, or the default', () => {
+    expect(restoreForm({ [STATE_KEY]: { strength: 0.35 } }).strength).toBe(0.35);
+    expect(restoreForm({ [STATE_KEY]: { strength: 0.3500000001 } }).strength).toBe(0.35);
+    expect(restoreForm({ [STATE_KEY]: { strength: 0 } }).strength).toBe(0.75);
+    expect(restoreForm({ [STATE_KEY]: { strength: 1.5 } }).strength).toBe(0.75);
+    expect(restoreForm({ [STATE_KEY]: { strength: 'much' } }).strength).toBe(0.75);
+    expect(restoreForm({ [STATE_KEY]: { init_image_id: 42 } }).init_image_id).toBe('');
+    expect(snapStrength(1)).toBe(1);
+  });
+
+  it('counts the steps an image-to-image run takes as the server does', () => {
+    expect(effectiveSteps({ steps: 4, strength: 0.75 })).toBe(3);
+    expect(effectiveSteps({ steps: 30, strength: 0.5 })).toBe(15);
+    expect(effectiveSteps({ steps: 4, strength: 0.05 })).toBe(1);
+    expect(effectiveSteps({ steps: 4, strength: 1 })).toBe(4);
   });
 });

@@ -5,21 +5,22 @@ import type { UiState } from '../api/uiState';
 /** The key under which the form is kept in the server-side UI state. */
 export const STATE_KEY = 'generate';
 
-export interface GenerateForm {
-  model: string;
-  prompt: string;
-  negative_prompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  cfg_scale: number;
-  sampler: string;
+/** The request's plain fields, edited as they are sent. */
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'strength'>;
+
+export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
   seed: number;
-  num_images: number;
   /** '' is Uncategorized. */
   board_id: string;
+  /** '' is none (text to image). */
+  init_image_id: string;
+  /** Used only with an init image. */
+  strength: number;
 }
+
+/** The strength slider's range and step (the server takes 0 < s <= 1). */
+export const STRENGTH = { min: 0.05, max: 1, step: 0.05, default: 0.75 } as const;
 
 export const DEFAULT_FORM: GenerateForm = {
   model: '',
@@ -34,6 +35,8 @@ export const DEFAULT_FORM: GenerateForm = {
   seed: 0,
   num_images: 1,
   board_id: '',
+  init_image_id: '',
+  strength: STRENGTH.default,
 };
 
 function int(value: unknown, min: number, max: number, fallback: number, step = 1): number {
@@ -41,6 +44,13 @@ function int(value: unknown, min: number, max: number, fallback: number, step = 
   const n = Math.round(value);
   if (n < min || n > max || n % step !== 0) return fallback;
   return n;
+}
+
+/** A strength snapped to the slider's grid, or the fallback when it is not a number in range. */
+export function snapStrength(value: unknown, fallback: number = STRENGTH.default): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
+  if (value < STRENGTH.min || value > STRENGTH.max) return fallback;
+  return Number((Math.round(value / STRENGTH.step) * STRENGTH.step).toFixed(2));
 }
 
 function str(value: unknown, fallback: string, max = 4000): string {
@@ -66,6 +76,8 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     seed: int(s.seed, 0, 2 ** 32 - 1, 0),
     num_images: int(s.num_images, 1, 8, 1),
     board_id: str(s.board_id, '', 64),
+    init_image_id: str(s.init_image_id, '', 64),
+    strength: snapStrength(s.strength),
   };
 }
 
@@ -74,7 +86,12 @@ export function storeForm(state: UiState, form: GenerateForm): UiState {
   return { ...state, [STATE_KEY]: { ...form } };
 }
 
-/** The enqueue request for the form. */
+/** Steps an image-to-image run takes: floor(steps × strength), at least 1, computed as the server does. */
+export function effectiveSteps(form: Pick<GenerateForm, 'steps' | 'strength'>): number {
+  return Math.max(1, Math.floor(form.steps * form.strength));
+}
+
+/** The enqueue request for the form (the init image and strength only when an init image is set). */
 export function toParams(form: GenerateForm): GenerationParams {
   const params: GenerationParams = {
     model: form.model,
@@ -89,6 +106,10 @@ export function toParams(form: GenerateForm): GenerationParams {
   };
   if (form.seedMode === 'fixed') params.seed = form.seed;
   if (form.board_id) params.board_id = form.board_id;
+  if (form.init_image_id) {
+    params.init_image_id = form.init_image_id;
+    params.strength = form.strength;
+  }
   return params;
 }
 

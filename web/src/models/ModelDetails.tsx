@@ -2,8 +2,9 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { deleteModel, updateModel } from '../api/models';
 import { ApiError, errorMessage } from '../api/client';
-import { SAMPLERS, type Model, type ModelDefaults } from '../api/types';
+import type { Model, ModelDefaults } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
+import { SamplerSelect } from '../components/SamplerSelect';
 import { formatBytes, formatDate } from '../util/format';
 
 interface Props {
@@ -136,19 +137,13 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
           {field('height', 'Height')}
           <label>
             Sampler
-            <select
+            <SamplerSelect
               value={defaults.sampler}
               disabled={!canEdit}
-              onChange={(e) => setDefaults({ ...defaults, sampler: e.target.value })}
-              data-testid="model-default-sampler"
-            >
-              <option value="">(server default)</option>
-              {SAMPLERS.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
+              emptyLabel="(server default)"
+              onChange={(sampler) => setDefaults({ ...defaults, sampler })}
+              testId="model-default-sampler"
+            />
           </label>
         </div>
       </fieldset>

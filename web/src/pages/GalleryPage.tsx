@@ -14,6 +14,9 @@ import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { Modal } from '../components/Modal';
 import { useSession } from '../session';
 
+/** "1 image", "3 images". */
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export function GalleryPage() {
   const session = useSession();
   const adminView = session.multiuser && session.isAdmin;
@@ -22,7 +25,8 @@ export function GalleryPage() {
   const [users, setUsers] = useState<User[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [info, setInfo] = useState<string | null>(null);
-  const [viewing, setViewing] = useState<number | null>(null);
+  /** The open image, by id: starring reorders the grid under the viewer. */
+  const [viewingId, setViewingId] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<Board | null>(null);
   const uploadInput = useRef<HTMLInputElement>(null);
 
@@ -50,7 +54,7 @@ export function GalleryPage() {
   );
 
   const selectBoard = (board: BoardKey) => {
-    setViewing(null);
+    setViewingId(null);
     setSelection((s) => ({ ...s, board }));
   };
   const run = async (action: () => Promise<void>): Promise<boolean> => {
@@ -110,14 +114,15 @@ export function GalleryPage() {
   };
 
   const setCategory = (category: Category) => {
-    setViewing(null);
+    setViewingId(null);
     setSelection((s) => ({ ...s, category }));
   };
   const boardName = useMemo(() => {
     if (selection.board === 'none') return 'Uncategorized';
     return boards?.boards.find((b) => b.id === selection.board)?.name ?? 'Board';
   }, [selection.board, boards]);
-  const viewed: Image | null = viewing !== null ? (pages.items[viewing] ?? null) : null;
+  const viewing = viewingId === null ? -1 : pages.items.findIndex((i) => i.id === viewingId);
+  const viewed: Image | null = viewing >= 0 ? pages.items[viewing] : null;
 
   return (
     <div className="gallery">
@@ -188,36 +193,42 @@ export function GalleryPage() {
               ? 'No assets here. Drop image files here to upload them.'
               : 'No images here yet. Generate some, or drag images here from another board.'
           }
-          onOpen={setViewing}
+          onOpen={(index) => setViewingId(pages.items[index]?.id ?? null)}
           onLoadMore={pages.loadMore}
           onUploadFiles={onUploadFiles}
         />
       </section>
-      {viewed && viewing !== null && (
+      {viewed && (
         <ImageViewer
           image={viewed}
           boards={boards?.boards ?? []}
           showOwner={adminView}
-          onClose={() => setViewing(null)}
-          onPrevious={viewing > 0 ? () => setViewing(viewing - 1) : undefined}
-          onNext={viewing < pages.items.length - 1 ? () => setViewing(viewing + 1) : undefined}
+          onClose={() => setViewingId(null)}
+          onPrevious={viewing > 0 ? () => setViewingId(pages.items[viewing - 1].id) : undefined}
+          onNext={viewing < pages.items.length - 1 ? () => setViewingId(pages.items[viewing + 1].id) : undefined}
           onChanged={(image) => {
             if ((image.board_id ?? 'none') !== selection.board) {
               pages.remove(image.id);
-              setViewing(null);
+              setViewingId(null);
+            } else if (image.starred !== viewed.starred) {
+              // Starred images come first: load the listing again in its new order.
+              pages.replace(image);
+              pages.reload();
             } else pages.replace(image);
             refreshBoards();
           }}
           onDeleted={(id) => {
             pages.remove(id);
-            setViewing(null);
+            setViewingId(null);
             refreshBoards();
           }}
         />
       )}
       {deleting && (
         <Modal title={`Delete board “${deleting.name}”`} onClose={() => setDeleting(null)} testId="board-delete-dialog">
-          <p>What should happen to its {deleting.image_count + deleting.asset_count} images and assets?</p>
+          <p>
+            It holds {plural(deleting.image_count, 'image')} and {plural(deleting.asset_count, 'asset')}. What should happen to them?
+          </p>
           <div className="row">
             <button type="button" className="secondary" onClick={() => onDeleteConfirmed(deleting, false)} data-testid="board-delete-move">
               Move them to Uncategorized

@@ -1,18 +1,36 @@
-// Generate: the parameters form (restored from the server-side UI state), Invoke, and live progress.
+// Generate: the parameters form (restored from the server-side UI state), an optional init image
+// (image to image), Invoke, and live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
 import { listBoards } from '../api/boards';
 import { enqueue, listQueue } from '../api/queue';
+import { getImage } from '../api/images';
 import { loadUiState, saveUiState, type UiState } from '../api/uiState';
-import { errorMessage } from '../api/client';
-import { SAMPLERS, type Board, type Model } from '../api/types';
+import { ApiError, errorMessage } from '../api/client';
+import type { Board, Model } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
+import { SamplerSelect } from '../components/SamplerSelect';
 import { DEFAULT_FORM, restoreForm, storeForm, toParams, withModelDefaults, type GenerateForm } from '../generate/formState';
 import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
+import { InitImageField } from '../generate/InitImageField';
+import { clearSearch, searchParam } from '../router';
+import { useAction } from '../util/useAction';
 import { useSession } from '../session';
 
 const SAVE_DELAY_MS = 500;
+
+/**
+ * Whether an init image can still be used: false when it is gone (404) or not the caller's
+ * (the server only takes the caller's own images). Other failures keep it; Invoke will say.
+ */
+async function initImageUsable(id: string, myId: string): Promise<boolean> {
+  try {
+    return (await getImage(id)).owner_id === myId;
+  } catch (e) {
+    return !(e instanceof ApiError && e.status === 404);
+  }
+}
 
 export function GeneratePage() {
   const session = useSession();
@@ -20,31 +38,39 @@ export function GeneratePage() {
   const [models, setModels] = useState<Model[]>([]);
   const [boards, setBoards] = useState<Board[]>([]);
   const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [info, setInfo] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, info, busy, setError, setInfo, run } = useAction();
   const savedState = useRef<UiState>({});
   const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const { jobs, track } = useJobProgress(session.bus, session.user.id);
 
   useEffect(() => {
     let live = true;
-    Promise.all([loadUiState(), listModels(), listBoards(), listQueue()])
-      .then(([state, models, boards, queue]) => {
-        if (!live) return;
-        const mains = models.filter((m) => m.type === 'main');
-        const own = boards.boards.filter((b) => b.owner_id === session.user.id);
-        const restored = restoreForm(state);
-        if (!mains.some((m) => m.name === restored.model)) restored.model = mains[0]?.name ?? '';
-        if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
-        savedState.current = state;
-        setModels(mains);
-        setBoards(own);
-        setForm(restored);
-        track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
-        setLoaded(true);
-      })
-      .catch((e) => live && setError(errorMessage(e)));
+    // "Use as init image" in the viewer opens /generate?init=ID.
+    const chosenInit = searchParam('init');
+    const load = async () => {
+      const [state, models, boards, queue] = await Promise.all([loadUiState(), listModels(), listBoards(), listQueue()]);
+      const mains = models.filter((m) => m.type === 'main');
+      const own = boards.boards.filter((b) => b.owner_id === session.user.id);
+      const restored = restoreForm(state);
+      if (!mains.some((m) => m.name === restored.model)) restored.model = mains[0]?.name ?? '';
+      if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
+      const savedInit = restored.init_image_id;
+      const initId = chosenInit ?? savedInit;
+      const initKept = initId !== '' && (await initImageUsable(initId, session.user.id));
+      restored.init_image_id = initKept ? initId : '';
+      if (!live) return;
+      clearSearch();
+      savedState.current = state;
+      setModels(mains);
+      setBoards(own);
+      setForm(restored);
+      track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
+      setLoaded(true);
+      if (initId && !initKept) setInfo('The init image is no longer available, so it was cleared.');
+      // Keep the saved state in step with what the form now shows.
+      if (restored.init_image_id !== savedInit) void persist(restored).catch(() => undefined);
+    };
+    load().catch((e) => live && setError(errorMessage(e)));
     return () => {
       live = false;
     };
@@ -76,22 +102,15 @@ export function GeneratePage() {
     if (model) update(withModelDefaults(form, model));
   };
 
-  const invoke = async (event: FormEvent) => {
+  const invoke = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    setInfo(null);
-    try {
+    void run(async () => {
       if (saveTimer.current) clearTimeout(saveTimer.current);
       await persist(form).catch(() => undefined);
       const { item_ids } = await enqueue(toParams(form));
       track(item_ids);
       setInfo(`Queued ${item_ids.length} job${item_ids.length === 1 ? '' : 's'}.`);
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const jobList = useMemo(() => Object.values(jobs).reverse(), [jobs]);
@@ -145,13 +164,7 @@ export function GeneratePage() {
           </label>
           <label>
             Sampler
-            <select value={form.sampler} onChange={(e) => update({ sampler: e.target.value })} data-testid="gen-sampler">
-              {SAMPLERS.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
+            <SamplerSelect value={form.sampler} onChange={(sampler) => update({ sampler })} testId="gen-sampler" />
           </label>
           <label>
             Images
@@ -181,6 +194,7 @@ export function GeneratePage() {
             />
           </label>
         </fieldset>
+        <InitImageField form={form} onStrength={(strength) => update({ strength })} onClear={() => update({ init_image_id: '' })} />
         <label>
           Destination board
           <select value={form.board_id} onChange={(e) => update({ board_id: e.target.value })} data-testid="gen-board">

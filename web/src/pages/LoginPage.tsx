@@ -1,28 +1,18 @@
 // The login form (multiuser mode).
 import { useState, type FormEvent } from 'react';
 import { login } from '../api/auth';
-import { errorMessage } from '../api/client';
 import type { User } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
+import { useAction } from '../util/useAction';
 
 export function LoginPage({ onLogin, notice }: { onLogin: (user: User) => void; notice?: string | null }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const response = await login(email, password);
-      onLogin(response.user);
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => onLogin((await login(email, password)).user));
   };
 
   return (

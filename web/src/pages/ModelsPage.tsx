@@ -1,4 +1,5 @@
-// Models: the catalogue for everyone (read-only for users); admins add, edit and delete.
+// Models: the catalogue for everyone (read-only for users); admins add, edit and delete, and see
+// the workers that run the models.
 import { useCallback, useEffect, useState } from 'react';
 import { listModels } from '../api/models';
 import { errorMessage } from '../api/client';
@@ -6,6 +7,7 @@ import type { Model } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { ModelDetails } from '../models/ModelDetails';
 import { InstallPanel } from '../models/InstallPanel';
+import { WorkersPanel } from '../models/WorkersPanel';
 import { formatBytes } from '../util/format';
 import { useSession } from '../session';
 
@@ -68,6 +70,7 @@ export function ModelsPage() {
           {session.isAdmin && <InstallPanel bus={session.bus} onInstalled={refresh} />}
         </div>
       </div>
+      {session.isAdmin && <WorkersPanel bus={session.bus} models={models} />}
     </div>
   );
 }

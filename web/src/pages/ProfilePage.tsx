@@ -1,8 +1,9 @@
 // Profile: the caller's name and role, renaming, password change and logout.
 import { useState, type FormEvent } from 'react';
 import { updateMe } from '../api/auth';
-import { errorMessage } from '../api/client';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
+import { EMPTY_NEW_PASSWORD, NewPasswordFields, passwordMismatch } from '../components/NewPasswordFields';
+import { useAction } from '../util/useAction';
 import { formatBytes } from '../util/format';
 import { useSession } from '../session';
 
@@ -11,37 +12,22 @@ export function ProfilePage() {
   const { user } = session;
   const [name, setName] = useState(user.display_name);
   const [current, setCurrent] = useState('');
-  const [next, setNext] = useState('');
-  const [confirm, setConfirm] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [info, setInfo] = useState<string | null>(null);
+  const [next, setNext] = useState(EMPTY_NEW_PASSWORD);
+  const { error, info, setError, run } = useAction();
 
-  const run = async (action: () => Promise<void>) => {
-    setError(null);
-    setInfo(null);
-    try {
-      await action();
-    } catch (e) {
-      setError(errorMessage(e));
-    }
-  };
   const rename = (event: FormEvent) => {
     event.preventDefault();
-    return run(async () => {
-      session.setUser(await updateMe({ display_name: name }));
-      setInfo('Name saved.');
-    });
+    void run(async () => session.setUser(await updateMe({ display_name: name })), 'Name saved.');
   };
   const changePassword = (event: FormEvent) => {
     event.preventDefault();
-    if (next !== confirm) return setError('the new passwords do not match');
-    return run(async () => {
-      session.setUser(await updateMe({ current_password: current, new_password: next }));
+    const mismatch = passwordMismatch(next);
+    if (mismatch) return setError(mismatch);
+    void run(async () => {
+      session.setUser(await updateMe({ current_password: current, new_password: next.password }));
       setCurrent('');
-      setNext('');
-      setConfirm('');
-      setInfo('Password changed. Your other sessions were signed out.');
-    });
+      setNext(EMPTY_NEW_PASSWORD);
+    }, 'Password changed. Your other sessions were signed out.');
   };
 
   return (
@@ -85,14 +71,7 @@ export function ProfilePage() {
           Current password
           <input type="password" value={current} onChange={(e) => setCurrent(e.target.value)} required autoComplete="current-password" data-testid="profile-current-password" />
         </label>
-        <label>
-          New password
-          <input type="password" value={next} onChange={(e) => setNext(e.target.value)} required autoComplete="new-password" data-testid="profile-new-password" />
-        </label>
-        <label>
-          Confirm new password
-          <input type="password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required autoComplete="new-password" data-testid="profile-confirm-password" />
-        </label>
+        <NewPasswordFields value={next} onChange={setNext} label="New password" testId="profile-new-password" confirmTestId="profile-confirm-password" />
         <button type="submit" className="primary" data-testid="profile-password-save">
           Change password
         </button>

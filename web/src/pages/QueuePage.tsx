@@ -1,7 +1,9 @@
 // The queue: every user's items (others' parameters hidden), owners, cancel/retry, pause for admins.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { cancelItem, clearFinished, getQueueCounts, listQueue, pauseQueue, resumeQueue, retryItem } from '../api/queue';
 import { errorMessage } from '../api/client';
+import { useAction } from '../util/useAction';
+import { useQueueRefresh } from '../queue/useQueueRefresh';
 import type { QueueCounts, QueueItem } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { ParamsSummary } from '../components/ParamsSummary';
@@ -77,32 +79,16 @@ export function QueuePage() {
   const session = useSession();
   const [items, setItems] = useState<QueueItem[]>([]);
   const [counts, setCounts] = useState<QueueCounts | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [info, setInfo] = useState<string | null>(null);
+  const { error, info, setError, run: runAction } = useAction();
 
   const refresh = useCallback(() => {
     listQueue().then(setItems, (e) => setError(errorMessage(e)));
     getQueueCounts().then(setCounts, () => undefined);
   }, []);
-  useEffect(() => {
-    refresh();
-    const stop = session.bus.subscribe('queue', refresh);
-    const timer = setInterval(refresh, 5000);
-    return () => {
-      stop();
-      clearInterval(timer);
-    };
-  }, [session.bus, refresh]);
+  useQueueRefresh(session.bus, refresh, 5000);
 
-  const run = async (action: () => Promise<unknown>, done: string, failed = '') => {
-    setError(null);
-    setInfo(null);
-    try {
-      await action();
-      setInfo(done);
-    } catch (e) {
-      setError(failed + errorMessage(e));
-    }
+  const run = async (action: () => Promise<unknown>, done: string, failedPrefix = '') => {
+    await runAction(action, done, failedPrefix);
     refresh();
   };
   const cancel = (item: QueueItem) => run(() => cancelItem(item.id), 'Canceled.', 'Cannot cancel: ');

@@ -1,31 +1,25 @@
 // First launch: create the administrator with the setup token from the server log.
 import { useState, type FormEvent } from 'react';
 import { setupAdmin } from '../api/auth';
-import { errorMessage } from '../api/client';
 import { ErrorBanner } from '../components/ErrorBanner';
+import { EMPTY_NEW_PASSWORD, NewPasswordFields, passwordMismatch } from '../components/NewPasswordFields';
+import { useAction } from '../util/useAction';
 
 export function SetupPage({ onDone }: { onDone: () => void }) {
   const [token, setToken] = useState('');
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
-  const [password, setPassword] = useState('');
-  const [confirm, setConfirm] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const [password, setPassword] = useState(EMPTY_NEW_PASSWORD);
+  const { error, setError, busy, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (password !== confirm) return setError('the passwords do not match');
-    setBusy(true);
-    setError(null);
-    try {
-      await setupAdmin({ setup_token: token.trim(), email, display_name: name, password });
+    const mismatch = passwordMismatch(password);
+    if (mismatch) return setError(mismatch);
+    void run(async () => {
+      await setupAdmin({ setup_token: token.trim(), email, display_name: name, password: password.password });
       onDone();
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -49,14 +43,7 @@ export function SetupPage({ onDone }: { onDone: () => void }) {
           Display name
           <input value={name} onChange={(e) => setName(e.target.value)} required data-testid="setup-name" />
         </label>
-        <label>
-          Password
-          <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} required autoComplete="new-password" data-testid="setup-password" />
-        </label>
-        <label>
-          Confirm password
-          <input type="password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required autoComplete="new-password" data-testid="setup-confirm" />
-        </label>
+        <NewPasswordFields value={password} onChange={setPassword} label="Password" testId="setup-password" confirmTestId="setup-confirm" />
         <p className="muted small">The password cannot be recovered: keep it safe.</p>
         <button type="submit" className="primary" disabled={busy} data-testid="setup-submit">
           Create administrator

@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { createUser, deleteUser, listUsers, updateUser, type UserPatch } from '../api/users';
 import { errorMessage } from '../api/client';
+import { useAction } from '../util/useAction';
 import type { User } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { Modal } from '../components/Modal';
@@ -56,8 +57,7 @@ export function UsersPage() {
   const [users, setUsers] = useState<User[]>([]);
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [info, setInfo] = useState<string | null>(null);
+  const { error, info, setError, run: runAction } = useAction();
 
   const refresh = useCallback(() => {
     listUsers().then(setUsers, (e) => setError(errorMessage(e)));
@@ -65,17 +65,9 @@ export function UsersPage() {
   useEffect(refresh, [refresh]);
 
   const run = async (action: () => Promise<unknown>, done: string): Promise<boolean> => {
-    setError(null);
-    setInfo(null);
-    try {
-      await action();
-      setInfo(done);
-      refresh();
-      return true;
-    } catch (e) {
-      setError(errorMessage(e));
-      return false;
-    }
+    const ok = await runAction(action, done);
+    if (ok) refresh();
+    return ok;
   };
   const save = (user: User, patch: UserPatch) => run(() => updateUser(user.id, patch), `Saved ${user.display_name}.`);
 

@@ -1,0 +1,211 @@
+// Boards, stars, image to image, the workers panel, infinite scroll and a phone-sized viewport,
+// in a real browser against `atelier serve --multiuser` with the tiny CPU model.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './server.mjs';
+import { launchBrowser, screenshot } from './browser.mjs';
+import { Api } from './api.mjs';
+import { solidPng } from './png.mjs';
+import { addUser, createAdmin, installTinyModel } from './fixtures.mjs';
+import { ADMIN, JOE, fillGenerate, go, invoke, recordSocket, signIn } from './ui.mjs';
+
+let server;
+let browser;
+let admin;
+let joe;
+let adminApi;
+let joeApi;
+let joeFrames;
+
+before(async () => {
+  server = await startServer();
+  adminApi = await createAdmin(server);
+  await installTinyModel(server, adminApi);
+  await addUser(adminApi, JOE);
+  joeApi = await Api.login(server.url, JOE.email, JOE.password);
+  browser = await launchBrowser();
+  admin = await browser.newUser(server.url);
+  joe = await browser.newUser(server.url);
+  joeFrames = recordSocket(joe.page);
+  await signIn(admin.page, ADMIN);
+  await signIn(joe.page, JOE);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const board = (page, name) => page.getByTestId(`board-${name}`);
+const boardId = async (name) => (await joeApi.call('GET', '/boards')).boards.find((b) => b.name === name)?.id;
+
+test('boards: rename, delete moving the images to Uncategorized, delete with the images', async () => {
+  const { page } = joe;
+  await go(page, 'gallery');
+  await page.getByTestId('board-new-name').fill('Sketches');
+  await page.getByTestId('board-create').click();
+  await board(page, 'Sketches').waitFor();
+  const kept = await joeApi.upload('kept.png', solidPng(32, 32, [200, 200, 40]), await boardId('Sketches'));
+
+  await board(page, 'Sketches').getByTestId('board-rename').click();
+  await page.getByTestId('board-rename-input').fill('Drafts');
+  await page.getByTestId('board-rename-save').click();
+  await board(page, 'Drafts').waitFor();
+  assert.equal(await board(page, 'Sketches').count(), 0);
+  assert.ok(await boardId('Drafts'), 'the server does not have the new name');
+
+  await board(page, 'Drafts').getByTestId('board-delete').click();
+  await page.getByTestId('board-delete-dialog').waitFor();
+  await screenshot(page, '21-board-delete-dialog');
+  await page.getByTestId('board-delete-move').click();
+  await board(page, 'Drafts').waitFor({ state: 'detached' });
+  assert.equal((await joeApi.call('GET', `/images/${kept.id}`)).board_id, null, 'the image did not move to Uncategorized');
+
+  const trashId = (await joeApi.call('POST', '/boards', { name: 'Trash' })).id;
+  const dropped = await joeApi.upload('dropped.png', solidPng(32, 32, [90, 90, 90]), trashId);
+  await page.reload();
+  await board(page, 'Trash').getByTestId('board-delete').click();
+  await page.getByTestId('board-delete-all').click();
+  await board(page, 'Trash').waitFor({ state: 'detached' });
+  await assert.rejects(joeApi.call('GET', `/images/${dropped.id}`), (e) => e.status === 404);
+  await joeApi.call('GET', `/images/${kept.id}`);
+});
+
+test('a starred image comes first in the grid', async () => {
+  const { page } = joe;
+  // Uncategorized assets, newest first: the two uploads below, then "kept" from the first test.
+  await joeApi.upload('second.png', solidPng(32, 32, [40, 200, 200]));
+  await joeApi.upload('third.png', solidPng(32, 32, [200, 40, 200]));
+  await page.reload();
+  await board(page, 'uncategorized').getByRole('button').first().click();
+  await page.getByTestId('tab-assets').click();
+  const tiles = page.getByTestId('image-tile');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 3);
+  const oldest = await tiles.last().getAttribute('data-image-id');
+  assert.notEqual(await tiles.first().getAttribute('data-image-id'), oldest);
+
+  await tiles.last().getByRole('button').click();
+  await page.getByTestId('viewer-star').click();
+  await page.locator('[data-testid="viewer-star"][aria-pressed="true"]').waitFor();
+  await page.getByTestId('modal-close').click();
+  await page.locator(`[data-testid="image-tile"]:first-child[data-image-id="${oldest}"]`).waitFor();
+  assert.match(await tiles.first().getByRole('button').getAttribute('aria-label'), /starred/);
+  await screenshot(page, '22-gallery-starred-first');
+});
+
+test('image to image: Joe starts from his generated image and gets a new one', async () => {
+  const { page } = joe;
+  await go(page, 'generate');
+  await fillGenerate(page, { prompt: 'a tiny red barn', steps: 4, size: 64, seed: 7 });
+  const first = await invoke(page);
+  await page.locator(`[data-job-id="${first}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
+  const [source] = (await joeApi.call('GET', `/queue/items/${first}`)).result_image_ids;
+
+  await go(page, 'gallery');
+  await board(page, 'uncategorized').getByRole('button').first().click();
+  await page.getByTestId('tab-images').click();
+  await page.locator(`[data-testid="image-tile"][data-image-id="${source}"]`).getByRole('button').click();
+  await page.getByTestId('viewer-use-init').waitFor();
+  await screenshot(page, '23-viewer-use-init');
+  await page.getByTestId('viewer-use-init').click();
+  await page.getByTestId('gen-init-thumb').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/generate');
+  assert.equal(await page.getByTestId('gen-strength-value').innerText(), '0.75');
+  // The slider from the keyboard: five steps of 0.05 down.
+  await page.getByTestId('gen-strength').focus();
+  for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.getByTestId('gen-strength-value').innerText(), '0.50');
+  await page.getByText('Runs 2 of 4 steps').waitFor();
+  await screenshot(page, '24-generate-init-image');
+
+  const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
+  const job = await invoke(page);
+  const body = (await enqueued).postDataJSON();
+  assert.equal(body.init_image_id, source);
+  assert.equal(body.strength, 0.5);
+  await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
+  const totals = new Set(joeFrames.filter((m) => m.type === 'progress' && m.item_id === job).map((m) => m.total));
+  assert.deepEqual([...totals], [2], 'progress does not count floor(4 × 0.5) steps');
+  const [made] = (await joeApi.call('GET', `/queue/items/${job}`)).result_image_ids;
+  assert.ok(made && made !== source);
+
+  await go(page, 'gallery');
+  await page.locator(`[data-testid="image-tile"][data-image-id="${made}"]`).waitFor();
+  assert.equal(await page.getByTestId('image-tile').count(), 2);
+
+  await go(page, 'queue');
+  const row = page.locator(`[data-testid="queue-row"][data-item-id="${job}"]`);
+  assert.equal((await row.getByTestId('params-init').innerText()).trim(), '· from image (strength 0.5)');
+  assert.ok(!(await row.innerText()).includes(source), 'the init image id is shown');
+  await screenshot(page, '25-queue-init-image');
+});
+
+test('the init image and strength survive a reload, and a deleted one is dropped', async () => {
+  const { page } = joe;
+  await go(page, 'generate');
+  await page.reload();
+  await page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
+  await page.getByTestId('gen-init-thumb').waitFor();
+  assert.equal(await page.getByTestId('gen-strength-value').innerText(), '0.50');
+
+  const state = (await joeApi.call('GET', '/ui/state')).state.generate;
+  await joeApi.call('DELETE', `/images/${state.init_image_id}`);
+  await page.reload();
+  await page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
+  await page.getByTestId('gen-init-none').waitFor();
+  await page.getByTestId('generate-info').filter({ hasText: 'no longer available' }).waitFor();
+  assert.equal(await page.getByTestId('gen-prompt').inputValue(), 'a tiny red barn');
+  await screenshot(page, '26-generate-init-dropped');
+  await Api.until(async () => !(await joeApi.call('GET', '/ui/state')).state.generate.init_image_id, { what: 'the cleared init image to be saved' });
+});
+
+test('admins see the workers panel with the CPU worker and its loaded model; users do not', async () => {
+  const { page } = admin;
+  await go(page, 'models');
+  const row = page.locator('[data-testid="worker-row"][data-online="true"]');
+  await row.waitFor();
+  assert.equal(await page.getByTestId('worker-row').count(), 1);
+  assert.equal(await row.getByTestId('worker-device').innerText(), 'cpu');
+  assert.match(await row.getByTestId('worker-model').first().innerText(), /^tiny · [\d.]+ MiB$/);
+  await screenshot(page, '27-models-workers-admin');
+
+  await go(joe.page, 'models');
+  await joe.page.getByTestId('model-list').waitFor();
+  assert.equal(await joe.page.getByTestId('workers-panel').count(), 0);
+  await assert.rejects(joeApi.call('GET', '/workers'), (e) => e.status === 403);
+});
+
+test('infinite scroll: a board with 55 images loads more than the first 50 on scrolling', async () => {
+  const { page } = joe;
+  const manyId = (await joeApi.call('POST', '/boards', { name: 'Many' })).id;
+  for (let i = 0; i < 55; i++) await joeApi.upload(`many-${i}.png`, solidPng(8, 8, [i * 4, 100, 255 - i * 4]), manyId);
+  await go(page, 'gallery');
+  await page.reload();
+  await board(page, 'Many').getByRole('button').first().click();
+  await page.getByTestId('tab-assets').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length >= 50);
+  await page.getByTestId('image-tile').last().scrollIntoViewIfNeeded();
+  await page.mouse.wheel(0, 10_000);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length > 50);
+  assert.equal(await page.getByTestId('image-tile').count(), 55);
+});
+
+test('a phone-sized viewport (390x844): Gallery and Generate fit without sideways scrolling', async () => {
+  const { page } = joe;
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await go(page, 'gallery');
+    await board(page, 'uncategorized').getByRole('button').first().click();
+    await page.getByTestId('image-tile').first().waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, '28-gallery-narrow');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the Gallery overflows sideways');
+    await go(page, 'generate');
+    await page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, '29-generate-narrow');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'Generate overflows sideways');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 860 });
+  }
+});
