@@ -420,7 +420,7 @@ mod tests {
         let rgb = (0..width * height * 3)
             .map(|i| ((i / 3) % width * 4) as u8 ^ ((i % 3) as u8 * 60) ^ shade)
             .collect();
-        job.params.strength = strength;
+        job.params.strength = Some(strength);
         job.params.init_image_id = Some(Uuid::from_u128(u128::from(shade) + 1));
         job.init_image = Some(crate::worker::engine::RgbImage { width, height, rgb });
         job

@@ -215,7 +215,7 @@ impl Pipeline {
         let (latents, first) = match init {
             None => (noise * plan.init_noise_sigma, 0),
             Some(image) => {
-                let first = first_step(plan.len(), params.strength);
+                let first = first_step(plan.len(), params.strength());
                 let clean = self.encode_image(image)?.repeat([images, 1, 1, 1]);
                 anyhow::ensure!(
                     clean.size() == shape,

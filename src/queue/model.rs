@@ -49,9 +49,10 @@ pub struct GenerationParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_image_id: Option<Uuid>,
     /// Image to image: how much to change the init image, from just above 0 (a little) to 1
-    /// (everything); the run takes `floor(steps * strength)` steps.
-    #[serde(default = "default_strength")]
-    pub strength: f64,
+    /// (everything; default 0.75); the run takes `floor(steps * strength)` steps. Dropped
+    /// without an init image, where it means nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strength: Option<f64>,
 }
 
 fn default_size() -> u32 {
@@ -69,9 +70,8 @@ fn default_sampler() -> String {
 fn default_images() -> u32 {
     1
 }
-fn default_strength() -> f64 {
-    0.75
-}
+/// The strength of image to image when none is given.
+pub const DEFAULT_STRENGTH: f64 = 0.75;
 
 impl GenerationParams {
     /// Checks every field; the message names the first bad one.
@@ -105,7 +105,9 @@ impl GenerationParams {
         if !(1..=8).contains(&self.num_images) {
             return bad("num_images must be between 1 and 8".into());
         }
-        if !(self.strength > 0.0 && self.strength <= 1.0) {
+        if self.init_image_id.is_none() {
+            self.strength = None;
+        } else if !(self.strength() > 0.0 && self.strength() <= 1.0) {
             return bad("strength must be above 0 and at most 1".into());
         }
         if self.seed.is_none() {
@@ -114,13 +116,18 @@ impl GenerationParams {
         Ok(())
     }
 
+    /// Image to image's strength (the default if none was given).
+    pub fn strength(&self) -> f64 {
+        self.strength.unwrap_or(DEFAULT_STRENGTH)
+    }
+
     /// Estimated reference GPU-seconds: about 50 ms per step at 512x512 for an SD 1.5-class
     /// model on the reference GPU, scaled by pixels and images, plus a fixed VAE/encode cost.
     /// Image to image runs only its share of the steps.
     pub fn estimated_cost(&self) -> f64 {
         let pixels = f64::from(self.width) * f64::from(self.height) / (512.0 * 512.0);
         let steps = match self.init_image_id {
-            Some(_) => (f64::from(self.steps) * self.strength).floor().max(1.0),
+            Some(_) => (f64::from(self.steps) * self.strength()).floor().max(1.0),
             None => f64::from(self.steps),
         };
         f64::from(self.num_images) * (steps * 0.05 * pixels + 0.3 * pixels)

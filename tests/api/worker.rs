@@ -456,6 +456,10 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     let id = enqueue(&app, &joe, body).await;
     let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
     let image = &item["result_image_ids"][0];
+    assert!(
+        item["params"].get("strength").is_none(),
+        "no strength without an init image: {item}"
+    );
     let bytes = full_image(&app, &joe, image).await;
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (64, 64));
@@ -519,6 +523,7 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
                       "height": 72, "steps": 6, "strength": 0.5, "init_image_id": image, "seed": 5});
     let id = enqueue(&app, &joe, body).await;
     let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+    assert_eq!(item["params"]["strength"], 0.5);
     let bytes = full_image(&app, &joe, &item["result_image_ids"][0]).await;
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (64, 72));
