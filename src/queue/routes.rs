@@ -172,12 +172,16 @@ pub async fn retry_item(
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
     let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
-    if !item.is_mine {
+    let is_admin = auth.caller.role == RoleClass::Admin;
+    if !item.is_mine && !is_admin {
         return Err(ApiError::new(
             ErrorCode::QueueItemNotOwned,
             "you can retry only your own items",
         ));
     }
+    // An admin's retry of another user's item queues it for that user again: their board, their
+    // images, their share of the GPU.
+    let owner = item.owner_id.unwrap_or(auth.user_id());
     let (params, band, est, status) = repo::params_of(&tx, id).await?.ok_or_else(item_not_found)?;
     if status != "failed" && status != "canceled" {
         return Err(ApiError::new(
@@ -187,7 +191,7 @@ pub async fn retry_item(
     }
     require_model(&tx, params["model"].as_str().unwrap_or_default()).await?;
     let new_id = Uuid::now_v7();
-    repo::insert(&tx, new_id, auth.user_id(), band, &params, est).await?;
+    repo::insert(&tx, new_id, owner, band, &params, est).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -186,6 +186,48 @@ async fn counts_retry_and_clear() {
 }
 
 #[tokio::test]
+async fn an_admin_retries_a_users_item_for_that_user_and_users_cannot_retry_others() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let jane = app.add_user(&admin, "jane", false).await;
+    let joes = enqueue(&app, &joe, "joe's job").await;
+    let cancel = format!("/api/v1/queue/items/{joes}/cancel");
+    assert!(
+        app.post(&cancel, Some(&joe.token), &json!({}))
+            .await
+            .status()
+            .is_success()
+    );
+
+    let retry = format!("/api/v1/queue/items/{joes}/retry");
+    let refused = app.post(&retry, Some(&jane.token), &json!({})).await;
+    assert_error(refused, StatusCode::FORBIDDEN, "queue_item_not_owned").await;
+    let retried: Value = app
+        .post(&retry, Some(&admin.token), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new_id = retried["item_ids"][0].as_str().unwrap();
+    let item: Value = app
+        .get(&format!("/api/v1/queue/items/{new_id}"), Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            item["is_mine"].as_bool(),
+            item["status"].as_str(),
+            item["params"]["prompt"].as_str()
+        ),
+        (Some(true), Some("pending"), Some("joe's job")),
+        "the retried item is Joe's again: {item}"
+    );
+}
+
+#[tokio::test]
 async fn bad_parameters_and_foreign_boards_are_refused() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;

@@ -1,4 +1,5 @@
-// Boards, stars, image to image, the workers panel, infinite scroll and a phone-sized viewport,
+// Boards, stars, image to image, the workers panel, infinite scroll, a phone-sized viewport,
+// recalling an image's parameters and retrying a canceled job,
 // in a real browser against `atelier serve --multiuser` with the tiny CPU model.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -207,5 +208,100 @@ test('a phone-sized viewport (390x844): Gallery and Generate fit without sideway
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'Generate overflows sideways');
   } finally {
     await page.setViewportSize({ width: 1280, height: 860 });
+  }
+});
+
+test('use these parameters: the viewer fills Generate with an image’s original parameters', async () => {
+  const { page } = joe;
+  const form = page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]'));
+  const saved = async () => (await joeApi.call('GET', '/ui/state')).state.generate;
+  await go(page, 'generate');
+  await fillGenerate(page, { prompt: 'a recalled lighthouse', negative: 'fog', steps: 3, size: 64, seed: 4321 });
+  await page.getByTestId('gen-cfg').fill('6.5');
+  await page.getByTestId('gen-sampler').selectOption('ddim');
+  const job = await invoke(page);
+  await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
+  const [made] = (await joeApi.call('GET', `/queue/items/${job}`)).result_image_ids;
+
+  await fillGenerate(page, { prompt: 'something else', negative: 'rain', steps: 5, size: 72 });
+  await page.getByTestId('gen-cfg').fill('9');
+  await page.getByTestId('gen-sampler').selectOption('euler_a');
+  await page.getByTestId('gen-seed-random').check();
+  await Api.until(async () => (await saved()).seedMode === 'random' && (await saved()).cfg_scale === 9, { what: 'the changed form to be saved' });
+
+  await go(page, 'gallery');
+  await board(page, 'uncategorized').getByRole('button').first().click();
+  await page.getByTestId('tab-images').click();
+  await page.locator(`[data-testid="image-tile"][data-image-id="${made}"]`).getByRole('button').click();
+  await page.getByTestId('viewer-use-params').waitFor();
+  await screenshot(page, '30-viewer-use-params');
+  await page.getByTestId('viewer-use-params').click();
+  await form.waitFor();
+  await page.getByTestId('generate-info').filter({ hasText: 'filled in from the image' }).waitFor();
+  assert.equal(new URL(page.url()).search, '', 'the ?recall query stays in the address');
+  const values = {};
+  for (const id of ['gen-model', 'gen-prompt', 'gen-negative', 'gen-width', 'gen-height', 'gen-steps', 'gen-cfg', 'gen-sampler', 'gen-seed', 'gen-board']) {
+    values[id] = await page.getByTestId(id).inputValue();
+  }
+  assert.deepEqual(values, {
+    'gen-model': 'tiny',
+    'gen-prompt': 'a recalled lighthouse',
+    'gen-negative': 'fog',
+    'gen-width': '64',
+    'gen-height': '64',
+    'gen-steps': '3',
+    'gen-cfg': '6.5',
+    'gen-sampler': 'ddim',
+    'gen-seed': '4321',
+    'gen-board': '',
+  });
+  assert.ok(await page.getByTestId('gen-seed-fixed').isChecked(), 'the seed is not fixed');
+  await page.getByTestId('gen-init-none').waitFor();
+  await screenshot(page, '31-generate-recalled');
+  // The recalled form is saved as the server-side UI state, as any change is.
+  await Api.until(
+    async () => {
+      const s = await saved();
+      return s.prompt === 'a recalled lighthouse' && s.seedMode === 'fixed' && s.seed === 4321 && s.sampler === 'ddim' && s.cfg_scale === 6.5;
+    },
+    { what: 'the recalled form to be saved' },
+  );
+});
+
+test('retry: with the queue paused, Joe cancels a job and retries it, and a new pending item appears', async () => {
+  const { page } = joe;
+  await adminApi.call('POST', '/queue/pause');
+  try {
+    await go(page, 'generate');
+    await fillGenerate(page, { prompt: 'a retried windmill', steps: 2, size: 64, seed: 9 });
+    const job = await invoke(page);
+    await go(page, 'queue');
+    const row = (id, status) => page.locator(`[data-testid="queue-row"][data-item-id="${id}"][data-status="${status}"]`);
+    await row(job, 'pending').getByTestId('queue-cancel').click();
+    await row(job, 'canceled').getByTestId('queue-retry').click();
+    await page.getByTestId('queue-info').filter({ hasText: 'Queued again.' }).waitFor();
+    const fresh = page.locator('[data-testid="queue-row"][data-mine="true"][data-status="pending"]');
+    await fresh.waitFor();
+    const retried = await fresh.getAttribute('data-item-id');
+    assert.notEqual(retried, job);
+    const item = await joeApi.call('GET', `/queue/items/${retried}`);
+    assert.equal(item.status, 'pending');
+    assert.equal(item.params.prompt, 'a retried windmill');
+    assert.equal((await joeApi.call('GET', `/queue/items/${job}`)).status, 'canceled');
+    await screenshot(page, '32-queue-retried');
+
+    // Admins retry anyone's failed or canceled item, and it is queued for its owner again.
+    await go(admin.page, 'queue');
+    const adminRow = admin.page.locator(`[data-testid="queue-row"][data-item-id="${job}"][data-status="canceled"]`);
+    await adminRow.getByTestId('queue-retry').click();
+    const answer = admin.page.getByTestId('queue-info').or(admin.page.getByTestId('queue-error'));
+    await answer.waitFor();
+    assert.equal(await answer.innerText(), 'Queued again.');
+    const joes = (await joeApi.call('GET', '/queue/items')).filter(
+      (i) => i.is_mine && i.status === 'pending' && i.params.prompt === 'a retried windmill',
+    );
+    assert.equal(joes.length, 2, 'Joe now has his own retry and the admin\'s, both his');
+  } finally {
+    await adminApi.call('POST', '/queue/resume');
   }
 });

@@ -26,7 +26,7 @@ export function usePath(): string {
   return path;
 }
 
-/** The query for the pages that take one (e.g. /generate?init=ID from the image viewer). */
+/** The query for the pages that take one (e.g. /generate?init=ID or ?recall=ID from the image viewer). */
 export function searchParam(name: string): string | null {
   return new URLSearchParams(location.search).get(name);
 }

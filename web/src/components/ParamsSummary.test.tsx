@@ -1,4 +1,4 @@
-// Queue parameters: shown for your own items, "<hidden>" for everyone else's.
+// Queue parameters: shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import { ParamsSummary } from './ParamsSummary';
@@ -54,5 +54,27 @@ describe('QueueTable', () => {
     expect(onCancel).toHaveBeenCalledWith(items[1]);
     expect(within(rows[2]).queryByTestId('queue-cancel')).toBeNull();
     expect(within(rows[2]).getByTestId('queue-retry')).toBeTruthy();
+  });
+
+  it('offers Retry on your own failed or canceled items, and on everyone’s to admins', () => {
+    const items: QueueItem[] = [
+      { ...base, id: 'a', is_mine: true, owner_name: 'Joe', status: 'failed', params: { prompt: 'mine' } },
+      { ...base, id: 'b', is_mine: false, owner_name: 'Jane', status: 'canceled', params: '<hidden>' },
+      { ...base, id: 'c', is_mine: true, owner_name: 'Joe', status: 'completed', params: { prompt: 'done' } },
+    ];
+    const onRetry = vi.fn();
+    const { unmount } = render(<QueueTable items={items} showOwner onCancel={vi.fn()} onRetry={onRetry} />);
+    let rows = screen.getAllByTestId('queue-row');
+    within(rows[0]).getByTestId('queue-retry').click();
+    expect(onRetry).toHaveBeenCalledWith(items[0]);
+    expect(within(rows[1]).queryByTestId('queue-retry')).toBeNull();
+    expect(within(rows[2]).queryByTestId('queue-retry')).toBeNull();
+    unmount();
+
+    render(<QueueTable items={items} showOwner retryAny onCancel={vi.fn()} onRetry={onRetry} />);
+    rows = screen.getAllByTestId('queue-row');
+    within(rows[1]).getByTestId('queue-retry').click();
+    expect(onRetry).toHaveBeenCalledWith(items[1]);
+    expect(within(rows[2]).queryByTestId('queue-retry')).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 // The image viewer: the full image, its generation parameters, star, move, delete, previous/next,
-// and "Use as init image" (your own images) which opens Generate with it selected.
+// "Use as init image" (your own images) which opens Generate with it selected, and "Use these
+// parameters" (your own generated images) which opens Generate with its parameters filled in.
 import { useEffect, useState } from 'react';
 import { deleteImage, getImage, moveImage, starImage } from '../api/images';
 import { errorMessage } from '../api/client';
@@ -7,7 +8,7 @@ import type { Board, Image } from '../api/types';
 import { Modal } from '../components/Modal';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { formatBytes, formatDate } from '../util/format';
-import { metadataRows } from './metadata';
+import { generationParams, metadataRows } from './metadata';
 import { navigate } from '../router';
 import { useSession } from '../session';
 
@@ -76,6 +77,8 @@ export function ImageViewer({ image, boards, showOwner, onClose, onPrevious, onN
     });
 
   const rows = metadataRows(full?.metadata);
+  const mine = current.owner_id === session.user.id;
+  const recallable = mine && generationParams(full?.metadata) !== null;
   return (
     <Modal title="Image" onClose={onClose} testId="image-viewer" wide>
       <div className="viewer">
@@ -107,15 +110,27 @@ export function ImageViewer({ image, boards, showOwner, onClose, onPrevious, onN
             </a>
           </div>
           {/* The server takes only the caller's own images as init images. */}
-          {current.owner_id === session.user.id && (
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => navigate(`/generate?init=${encodeURIComponent(current.id)}`)}
-              data-testid="viewer-use-init"
-            >
-              Use as init image
-            </button>
+          {mine && (
+            <div className="row">
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => navigate(`/generate?init=${encodeURIComponent(current.id)}`)}
+                data-testid="viewer-use-init"
+              >
+                Use as init image
+              </button>
+              {recallable && (
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() => navigate(`/generate?recall=${encodeURIComponent(current.id)}`)}
+                  data-testid="viewer-use-params"
+                >
+                  Use these parameters
+                </button>
+              )}
+            </div>
           )}
           <label>
             Board

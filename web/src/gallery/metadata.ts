@@ -1,4 +1,5 @@
-// Pulls the generation parameters out of an image's metadata for the viewer.
+// Pulls the generation parameters out of an image's metadata for the viewer (its rows, and the
+// raw parameters behind "Use these parameters").
 
 export interface MetadataRow {
   label: string;
@@ -23,13 +24,19 @@ function text(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
+/** The parameters an image was generated with (its `atelier` PNG chunk), or null when it has none. */
+export function generationParams(metadata: Record<string, unknown> | null | undefined): Record<string, unknown> | null {
+  const params = metadata?.atelier;
+  if (!params || typeof params !== 'object' || Array.isArray(params)) return null;
+  return params as Record<string, unknown>;
+}
+
 /** The generation parameters (the `atelier` PNG chunk) first, then any other text chunks. */
 export function metadataRows(metadata: Record<string, unknown> | null | undefined): MetadataRow[] {
   if (!metadata) return [];
   const rows: MetadataRow[] = [];
-  const params = metadata.atelier;
-  if (params && typeof params === 'object') {
-    const record = params as Record<string, unknown>;
+  const record = generationParams(metadata);
+  if (record) {
     for (const [key, label] of FIELDS) {
       // The server records a strength for every job; it means something only from an init image.
       if (key === 'strength' && !record.init_image_id) continue;

@@ -1,7 +1,8 @@
-// The Generate form's save/restore round trip and the enqueue request it builds.
+// The Generate form's save/restore round trip, recalling an image's parameters, and the enqueue request it builds.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FORM, effectiveSteps, restoreForm, snapStrength, storeForm, toParams, withModelDefaults, STATE_KEY } from './formState';
+import { DEFAULT_FORM, effectiveSteps, recallParams, restoreForm, snapStrength, storeForm, toParams, withModelDefaults, STATE_KEY } from './formState';
 import type { Model } from '../api/types';
+import { generationParams } from '../gallery/metadata';
 
 describe('form state', () => {
   it('round-trips through the UI state and keeps other keys', () => {
@@ -61,5 +62,32 @@ describe('form state', () => {
     expect(effectiveSteps({ steps: 30, strength: 0.5 })).toBe(15);
     expect(effectiveSteps({ steps: 4, strength: 0.05 })).toBe(1);
     expect(effectiveSteps({ steps: 4, strength: 1 })).toBe(4);
+  });
+
+  it("fills the form from an image's metadata, keeping the init image, board and count", () => {
+    const metadata = {
+      atelier: {
+        model: 'tiny', prompt: 'a lighthouse', negative_prompt: 'fog', width: 64, height: 96, steps: 3, cfg_scale: 6.5,
+        sampler: 'ddim', seed: 1234, num_images: 4, board_id: 'b-old', init_image_id: 'i-old', strength: 0.3,
+      },
+      Software: 'atelier',
+    };
+    const form = { ...DEFAULT_FORM, model: 'other', prompt: 'changed', board_id: 'b1', init_image_id: 'i1', strength: 0.5, num_images: 2 };
+    const { form: recalled, missingModel } = recallParams(form, generationParams(metadata)!, ['other', 'tiny']);
+    expect(missingModel).toBeNull();
+    expect(recalled).toEqual({
+      ...form,
+      model: 'tiny', prompt: 'a lighthouse', negative_prompt: 'fog', width: 64, height: 96, steps: 3, cfg_scale: 6.5,
+      sampler: 'ddim', seedMode: 'fixed', seed: 1234,
+    });
+  });
+
+  it('keeps the current model when the image’s is gone, and the form’s values for malformed fields', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', prompt: 'kept', steps: 6 };
+    const { form: recalled, missingModel } = recallParams(form, { model: 'deleted', prompt: 7, steps: 999, sampler: 'magic', width: 100, seed: -1 }, ['tiny']);
+    expect(missingModel).toBe('deleted');
+    expect(recalled).toEqual(form);
+    expect(generationParams({ Software: 'atelier' })).toBeNull();
+    expect(generationParams(null)).toBeNull();
   });
 });

@@ -1,4 +1,5 @@
-// The Generate form's values: defaults, restoring saved UI state safely, and building the request.
+// The Generate form's values: defaults, restoring saved UI state safely, recalling an image's
+// parameters, and building the request.
 import { SAMPLERS, type GenerationParams, type Model } from '../api/types';
 import type { UiState } from '../api/uiState';
 
@@ -78,6 +79,40 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     board_id: str(s.board_id, '', 64),
     init_image_id: str(s.init_image_id, '', 64),
     strength: snapStrength(s.strength),
+  };
+}
+
+/** The form after "Use these parameters", and the image's model when it is no longer installed. */
+export interface Recalled {
+  form: GenerateForm;
+  missingModel: string | null;
+}
+
+/**
+ * Fills the form from an image's generation parameters (its `atelier` metadata): prompts, size,
+ * steps, CFG, sampler, the seed (fixed) and the model when it is one of `models`. A missing or
+ * malformed field keeps the form's value; the init image, board and image count stay as they are.
+ */
+export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[]): Recalled {
+  const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
+  const seed = int(params.seed, 0, 2 ** 32 - 1, -1);
+  const model = typeof params.model === 'string' ? params.model : '';
+  const installed = models.includes(model);
+  return {
+    form: {
+      ...form,
+      model: installed ? model : form.model,
+      prompt: str(params.prompt, form.prompt),
+      negative_prompt: str(params.negative_prompt, form.negative_prompt),
+      width: int(params.width, 64, 2048, form.width, 8),
+      height: int(params.height, 64, 2048, form.height, 8),
+      steps: int(params.steps, 1, 150, form.steps),
+      cfg_scale: cfg,
+      sampler: (SAMPLERS as readonly string[]).includes(params.sampler as string) ? (params.sampler as string) : form.sampler,
+      seedMode: seed >= 0 ? 'fixed' : form.seedMode,
+      seed: seed >= 0 ? seed : form.seed,
+    },
+    missingModel: model && !installed ? model : null,
   };
 }
 

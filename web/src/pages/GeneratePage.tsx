@@ -1,5 +1,5 @@
-// Generate: the parameters form (restored from the server-side UI state), an optional init image
-// (image to image), Invoke, and live progress.
+// Generate: the parameters form (restored from the server-side UI state, or filled from an image's
+// parameters), an optional init image (image to image), Invoke, and live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
 import { listBoards } from '../api/boards';
@@ -10,12 +10,13 @@ import { ApiError, errorMessage } from '../api/client';
 import type { Board, Model } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { SamplerSelect } from '../components/SamplerSelect';
-import { DEFAULT_FORM, restoreForm, storeForm, toParams, withModelDefaults, type GenerateForm } from '../generate/formState';
+import { DEFAULT_FORM, recallParams, restoreForm, storeForm, toParams, withModelDefaults, type GenerateForm } from '../generate/formState';
 import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
 import { InitImageField } from '../generate/InitImageField';
 import { clearSearch, searchParam } from '../router';
 import { useAction } from '../util/useAction';
+import { generationParams } from '../gallery/metadata';
 import { useSession } from '../session';
 
 const SAVE_DELAY_MS = 500;
@@ -32,6 +33,13 @@ async function initImageUsable(id: string, myId: string): Promise<boolean> {
   }
 }
 
+/** The parameters of one of the caller's own generated images, or null when it has none (or is gone). */
+async function recalledParams(id: string, myId: string): Promise<Record<string, unknown> | null> {
+  const image = await getImage(id).catch(() => null);
+  if (!image || image.owner_id !== myId) return null;
+  return generationParams(image.metadata);
+}
+
 export function GeneratePage() {
   const session = useSession();
   const [form, setForm] = useState<GenerateForm>(DEFAULT_FORM);
@@ -45,14 +53,26 @@ export function GeneratePage() {
 
   useEffect(() => {
     let live = true;
-    // "Use as init image" in the viewer opens /generate?init=ID.
+    // "Use as init image" in the viewer opens /generate?init=ID, "Use these parameters" ?recall=ID.
     const chosenInit = searchParam('init');
+    const recallId = searchParam('recall');
     const load = async () => {
       const [state, models, boards, queue] = await Promise.all([loadUiState(), listModels(), listBoards(), listQueue()]);
       const mains = models.filter((m) => m.type === 'main');
       const own = boards.boards.filter((b) => b.owner_id === session.user.id);
-      const restored = restoreForm(state);
+      let restored = restoreForm(state);
       if (!mains.some((m) => m.name === restored.model)) restored.model = mains[0]?.name ?? '';
+      const notices: string[] = [];
+      const recalled = recallId ? await recalledParams(recallId, session.user.id) : null;
+      if (recalled) {
+        const { form, missingModel } = recallParams(restored, recalled, mains.map((m) => m.name));
+        restored = form;
+        notices.push(
+          missingModel
+            ? `Parameters filled in from the image, but its model “${missingModel}” is no longer installed, so the current model was kept.`
+            : 'Parameters filled in from the image.',
+        );
+      } else if (recallId) notices.push("The image's parameters are not available.");
       if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
       const savedInit = restored.init_image_id;
       const initId = chosenInit ?? savedInit;
@@ -66,9 +86,10 @@ export function GeneratePage() {
       setForm(restored);
       track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
       setLoaded(true);
-      if (initId && !initKept) setInfo('The init image is no longer available, so it was cleared.');
+      if (initId && !initKept) notices.push('The init image is no longer available, so it was cleared.');
+      if (notices.length) setInfo(notices.join(' '));
       // Keep the saved state in step with what the form now shows.
-      if (restored.init_image_id !== savedInit) void persist(restored).catch(() => undefined);
+      if (recalled || restored.init_image_id !== savedInit) void persist(restored).catch(() => undefined);
     };
     load().catch((e) => live && setError(errorMessage(e)));
     return () => {

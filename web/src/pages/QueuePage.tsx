@@ -1,4 +1,5 @@
-// The queue: every user's items (others' parameters hidden), owners, cancel/retry, pause for admins.
+// The queue: every user's items (others' parameters hidden), owners, cancel, retry (your own failed
+// or canceled items; admins: anyone's), pause for admins.
 import { useCallback, useState } from 'react';
 import { cancelItem, clearFinished, getQueueCounts, listQueue, pauseQueue, resumeQueue, retryItem } from '../api/queue';
 import { errorMessage } from '../api/client';
@@ -12,10 +13,13 @@ import { formatDate } from '../util/format';
 import { useSession } from '../session';
 
 const UNFINISHED = ['pending', 'in_progress'];
+const RETRYABLE = ['failed', 'canceled'];
 
-export function QueueTable({ items, showOwner, onCancel, onRetry }: {
+export function QueueTable({ items, showOwner, retryAny = false, onCancel, onRetry }: {
   items: QueueItem[];
   showOwner: boolean;
+  /** Offer Retry on every user's items (admins), not only on the caller's own. */
+  retryAny?: boolean;
   onCancel: (item: QueueItem) => void;
   onRetry: (item: QueueItem) => void;
 }) {
@@ -61,7 +65,7 @@ export function QueueTable({ items, showOwner, onCancel, onRetry }: {
                     Cancel
                   </button>
                 )}
-                {item.is_mine && (item.status === 'failed' || item.status === 'canceled') && (
+                {(item.is_mine || retryAny) && RETRYABLE.includes(item.status) && (
                   <button type="button" className="small-button secondary" onClick={() => onRetry(item)} data-testid="queue-retry">
                     Retry
                   </button>
@@ -129,7 +133,7 @@ export function QueuePage() {
       </header>
       <ErrorBanner message={error} onDismiss={() => setError(null)} testId="queue-error" />
       <InfoBanner message={info} testId="queue-info" />
-      <QueueTable items={items} showOwner={session.multiuser} onCancel={cancel} onRetry={retry} />
+      <QueueTable items={items} showOwner={session.multiuser} retryAny={session.isAdmin} onCancel={cancel} onRetry={retry} />
     </div>
   );
 }
