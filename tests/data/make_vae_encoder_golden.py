@@ -13,7 +13,7 @@ import os
 import torch
 from diffusers import AutoencoderKL
 
-from make_vae_golden import CONFIG, FULL_SCALE
+from make_vae_golden import CONFIG, FULL_SCALE, set_formula
 
 IMAGE = [1, 3, 16, 24]
 
@@ -26,15 +26,8 @@ def encoder_params(vae):
 def main():
     vae = AutoencoderKL(**CONFIG).eval()
     params = encoder_params(vae)
-    names = sorted(params)
+    names = set_formula(params)
     with torch.no_grad():
-        for k, name in enumerate(names):
-            p = params[name]
-            j = torch.arange(p.numel(), dtype=torch.float64)
-            values = 0.05 * torch.sin(0.1 * (k + 1) + 0.37 * j)
-            if "norm" in name and name.endswith("weight"):
-                values = values + 1.0
-            p.copy_(values.reshape(p.shape).to(p.dtype))
         j = torch.arange(16 * 24 * 3, dtype=torch.float64)
         image = (0.5 * torch.sin(0.13 * j)).reshape(IMAGE).float()
         mean = vae.encode(image).latent_dist.mean[0]

@@ -22,10 +22,9 @@ FULL_SCALE = dict(CONFIG, block_out_channels=[32, 32, 32, 32],
                   down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4)
 
 
-def main():
-    vae = AutoencoderKL(**CONFIG).eval()
-    params = {n: p for n, p in vae.named_parameters()
-              if n.startswith("decoder.") or n.startswith("post_quant_conv.")}
+def set_formula(params):
+    """Gives parameter k (in sorted name order) element j = 0.05 * sin(0.1 * (k + 1) + 0.37 * j),
+    plus 1 for norm weights; returns the sorted names."""
     names = sorted(params)
     with torch.no_grad():
         for k, name in enumerate(names):
@@ -35,6 +34,15 @@ def main():
             if "norm" in name and name.endswith("weight"):
                 values = values + 1.0
             p.copy_(values.reshape(p.shape).to(p.dtype))
+    return names
+
+
+def main():
+    vae = AutoencoderKL(**CONFIG).eval()
+    params = {n: p for n, p in vae.named_parameters()
+              if n.startswith("decoder.") or n.startswith("post_quant_conv.")}
+    names = set_formula(params)
+    with torch.no_grad():
         j = torch.arange(16 * 4, dtype=torch.float64)
         latents = (0.5 * torch.sin(0.11 * j)).reshape(LATENT).float()
         image = vae.decode(latents).sample[0]
