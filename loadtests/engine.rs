@@ -6,12 +6,18 @@
 //! bench_engine write-sd15 DIR                      # random weights, real shapes (4.3 GB)
 //! bench_engine run DIR [--device cuda|cpu] [--size 512] [--steps 30] [--batches 1,4]
 //!                      [--repeat 3] [--sampler euler]
+//! bench_engine load DIR --access map|read [--device cpu] [--kind f32|f16]
 //! ```
+//!
+//! `load` loads the three weight files of a diffusers folder and prints the time and the
+//! process's memory (`VmHWM`, `RssAnon`, `RssFile` from `/proc/self/status`); run it once per
+//! access, each in a fresh process, to compare memory-mapping with positioned reads.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use atelier::diffusion::pipeline::Pipeline;
+use atelier::diffusion::weights::{Access, Weights};
 use atelier::queue::model::GenerationParams;
 use clap::{Parser, Subcommand};
 use tch::{Device, Kind};
@@ -26,6 +32,16 @@ struct Args {
 enum Command {
     /// Writes a random-weight SD 1.5 (diffusers layout) into DIR.
     WriteSd15 { dir: PathBuf },
+    /// Loads the weights in DIR and reports time and memory.
+    Load {
+        dir: PathBuf,
+        #[arg(long, value_parser = ["map", "read"])]
+        access: String,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        #[arg(long, value_parser = ["f32", "f16"], default_value = "f32")]
+        kind: String,
+    },
     /// Times whole generations with the model in DIR.
     Run {
         dir: PathBuf,
@@ -51,6 +67,12 @@ fn main() -> anyhow::Result<()> {
             atelier::diffusion::full_size::write_sd15(&dir, 7)?;
             println!("wrote a random-weight SD 1.5 to {}", dir.display());
         }
+        Command::Load {
+            dir,
+            access,
+            device,
+            kind,
+        } => load(&dir, &access, &device, &kind)?,
         Command::Run {
             dir,
             device,
@@ -76,6 +98,57 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn load(dir: &Path, access: &str, device: &str, kind: &str) -> anyhow::Result<()> {
+    let access = if access == "map" {
+        Access::Map
+    } else {
+        Access::Read
+    };
+    let device = atelier::diffusion::device::select(device)?;
+    let kind = if kind == "f16" { Kind::Half } else { Kind::Float };
+    let started = Instant::now();
+    let mut bytes = 0;
+    let mut parts = Vec::new();
+    for (part, file) in [
+        ("text_encoder", "model.safetensors"),
+        ("unet", "diffusion_pytorch_model.safetensors"),
+        ("vae", "diffusion_pytorch_model.safetensors"),
+    ] {
+        let weights =
+            Weights::load_with(
+            &dir.join(part).join(file),
+            |n| Some(n.to_owned()),
+            device,
+            kind,
+            access,
+        )?;
+        bytes += weights.bytes();
+        parts.push(weights);
+    }
+    if let Device::Cuda(index) = device {
+        tch::Cuda::synchronize(index as i64);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let kib = |field: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let gib = |field: &str| kib(field).map(|k| k as f64 / (1024.0 * 1024.0));
+    println!(
+        "{}",
+        serde_json::json!({
+            "load": format!("{access:?}").to_lowercase(), "device": format!("{device:?}"),
+            "kind": format!("{kind:?}"), "seconds": seconds,
+            "weights_gib": bytes as f64 / f64::from(1u32 << 30),
+            "peak_rss_gib": gib("VmHWM:"), "rss_anon_gib": gib("RssAnon:"),
+            "rss_file_gib": gib("RssFile:"),
+        })
+    );
+    drop(parts);
     Ok(())
 }
 
