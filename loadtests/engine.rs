@@ -108,7 +108,11 @@ fn load(dir: &Path, access: &str, device: &str, kind: &str) -> anyhow::Result<()
         Access::Read
     };
     let device = atelier::diffusion::device::select(device)?;
-    let kind = if kind == "f16" { Kind::Half } else { Kind::Float };
+    let kind = if kind == "f16" {
+        Kind::Half
+    } else {
+        Kind::Float
+    };
     let started = Instant::now();
     let mut bytes = 0;
     let mut parts = Vec::new();
@@ -117,8 +121,7 @@ fn load(dir: &Path, access: &str, device: &str, kind: &str) -> anyhow::Result<()
         ("unet", "diffusion_pytorch_model.safetensors"),
         ("vae", "diffusion_pytorch_model.safetensors"),
     ] {
-        let weights =
-            Weights::load_with(
+        let weights = Weights::load_with(
             &dir.join(part).join(file),
             |n| Some(n.to_owned()),
             device,

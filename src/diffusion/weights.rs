@@ -62,9 +62,10 @@ impl Source {
         let file = std::fs::File::open(path)?;
         if access == Access::Map {
             let len = i64::try_from(file.metadata()?.len())?;
-            match path.to_str().map(|p| {
-                Tensor::f_from_file(p, false, Some(len), (Kind::Uint8, Device::Cpu))
-            }) {
+            match path
+                .to_str()
+                .map(|p| Tensor::f_from_file(p, false, Some(len), (Kind::Uint8, Device::Cpu)))
+            {
                 Some(Ok(mapped)) => return Ok(Self::Mapped(mapped)),
                 Some(Err(e)) => tracing::warn!(
                     path = %path.display(),
@@ -88,8 +89,12 @@ impl Source {
                 let bytes = mapped.f_narrow(0, i64::try_from(begin)?, i64::try_from(len)?)?;
                 // A dtype view needs the offset aligned to the element size; a misaligned
                 // tensor (possible in a hand-written file) is copied out first.
-                let aligned = begin % kind.elt_size_in_bytes() as u64 == 0;
-                let bytes = if aligned { bytes } else { bytes.f_contiguous()?.copy() };
+                let aligned = begin.is_multiple_of(kind.elt_size_in_bytes() as u64);
+                let bytes = if aligned {
+                    bytes
+                } else {
+                    bytes.f_contiguous()?.copy()
+                };
                 Ok(bytes.f_view_dtype(kind)?.f_reshape(shape)?)
             }
             Self::File(file) => {
@@ -321,7 +326,11 @@ mod tests {
             for kind in [Kind::Float, Kind::Half] {
                 let w = Weights::load_with(&path, |n| Some(n.into()), Device::Cpu, kind, access)
                     .unwrap();
-                assert_eq!(values(&w, "a", &[3]), [1.5, -2.0, 3.25], "{access:?} {kind:?}");
+                assert_eq!(
+                    values(&w, "a", &[3]),
+                    [1.5, -2.0, 3.25],
+                    "{access:?} {kind:?}"
+                );
                 let i = w.get("i", &[]).unwrap();
                 assert_eq!(i.kind(), Kind::Int64, "integers keep their dtype");
                 assert_eq!(i64::try_from(i).unwrap(), 7);
@@ -334,7 +343,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("w.safetensors");
         let data = f32_bytes(&[1.0, 2.0]);
-        let stored = Stored { name: "w", dtype: "F32", shape: vec![2], data: &data };
+        let stored = Stored {
+            name: "w",
+            dtype: "F32",
+            shape: vec![2],
+            data: &data,
+        };
         write(&path, &[stored]).unwrap();
         let load = |access, kind| {
             Weights::load_with(&path, |n| Some(n.into()), Device::Cpu, kind, access).unwrap()
@@ -347,10 +361,23 @@ mod tests {
         // Rewrite the tensor's bytes in place: only the zero-copy view sees the file change.
         let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         let offset = std::fs::metadata(&path).unwrap().len() - 8;
-        file.write_all_at(&f32_bytes(&[10.0, 20.0]), offset).unwrap();
+        file.write_all_at(&f32_bytes(&[10.0, 20.0]), offset)
+            .unwrap();
         drop(file);
-        assert_eq!(values(&mapped, "w", &[2]), [10.0, 20.0], "a view of the mapping");
-        assert_eq!(values(&converted, "w", &[2]), [1.0, 2.0], "converted, so copied");
-        assert_eq!(values(&read, "w", &[2]), [1.0, 2.0], "read into its own memory");
+        assert_eq!(
+            values(&mapped, "w", &[2]),
+            [10.0, 20.0],
+            "a view of the mapping"
+        );
+        assert_eq!(
+            values(&converted, "w", &[2]),
+            [1.0, 2.0],
+            "converted, so copied"
+        );
+        assert_eq!(
+            values(&read, "w", &[2]),
+            [1.0, 2.0],
+            "read into its own memory"
+        );
     }
 }
