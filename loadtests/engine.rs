@@ -41,6 +41,12 @@ enum Command {
         device: String,
         #[arg(long, value_parser = ["f32", "f16"], default_value = "f32")]
         kind: String,
+        /// Reads every weight once after loading (a mapping faults its pages in only then).
+        #[arg(long)]
+        touch: bool,
+        /// Seconds to wait before reporting (start two at once to see mapped pages shared).
+        #[arg(long, default_value_t = 0)]
+        hold: u64,
     },
     /// Times whole generations with the model in DIR.
     Run {
@@ -72,7 +78,9 @@ fn main() -> anyhow::Result<()> {
             access,
             device,
             kind,
-        } => load(&dir, &access, &device, &kind)?,
+            touch,
+            hold,
+        } => load(&dir, &access, &device, &kind, touch, hold)?,
         Command::Run {
             dir,
             device,
@@ -101,7 +109,14 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load(dir: &Path, access: &str, device: &str, kind: &str) -> anyhow::Result<()> {
+fn load(
+    dir: &Path,
+    access: &str,
+    device: &str,
+    kind: &str,
+    touch: bool,
+    hold: u64,
+) -> anyhow::Result<()> {
     let access = if access == "map" {
         Access::Map
     } else {
@@ -135,7 +150,22 @@ fn load(dir: &Path, access: &str, device: &str, kind: &str) -> anyhow::Result<()
         tch::Cuda::synchronize(index as i64);
     }
     let seconds = started.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string("/proc/self/status")?;
+    let mut checksum = 0.0;
+    if touch {
+        for weights in &parts {
+            for name in weights.names() {
+                let shape = weights.shape(name).unwrap_or_default();
+                checksum += weights
+                    .get(name, &shape)?
+                    .sum(Kind::Double)
+                    .double_value(&[]);
+            }
+        }
+    }
+    let touched = started.elapsed().as_secs_f64();
+    std::thread::sleep(std::time::Duration::from_secs(hold));
+    let status = std::fs::read_to_string("/proc/self/status")?
+        + &std::fs::read_to_string("/proc/self/smaps_rollup")?;
     let kib = |field: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(field))?;
         line.split_whitespace().nth(1)?.parse().ok()
@@ -145,7 +175,8 @@ fn load(dir: &Path, access: &str, device: &str, kind: &str) -> anyhow::Result<()
         "{}",
         serde_json::json!({
             "load": format!("{access:?}").to_lowercase(), "device": format!("{device:?}"),
-            "kind": format!("{kind:?}"), "seconds": seconds,
+            "kind": format!("{kind:?}"), "seconds": seconds, "seconds_touched": touched,
+            "checksum": checksum, "pss_gib": gib("Pss:"),
             "weights_gib": bytes as f64 / f64::from(1u32 << 30),
             "peak_rss_gib": gib("VmHWM:"), "rss_anon_gib": gib("RssAnon:"),
             "rss_file_gib": gib("RssFile:"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs ON the lent GPU machine (prepared by loadtests/gpu/prepare.sh): our engine and diffusers,
 # side by side on the same GPU, full-size SD 1.5 with random weights, fp16, 512x512, 30 Euler
-# steps with CFG, batches 1 and 4; then diffusers with torch.compile. Each batch size runs in
+# steps with CFG, batches 1 and 4; then diffusers with torch.compile. First, loading the weights
+# onto the GPU with a memory map and with positioned reads. Each batch size runs in
 # its own process so that its peak GPU memory (nvidia-smi memory.used, sampled every 100 ms,
 # minus the idle reading) is its own. Results: $OUT/results.jsonl, logs beside it.
 set -uo pipefail
@@ -32,6 +33,10 @@ measure() {
 start=$(date +%s)
 .gpu/bench_engine write-sd15 /tmp/sd15 > "$OUT/write.log" 2>&1
 echo "model written in $(( $(date +%s) - start )) s"
+# Loading onto the GPU in fp16, mapped against read (a few seconds each).
+for access in map read; do
+  measure "load-$access" .gpu/bench_engine load /tmp/sd15 --access "$access" --device cuda --kind f16
+done
 for batch in 1 4; do
   measure "atelier-b$batch" .gpu/bench_engine run /tmp/sd15 --device cuda --batches "$batch"
   measure "diffusers-b$batch" python3 loadtests/gpu/bench_diffusers.py \
