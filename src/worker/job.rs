@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use base64::Engine as _;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -311,7 +310,9 @@ async fn watch_once(ctx: &Ctx, id: Uuid, band: i16, beat: bool) -> anyhow::Resul
 /// Publishes progress, with a small JPEG preview, to the item's owner (via `queue_progress`).
 async fn report(ctx: Arc<Ctx>, id: Uuid, mut rx: mpsc::Receiver<(u32, u32, Option<Preview>)>) {
     while let Some((done, total, preview)) = rx.recv().await {
-        let preview = preview.and_then(|p| encode_preview(&p)).unwrap_or_default();
+        let preview = preview
+            .and_then(|p| super::preview::data_url(&p))
+            .unwrap_or_default();
         if let Err(error) = publish(&ctx, id, done, total, &preview).await {
             tracing::debug!(error = ?error, "progress not published");
         }
@@ -329,23 +330,4 @@ async fn publish(ctx: &Ctx, id: Uuid, done: u32, total: u32, preview: &str) -> a
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// A `data:` URL of the preview as JPEG, if it is small enough for a notification.
-fn encode_preview(preview: &Preview) -> Option<String> {
-    let mut jpeg = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 60);
-    image::ImageEncoder::write_image(
-        encoder,
-        &preview.rgb,
-        preview.width,
-        preview.height,
-        image::ExtendedColorType::Rgb8,
-    )
-    .ok()?;
-    let url = format!(
-        "data:image/jpeg;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(&jpeg)
-    );
-    (url.len() <= 7000).then_some(url)
 }

@@ -6,6 +6,7 @@
 pub mod engine;
 mod init_image;
 mod job;
+mod preview;
 pub mod registry;
 pub mod results;
 
