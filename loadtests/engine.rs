@@ -206,12 +206,12 @@ fn bench(
     params.validate()?;
     let generate = || -> anyhow::Result<f64> {
         let started = Instant::now();
-        let mut run = pipeline.start(&params, None)?;
+        let mut run = pipeline.start(&params, None, None)?;
         while !pipeline.done(&run) {
             pipeline.step(&mut run);
         }
         // Decoding copies the pixels to the host, which waits for the device.
-        let images = pipeline.decode(&run);
+        let images = pipeline.decode(&run, None);
         anyhow::ensure!(images.len() == batch as usize, "expected {batch} images");
         Ok(started.elapsed().as_secs_f64())
     };

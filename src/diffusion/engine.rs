@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tch::{Device, Kind};
 
+use super::autoencoder::Autoencoder;
 use super::pipeline::{self, Pipeline, Run};
 use crate::worker::engine::{
     Control, Engine, EngineError, EngineJob, EngineMemory, LoadedModel, Outcome, Preview, Steps,
@@ -101,42 +102,67 @@ impl TchEngine {
     }
 }
 
-/// The engine thread's models.
+/// A loaded model: a whole pipeline, or a VAE that jobs may swap in.
+enum Loaded {
+    Pipeline(Box<Pipeline>),
+    Vae(Box<Autoencoder>),
+}
+
+impl Loaded {
+    fn bytes(&self) -> i64 {
+        match self {
+            Self::Pipeline(p) => p.bytes(),
+            Self::Vae(v) => v.bytes(),
+        }
+    }
+}
+
+/// The engine thread's models, least recently used first.
 struct Models {
     device: Device,
     kind: Kind,
     budget_bytes: i64,
-    loaded: Vec<(String, Pipeline)>,
+    loaded: Vec<(String, Loaded)>,
     status: Arc<Mutex<Vec<(String, i64)>>>,
 }
 
 impl Models {
-    /// The pipeline for `location`, loading it (and unloading the least recently used beyond the
-    /// budget) if needed.
-    fn get(&mut self, location: &str) -> Result<&Pipeline, EngineError> {
+    /// Makes `location` (a pipeline, or a VAE when `vae`) the most recently used, loading it if
+    /// needed and unloading the least recently used beyond the budget, except those in `keep`.
+    fn touch(&mut self, location: &str, vae: bool, keep: &[&str]) -> Result<(), EngineError> {
         let index = match self.loaded.iter().position(|(l, _)| l == location) {
             Some(index) => index,
             None => {
                 let started = std::time::Instant::now();
-                let pipeline =
-                    Pipeline::load(std::path::Path::new(location), self.device, self.kind)
-                        .map_err(|e| {
-                            failure(format!("the model could not be loaded: {e:#}"), false)
-                        })?;
-                while !self.loaded.is_empty()
-                    && self.loaded.iter().map(|(_, p)| p.bytes()).sum::<i64>() + pipeline.bytes()
-                        > self.budget_bytes
+                let path = std::path::Path::new(location);
+                let loaded = if vae {
+                    Autoencoder::load(path, self.device, self.kind)
+                        .map(|v| Loaded::Vae(Box::new(v)))
+                } else {
+                    Pipeline::load(path, self.device, self.kind)
+                        .map(|p| Loaded::Pipeline(Box::new(p)))
+                };
+                let what = if vae { "VAE" } else { "model" };
+                let loaded = loaded.map_err(|e| {
+                    failure(format!("the {what} could not be loaded: {e:#}"), false)
+                })?;
+                while self.loaded.iter().map(|(_, m)| m.bytes()).sum::<i64>() + loaded.bytes()
+                    > self.budget_bytes
                 {
-                    let (evicted, _) = self.loaded.remove(0);
+                    let Some(oldest) = self.loaded.iter().position(|(l, _)| !keep.contains(&&**l))
+                    else {
+                        break;
+                    };
+                    let (evicted, _) = self.loaded.remove(oldest);
                     tracing::info!(model = %evicted, "unloaded a model to stay within the budget");
                 }
                 tracing::info!(
                     model = %location,
-                    mib = pipeline.bytes() >> 20,
+                    mib = loaded.bytes() >> 20,
                     secs = started.elapsed().as_secs_f64(),
-                    "model loaded"
+                    "{what} loaded"
                 );
-                self.loaded.push((location.to_owned(), pipeline));
+                self.loaded.push((location.to_owned(), loaded));
                 self.loaded.len() - 1
             }
         };
@@ -146,9 +172,36 @@ impl Models {
         *status = self
             .loaded
             .iter()
-            .map(|(l, p)| (l.clone(), p.bytes()))
+            .map(|(l, m)| (l.clone(), m.bytes()))
             .collect();
-        Ok(&self.loaded.last().expect("just pushed").1)
+        Ok(())
+    }
+
+    /// The pipeline at `location` and the VAE at `vae`, loading what is missing.
+    fn get(
+        &mut self,
+        location: &str,
+        vae: Option<&str>,
+    ) -> Result<(&Pipeline, Option<&Autoencoder>), EngineError> {
+        self.touch(location, false, &[])?;
+        if let Some(vae) = vae {
+            self.touch(vae, true, &[location])?;
+        }
+        let find = |wanted: &str| {
+            self.loaded
+                .iter()
+                .find(|(l, _)| l == wanted)
+                .map(|(_, m)| m)
+        };
+        let Some(Loaded::Pipeline(pipeline)) = find(location) else {
+            return Err(failure("the model file is installed as a VAE", false));
+        };
+        let vae = match vae.map(find) {
+            None => None,
+            Some(Some(Loaded::Vae(v))) => Some(&**v),
+            Some(_) => return Err(failure("the VAE file is installed as a model", false)),
+        };
+        Ok((&**pipeline, vae))
     }
 }
 
@@ -186,11 +239,16 @@ fn run_job(
         .model_location
         .as_deref()
         .ok_or_else(|| failure("the model is not installed", false))?;
-    let pipeline = models.get(location)?;
+    let vae = match &job.vae_location {
+        None => None,
+        Some(None) => return Err(failure("the VAE is not installed", false)),
+        Some(Some(vae)) => Some(vae.as_str()),
+    };
+    let (pipeline, vae) = models.get(location, vae)?;
     let mut run = match request.resume.and_then(|token| kept.take(token)) {
         Some(run) => run,
         None => pipeline
-            .start(&job.params, job.init_image.as_ref())
+            .start(&job.params, job.init_image.as_ref(), vae)
             .map_err(|e| failure(format!("{e:#}"), false))?,
     };
     if run.truncated {
@@ -222,7 +280,7 @@ fn run_job(
         }
     }
     pipeline
-        .decode(&run)
+        .decode(&run, vae)
         .into_iter()
         .map(|(w, h, pixels)| pipeline::png(w, h, &pixels, &job.params))
         .collect::<anyhow::Result<Vec<_>>>()
@@ -329,6 +387,7 @@ mod tests {
             id: Uuid::now_v7(),
             params,
             model_location: Some(location.to_owned()),
+            vae_location: None,
             init_image: None,
         }
     }
@@ -619,13 +678,13 @@ mod tests {
             let job = job(dir.path().to_str().unwrap(), "dpmpp_2m_karras", seed);
             let job = if init { with_init(job, 0.6, 9) } else { job };
             let mut run = pipeline
-                .start(&job.params, job.init_image.as_ref())
+                .start(&job.params, job.init_image.as_ref(), None)
                 .unwrap();
             while !pipeline.done(&run) {
                 pipeline.step(&mut run);
                 assert!(pipeline::preview(&run.latents).is_some());
             }
-            pipeline.decode(&run)
+            pipeline.decode(&run, None)
         };
         let mean_error = |a: &[(u32, u32, Vec<u8>)], b: &[(u32, u32, Vec<u8>)]| {
             let a: Vec<u8> = a.iter().flat_map(|image| image.2.iter().copied()).collect();
@@ -672,5 +731,142 @@ mod tests {
             "{}",
             error.message
         );
+    }
+
+    /// The tiny model's VAE with `decoder.conv_out.bias` raised by 0.25, as a diffusers VAE
+    /// folder and as an LDM-named single file (no `first_stage_model.` prefix), plus a whole
+    /// diffusers model that has it as its own VAE.
+    fn brighter_vae(root: &std::path::Path) -> (String, String, String) {
+        use crate::diffusion::tiny::write_tensors;
+        use crate::diffusion::weights::Weights;
+        let model = root.join("model");
+        std::fs::create_dir_all(&model).unwrap();
+        write_tiny_diffusers(&model).unwrap();
+        let brighten = |weights: Weights, bias: &str, strip: &str| {
+            let mut tensors: Vec<(String, tch::Tensor)> = Vec::new();
+            for name in weights.names() {
+                let shape = weights.shape(name).unwrap();
+                let mut t = weights.get(name, &shape).unwrap().copy();
+                if name == bias {
+                    t += 0.25;
+                }
+                tensors.push((name.strip_prefix(strip).unwrap_or(name).to_owned(), t));
+            }
+            tensors
+        };
+        let keep = |n: &str| Some(n.to_owned());
+        let vae_file = model.join("vae/diffusion_pytorch_model.safetensors");
+        let own = Weights::load(&vae_file, keep, Device::Cpu, Kind::Float).unwrap();
+        let folder = root.join("vae-folder");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("config.json"), "{}").unwrap();
+        let brighter = brighten(own, "decoder.conv_out.bias", "");
+        write_tensors(
+            &folder.join("diffusion_pytorch_model.safetensors"),
+            brighter,
+        )
+        .unwrap();
+        let single = root.join("single.safetensors");
+        write_tiny_single_file(&single).unwrap();
+        let ldm_vae = Weights::load(
+            &single,
+            |n| n.starts_with("first_stage_model.").then(|| n.to_owned()),
+            Device::Cpu,
+            Kind::Float,
+        )
+        .unwrap();
+        let file = root.join("vae-ldm.safetensors");
+        let brighter = brighten(
+            ldm_vae,
+            "first_stage_model.decoder.conv_out.bias",
+            "first_stage_model.",
+        );
+        write_tensors(&file, brighter).unwrap();
+        let merged = root.join("merged");
+        std::fs::create_dir_all(merged.join("vae")).unwrap();
+        for part in ["model_index.json", "text_encoder", "unet"] {
+            let from = model.join(part);
+            if from.is_dir() {
+                std::fs::create_dir_all(merged.join(part)).unwrap();
+                for entry in std::fs::read_dir(&from).unwrap() {
+                    let entry = entry.unwrap();
+                    std::fs::copy(entry.path(), merged.join(part).join(entry.file_name())).unwrap();
+                }
+            } else {
+                std::fs::copy(&from, merged.join(part)).unwrap();
+            }
+        }
+        std::fs::copy(
+            folder.join("diffusion_pytorch_model.safetensors"),
+            merged.join("vae/diffusion_pytorch_model.safetensors"),
+        )
+        .unwrap();
+        (text_of(&folder), text_of(&file), text_of(&merged))
+    }
+
+    fn text_of(path: &std::path::Path) -> String {
+        path.to_str().unwrap().to_owned()
+    }
+
+    fn pixels(pngs: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        pngs.iter()
+            .map(|png| image::load_from_memory(png).unwrap().to_rgb8().into_raw())
+            .collect()
+    }
+
+    #[test]
+    fn an_installed_vae_replaces_the_models_own_in_either_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let (folder, file, merged) = brighter_vae(dir.path());
+        let model = dir.path().join("model");
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let generate = |location: &str, vae: Option<&str>| {
+            let mut job = job(location, "euler", 5);
+            job.params.vae = vae.map(|_| "brighter".to_owned());
+            job.vae_location = vae.map(|v| Some(v.to_owned()));
+            let pngs = finished(engine.generate(&job, None, &mut hook()).unwrap());
+            (pixels(&pngs), pngs)
+        };
+        let (own, _) = generate(model.to_str().unwrap(), None);
+        let (with_folder, pngs) = generate(model.to_str().unwrap(), Some(&folder));
+        let (with_file, _) = generate(model.to_str().unwrap(), Some(&file));
+        let (reference, _) = generate(&merged, None);
+        assert_eq!(
+            with_folder, reference,
+            "the same as a model whose own VAE it is"
+        );
+        assert_eq!(with_file, reference, "the LDM file holds the same VAE");
+        assert_ne!(own, reference, "the VAE changed the images");
+        let mean = |images: &[Vec<u8>]| {
+            images.iter().flatten().map(|v| f64::from(*v)).sum::<f64>()
+                / images.iter().map(Vec::len).sum::<usize>() as f64
+        };
+        assert!(
+            mean(&with_folder) > mean(&own),
+            "a raised output bias brightens"
+        );
+        assert!(
+            String::from_utf8_lossy(&pngs[0]).contains("brighter"),
+            "the VAE is recorded"
+        );
+        let resident = engine.resident_models();
+        assert!(
+            resident.contains(&folder) && resident.contains(&file),
+            "{resident:?}"
+        );
+
+        let mut missing = job(model.to_str().unwrap(), "euler", 5);
+        missing.vae_location = Some(None);
+        let error = engine.generate(&missing, None, &mut hook()).unwrap_err();
+        assert_eq!(error.message, "the VAE is not installed");
+        for (not_a_vae, expected) in [
+            (merged, "the VAE file is installed as a model"),
+            (text_of(&model.join("unet")), "the VAE could not be loaded"),
+        ] {
+            let mut wrong = job(model.to_str().unwrap(), "euler", 5);
+            wrong.vae_location = Some(Some(not_a_vae));
+            let error = engine.generate(&wrong, None, &mut hook()).unwrap_err();
+            assert!(error.message.starts_with(expected), "{}", error.message);
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! must be squeezed to linear weights (`is_vae_attention_projection`).
 
 const UNET: &str = "model.diffusion_model.";
-const VAE: &str = "first_stage_model.";
+/// The prefix of a full checkpoint's VAE weights.
+pub const VAE: &str = "first_stage_model.";
 
 /// Layers per block of an LDM UNet: the first downsampler sits at `input_blocks.{layers + 1}`.
 pub fn layers_per_block<'a>(names: impl Iterator<Item = &'a str>) -> Option<usize> {
@@ -101,6 +102,27 @@ pub fn unet_name(name: &str, layers: usize) -> Option<String> {
         return (part == 1).then(|| format!("up_blocks.{block}.attentions.{layer}.{tail}"));
     }
     None
+}
+
+/// One more than the highest index `N` in names `{prefix}N.…` (0 where none has it): how many
+/// numbered blocks a checkpoint has.
+pub fn count_numbered<S: AsRef<str>>(names: impl Iterator<Item = S>, prefix: &str) -> usize {
+    names
+        .filter_map(|k| {
+            k.as_ref()
+                .strip_prefix(prefix)?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |top| top + 1)
+}
+
+/// Resolution levels of an LDM VAE (4 in SD), from its `first_stage_model.decoder.up.N` names.
+pub fn vae_levels<S: AsRef<str>>(names: impl Iterator<Item = S>) -> usize {
+    count_numbered(names, "first_stage_model.decoder.up.")
 }
 
 /// The internal name of an LDM VAE weight, for a VAE with `levels` resolution levels (4 in SD).

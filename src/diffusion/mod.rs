@@ -1,9 +1,11 @@
 //! The diffusion engine on tch (libtorch 2.11): the CLIP tokenizer and text encoder, the UNet,
 //! the VAE decoder and encoder, the samplers, weight loading for diffusers folders and
 //! single-file LDM checkpoints, the step-by-step pipeline (text to image and image to image), and
-//! `engine::TchEngine`, the implementation of `worker::engine::Engine`. SD 1.x and SD 2.x
+//! `engine::TchEngine`, the implementation of `worker::engine::Engine`, which also swaps in an
+//! installed VAE (`autoencoder`) for a job that names one. SD 1.x and SD 2.x
 //! (OpenCLIP at its penultimate layer, v-prediction); not SDXL.
 
+pub mod autoencoder;
 pub mod clip;
 pub mod device;
 pub mod engine;

@@ -17,16 +17,7 @@ pub fn is_open_clip<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
 
 /// The number of transformer blocks in the checkpoint's text encoder.
 pub fn blocks<'a>(names: impl Iterator<Item = &'a str>) -> usize {
-    names
-        .filter_map(|n| {
-            n.strip_prefix("cond_stage_model.model.transformer.resblocks.")?
-                .split('.')
-                .next()?
-                .parse::<usize>()
-                .ok()
-        })
-        .max()
-        .map_or(0, |top| top + 1)
+    super::ldm::count_numbered(names, "cond_stage_model.model.transformer.resblocks.")
 }
 
 /// The diffusers name of an OpenCLIP text-encoder tensor, keeping blocks below `keep`

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::Context;
 use tch::{Device, Kind, Tensor};
 
+use super::autoencoder::Autoencoder;
 use super::clip::ClipTextEncoder;
 use super::ldm;
 use super::open_clip;
@@ -18,8 +19,6 @@ use super::sampler::{SamplerState, step_noise};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
 use super::unet::{Heads, UNet};
-use super::vae::VaeDecoder;
-use super::vae_encoder::VaeEncoder;
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
 use crate::worker::engine::RgbImage;
@@ -53,8 +52,7 @@ impl Prediction {
 pub struct Pipeline {
     clip: ClipTextEncoder,
     unet: UNet,
-    vae: VaeDecoder,
-    encoder: Option<VaeEncoder>,
+    vae: Autoencoder,
     prediction: Prediction,
     device: Device,
     kind: Kind,
@@ -77,6 +75,11 @@ pub struct Run {
 }
 
 fn component(dir: &Path, part: &str) -> anyhow::Result<std::path::PathBuf> {
+    weights_in(&dir.join(part))
+}
+
+/// The weights file of a diffusers component folder (fp16 variants accepted).
+pub(super) fn weights_in(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     [
         "diffusion_pytorch_model.safetensors",
         "diffusion_pytorch_model.fp16.safetensors",
@@ -84,9 +87,9 @@ fn component(dir: &Path, part: &str) -> anyhow::Result<std::path::PathBuf> {
         "model.fp16.safetensors",
     ]
     .iter()
-    .map(|name| dir.join(part).join(name))
+    .map(|name| dir.join(name))
     .find(|p| p.is_file())
-    .with_context(|| format!("{}/{part} has no .safetensors weights", dir.display()))
+    .with_context(|| format!("{} has no .safetensors weights", dir.display()))
 }
 
 impl Pipeline {
@@ -107,17 +110,7 @@ impl Pipeline {
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let layers = ldm::layers_per_block(header.keys().map(String::as_str))
             .context("the checkpoint's UNet has no downsampler, so its layout is unknown")?;
-        let levels = header
-            .keys()
-            .filter_map(|k| {
-                k.strip_prefix("first_stage_model.decoder.up.")?
-                    .split('.')
-                    .next()?
-                    .parse::<usize>()
-                    .ok()
-            })
-            .max()
-            .map_or(0, |top| top + 1);
+        let levels = ldm::vae_levels(header.keys());
         // SD 2.x checkpoints carry OpenCLIP's text encoder, used at its penultimate layer; they
         // are taken as v-predicting, like the 768 models most SD 2.x single files are.
         let (text, prediction) = if open_clip::is_open_clip(header.keys().map(String::as_str)) {
@@ -148,11 +141,7 @@ impl Pipeline {
         Ok(Self {
             clip,
             unet: UNet::new(unet, heads).context("UNet")?,
-            vae: VaeDecoder::new(vae).context("VAE")?,
-            encoder: VaeEncoder::present(vae)
-                .then(|| VaeEncoder::new(vae))
-                .transpose()
-                .context("VAE encoder")?,
+            vae: Autoencoder::from_weights(vae)?,
             prediction,
             device,
             kind,
@@ -187,8 +176,14 @@ impl Pipeline {
     }
 
     /// Starts a run: encodes both prompts and draws the initial noise from the seed; with an
-    /// init image, noises its latents to the starting step that `params.strength` gives.
-    pub fn start(&self, params: &GenerationParams, init: Option<&RgbImage>) -> anyhow::Result<Run> {
+    /// init image, noises its latents (encoded by `vae`, else the model's own VAE) to the
+    /// starting step that `params.strength` gives.
+    pub fn start(
+        &self,
+        params: &GenerationParams,
+        init: Option<&RgbImage>,
+        vae: Option<&Autoencoder>,
+    ) -> anyhow::Result<Run> {
         let _guard = tch::no_grad_guard();
         let sampler = Sampler::parse(&params.sampler).context("unknown sampler")?;
         let plan = Plan::new(
@@ -216,7 +211,9 @@ impl Pipeline {
             None => (noise * plan.init_noise_sigma, 0),
             Some(image) => {
                 let first = first_step(plan.len(), params.strength());
-                let clean = self.encode_image(image)?.repeat([images, 1, 1, 1]);
+                let clean = self
+                    .encode_image(image, vae.unwrap_or(&self.vae))?
+                    .repeat([images, 1, 1, 1]);
                 anyhow::ensure!(
                     clean.size() == shape,
                     "the init image is {}x{}, not the requested {}x{}",
@@ -240,11 +237,10 @@ impl Pipeline {
     }
 
     /// Scaled latents `[1, 4, h/8, w/8]` (f32) of an RGB8 image.
-    fn encode_image(&self, image: &RgbImage) -> anyhow::Result<Tensor> {
-        let encoder = self
-            .encoder
-            .as_ref()
-            .context("this model has no VAE encoder, so it cannot start from an image")?;
+    fn encode_image(&self, image: &RgbImage, vae: &Autoencoder) -> anyhow::Result<Tensor> {
+        let encoder = vae
+            .encoder()
+            .context("this VAE has no encoder, so it cannot start from an image")?;
         let (h, w) = (i64::from(image.height), i64::from(image.width));
         anyhow::ensure!(
             image.rgb.len() as i64 == h * w * 3,
@@ -298,10 +294,12 @@ impl Pipeline {
         run.state.step >= run.plan.len()
     }
 
-    /// Decodes the latents into RGB8 images, `(width, height, pixels)`.
-    pub fn decode(&self, run: &Run) -> Vec<(u32, u32, Vec<u8>)> {
+    /// Decodes the latents into RGB8 images, `(width, height, pixels)`, with `vae` or else the
+    /// model's own VAE.
+    pub fn decode(&self, run: &Run, vae: Option<&Autoencoder>) -> Vec<(u32, u32, Vec<u8>)> {
         let _guard = tch::no_grad_guard();
-        let pixels = self.vae.decode(&(&run.latents / LATENT_SCALE));
+        let vae = vae.unwrap_or(&self.vae);
+        let pixels = vae.decode(&(&run.latents / LATENT_SCALE));
         let pixels = ((pixels.to_kind(Kind::Float) + 1.0) * 127.5)
             .clamp(0.0, 255.0)
             .round()

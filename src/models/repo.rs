@@ -62,6 +62,24 @@ pub async fn main_model_exists(
     Ok(row.is_some())
 }
 
+/// Whether a VAE of this name is installed that fits the main model `main` (same family, or
+/// any).
+pub async fn vae_fits(
+    db: &impl GenericClient,
+    vae: &str,
+    main: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = cached::query_opt(
+        db,
+        "select 1 from models v, models m
+          where v.name = $1 and v.type = 'vae' and m.name = $2 and m.type = 'main'
+            and (v.base = 'any' or v.base = m.base)",
+        &[&vae, &main],
+    )
+    .await?;
+    Ok(row.is_some())
+}
+
 /// The name of the model with this content hash, if any.
 pub async fn name_by_hash(
     db: &impl GenericClient,

@@ -53,6 +53,10 @@ pub struct GenerationParams {
     /// without an init image, where it means nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
+    /// An installed VAE (by name) to use instead of the model's own; it must fit the model's
+    /// family. An empty name means the model's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vae: Option<String>,
 }
 
 fn default_size() -> u32 {
@@ -109,6 +113,12 @@ impl GenerationParams {
             self.strength = None;
         } else if !(self.strength() > 0.0 && self.strength() <= 1.0) {
             return bad("strength must be above 0 and at most 1".into());
+        }
+        if self.vae.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            self.vae = None;
+        }
+        if self.vae.as_ref().is_some_and(|v| v.len() > 200) {
+            return bad("vae must name an installed VAE".into());
         }
         if self.seed.is_none() {
             self.seed = Some(rand::random::<u32>().into());

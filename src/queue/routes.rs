@@ -62,7 +62,7 @@ pub async fn enqueue(
     };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
-    require_model(&tx, &params.model).await?;
+    require_model(&tx, &params.model, params.vae.as_deref()).await?;
     if let Some(board) = params.board_id
         && !crate::boards::repo::is_owned_by(&tx, board, auth.user_id()).await?
     {
@@ -189,7 +189,8 @@ pub async fn retry_item(
             "only failed or canceled items can be retried",
         ));
     }
-    require_model(&tx, params["model"].as_str().unwrap_or_default()).await?;
+    let model = params["model"].as_str().unwrap_or_default();
+    require_model(&tx, model, params["vae"].as_str()).await?;
     let new_id = Uuid::now_v7();
     repo::insert(&tx, new_id, owner, band, &params, est).await?;
     tx.commit().await?;
@@ -307,17 +308,26 @@ async fn require_own_image(
     }
 }
 
-/// Refuses a model that is not in the catalogue.
+/// Refuses a model that is not in the catalogue, and a VAE that is not or does not fit it.
 async fn require_model(
     db: &impl deadpool_postgres::GenericClient,
     name: &str,
+    vae: Option<&str>,
 ) -> Result<(), ApiError> {
-    if crate::models::repo::main_model_exists(db, name).await? {
-        return Ok(());
+    if !crate::models::repo::main_model_exists(db, name).await? {
+        return Err(ApiError::validation(format!(
+            "model {name:?} is not installed; GET /api/v1/models lists the installed models"
+        )));
     }
-    Err(ApiError::validation(format!(
-        "model {name:?} is not installed; GET /api/v1/models lists the installed models"
-    )))
+    if let Some(vae) = vae
+        && !crate::models::repo::vae_fits(db, vae, name).await?
+    {
+        return Err(ApiError::validation(format!(
+            "vae {vae:?} is not an installed VAE that fits model {name:?}; GET /api/v1/models \
+             lists them (type vae, base any or the model's)"
+        )));
+    }
+    Ok(())
 }
 
 fn item_not_found() -> ApiError {

@@ -17,6 +17,9 @@ pub struct EngineJob {
     pub params: GenerationParams,
     /// Where the catalogue says the model is (None: not installed).
     pub model_location: Option<String>,
+    /// Where the catalogue says the job's VAE is, when it names one (None there: not
+    /// installed).
+    pub vae_location: Option<Option<String>>,
     /// Image to image: the owner's init image, already `params.width` x `params.height`.
     pub init_image: Option<RgbImage>,
 }

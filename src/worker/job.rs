@@ -91,12 +91,10 @@ pub(super) async fn run(
         clock: Arc::clone(&clock),
         progress: progress_tx,
     };
-    let model_location = match model_location(&ctx, &params.model).await {
-        Ok(location) => location,
-        Err(error) => {
-            tracing::warn!(error = ?error, "looking up the model failed");
-            None
-        }
+    let model_location = location(&ctx, &params.model, "main").await;
+    let vae_location = match &params.vae {
+        Some(vae) => Some(location(&ctx, vae, "vae").await),
+        None => None,
     };
     let init_image = match (params.init_image_id, &resume) {
         // A resumed run already holds its latents.
@@ -117,6 +115,7 @@ pub(super) async fn run(
         id: unit.id,
         params: params.clone(),
         model_location,
+        vae_location,
         init_image,
     };
     let engine = Arc::clone(&ctx.engine);
@@ -146,15 +145,25 @@ pub(super) async fn run(
     Ok(None)
 }
 
-/// Where the catalogue keeps the model (workers may read `location`, not `source`).
-async fn model_location(ctx: &Ctx, name: &str) -> anyhow::Result<Option<String>> {
-    let mut client = ctx.app.db.get().await?;
-    let tx = begin_as(&mut client, &Caller::worker()).await?;
-    let row = tx
-        .query_opt("select location from models where name = $1", &[&name])
-        .await?;
-    tx.commit().await?;
-    Ok(row.map(|r| r.get(0)))
+/// Where the catalogue keeps the model of this name and type (workers may read `location`, not
+/// `source`); None where it is not installed or the lookup failed.
+async fn location(ctx: &Ctx, name: &str, kind: &str) -> Option<String> {
+    let lookup = async {
+        let mut client = ctx.app.db.get().await?;
+        let tx = begin_as(&mut client, &Caller::worker()).await?;
+        let row = tx
+            .query_opt(
+                "select location from models where name = $1 and type = $2",
+                &[&name, &kind],
+            )
+            .await?;
+        tx.commit().await?;
+        anyhow::Ok(row.map(|r| r.get(0)))
+    };
+    lookup.await.unwrap_or_else(|error| {
+        tracing::warn!(error = ?error, "looking up the model failed");
+        None
+    })
 }
 
 /// How a unit ends in the database.
