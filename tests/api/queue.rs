@@ -271,6 +271,62 @@ async fn bad_parameters_and_foreign_boards_are_refused() {
 }
 
 #[tokio::test]
+async fn a_job_may_name_an_installed_vae_that_fits_its_model() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let db = crate::helpers::superuser_client(&app.dbname).await;
+    for (name, base, kind) in [
+        ("mse", "any", "vae"),
+        ("sd2-vae", "sd-2", "vae"),
+        ("sd1-vae", "sd-1", "vae"),
+    ] {
+        db.execute(
+            "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
+             values (gen_random_uuid(), $1, $2, $3, 'single_file', 'test', '/nonexistent/' || $1, 0, $1)",
+            &[&name, &base, &kind],
+        )
+        .await
+        .unwrap();
+    }
+    for vae in ["mse", "sd1-vae", ""] {
+        let body = json!({"model": "sd15", "prompt": "x", "vae": vae});
+        let id = app.enqueue(&joe, &body).await;
+        let item = app
+            .get(&format!("/api/v1/queue/items/{id}"), Some(&joe.token))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        let expected = if vae.is_empty() {
+            Value::Null
+        } else {
+            json!(vae)
+        };
+        assert_eq!(item["params"]["vae"], expected, "{item}");
+    }
+    for vae in ["sd2-vae", "missing", "sd15"] {
+        let body = json!({"model": "sd15", "prompt": "x", "vae": vae});
+        let response = app
+            .post("/api/v1/queue/items", Some(&joe.token), &body)
+            .await;
+        let error = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("fits model \"sd15\""),
+            "{vae}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn only_admins_pause_and_resume() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;

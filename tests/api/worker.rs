@@ -463,6 +463,7 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     let bytes = full_image(&app, &joe, image).await;
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (64, 64));
+    let bytes_first = bytes.clone();
     let record: Value = app
         .get(
             &format!("/api/v1/images/{}", image.as_str().unwrap()),
@@ -577,4 +578,27 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
         item["error"].as_str().unwrap().contains("no longer exists"),
         "{item}"
     );
+
+    // A job naming an installed VAE runs with it: here the model's own VAE folder, registered
+    // as a VAE, so the first job's pixels come back.
+    db.execute(
+        "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
+         values ($1, 'tiny-vae', 'any', 'vae', 'diffusers', 'test', $2, 0, 'tiny-vae')",
+        &[&Uuid::now_v7(), &model.path().join("vae").to_str().unwrap()],
+    )
+    .await
+    .unwrap();
+    let body = json!({"model": "tiny", "prompt": "a lighthouse at dusk", "width": 64,
+                      "height": 64, "steps": 4, "sampler": "dpmpp_2m_karras", "seed": 5,
+                      "vae": "tiny-vae"});
+    let id = enqueue(&app, &joe, body).await;
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+    let again = full_image(&app, &joe, &item["result_image_ids"][0]).await;
+    let pixels = |png: &[u8]| image::load_from_memory(png).unwrap().to_rgb8().into_raw();
+    assert_eq!(
+        pixels(&again),
+        pixels(&bytes_first),
+        "the same VAE, the same pixels"
+    );
+    assert_eq!(item["params"]["vae"], "tiny-vae");
 }
