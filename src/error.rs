@@ -103,6 +103,10 @@ pub enum ErrorCode {
     ModelPathOutside,
     /// Downloading the model's URL failed.
     ModelDownloadFailed,
+    /// No such worker has reported.
+    WorkerNotFound,
+    /// The worker is still reporting, so forgetting it would not last.
+    WorkerOnline,
     /// Too many attempts; see Retry-After.
     RateLimited,
     /// The request body is too large.
@@ -132,6 +136,8 @@ impl ErrorCode {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ModelPathOutside => StatusCode::FORBIDDEN,
+            WorkerNotFound => StatusCode::NOT_FOUND,
+            WorkerOnline => StatusCode::CONFLICT,
             UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidUpload | EmptyUpload | InvalidImage | ImageTooLarge => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -17,10 +18,13 @@ use super::engine::EngineMemory;
 use crate::app::App;
 use crate::auth::AdminUser;
 use crate::db::{Caller, begin_as};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// How often a worker reports; a worker unheard of for three periods is shown offline.
 pub const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Rows of workers unheard of for this long (killed, not stopped) are deleted by the others.
+pub const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Writes (or refreshes) this worker's row.
 pub async fn report(app: &App, name: &str, memory: &EngineMemory) -> anyhow::Result<()> {
@@ -31,6 +35,11 @@ pub async fn report(app: &App, name: &str, memory: &EngineMemory) -> anyhow::Res
          on conflict (name) do update
              set device = excluded.device, memory = excluded.memory, last_seen = now()",
         &[&name, &memory.device, &tokio_postgres::types::Json(memory)],
+    )
+    .await?;
+    tx.execute(
+        "delete from workers where last_seen < now() - $1 * interval '1 second'",
+        &[&FORGET_AFTER.as_secs_f64()],
     )
     .await?;
     tx.commit().await?;
@@ -49,7 +58,12 @@ pub async fn forget(app: &App, name: &str) -> anyhow::Result<()> {
 
 /// The admin route.
 pub fn router() -> Router<Arc<App>> {
-    Router::new().route("/api/v1/workers", get(list_workers))
+    Router::new()
+        .route("/api/v1/workers", get(list_workers))
+        .route(
+            "/api/v1/workers/{name}",
+            axum::routing::delete(forget_worker),
+        )
 }
 
 /// A worker as admins see it.
@@ -114,4 +128,43 @@ pub async fn list_workers(
         })
         .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
     Ok(Json(workers))
+}
+
+/// Forgets a worker that stopped reporting (killed rather than stopped; admins only). An online
+/// worker is refused: its next report would bring it back.
+#[utoipa::path(delete, path = "/api/v1/workers/{name}", tag = "workers",
+    params(("name" = String, Path, description = "the worker's name")),
+    responses((status = 204, description = "forgotten"), (status = 403, description = "not an admin"),
+        (status = 404, description = "worker_not_found"), (status = 409, description = "worker_online")),
+    security(("bearer" = [])))]
+pub async fn forget_worker(
+    State(app): State<Arc<App>>,
+    AdminUser(admin): AdminUser,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut client = app.db.get().await?;
+    let tx = begin_as(&mut client, &admin.caller).await?;
+    let online = tx
+        .query_opt(
+            "select last_seen > now() - $2 * interval '1 second' from workers where name = $1",
+            &[&name, &(3.0 * REPORT_EVERY.as_secs_f64())],
+        )
+        .await?
+        .map(|row| row.get::<_, bool>(0));
+    match online {
+        None => Err(ApiError::new(
+            ErrorCode::WorkerNotFound,
+            format!("no worker named {name:?} has reported"),
+        )),
+        Some(true) => Err(ApiError::new(
+            ErrorCode::WorkerOnline,
+            format!("worker {name:?} is still reporting; stop it first"),
+        )),
+        Some(false) => {
+            tx.execute("delete from workers where name = $1", &[&name])
+                .await?;
+            tx.commit().await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
 }

@@ -602,3 +602,78 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     );
     assert_eq!(item["params"]["vae"], "tiny-vae");
 }
+
+#[tokio::test]
+async fn admins_forget_dead_workers_and_reports_prune_long_dead_ones() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let db = superuser_client(&app.dbname).await;
+    for (name, age_secs) in [
+        ("alive", 0.0),
+        ("killed", 3600.0),
+        ("long-dead", 3.0 * 86400.0),
+    ] {
+        db.execute(
+            "insert into workers (name, device, last_seen)
+             values ($1, 'cpu', now() - $2 * interval '1 second')",
+            &[&name, &age_secs],
+        )
+        .await
+        .unwrap();
+    }
+    let names = || async {
+        let workers: Value = app
+            .get("/api/v1/workers", Some(&admin.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names().await, ["alive", "killed", "long-dead"]);
+
+    let app = &app;
+    let forget = |name: &str, token: &str| {
+        let (path, token) = (format!("/api/v1/workers/{name}"), token.to_owned());
+        async move { app.delete(&path, Some(&token)).await }
+    };
+    assert_error(
+        forget("killed", &joe.token).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let error = assert_error(
+        forget("alive", &admin.token).await,
+        StatusCode::CONFLICT,
+        "worker_online",
+    )
+    .await;
+    assert!(error.to_string().contains("stop it first"), "{error}");
+    assert_error(
+        forget("nobody", &admin.token).await,
+        StatusCode::NOT_FOUND,
+        "worker_not_found",
+    )
+    .await;
+    assert_eq!(
+        forget("killed", &admin.token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(names().await, ["alive", "long-dead"]);
+
+    // Any worker's report deletes rows unheard of for a day.
+    let memory = atelier::worker::engine::EngineMemory::default();
+    atelier::worker::registry::report(&app.app, "alive", &memory)
+        .await
+        .unwrap();
+    assert_eq!(names().await, ["alive"]);
+}

@@ -88,6 +88,8 @@ export interface GenerationParams {
   init_image_id?: string;
   /** Image to image: how much to change the init image (0 < s <= 1); the job runs floor(steps × s) steps. */
   strength?: number;
+  /** An installed VAE (type vae, base "any" or the model's) to use instead of the model's own; absent or '' is the model's own. */
+  vae?: string;
 }
 
 export type QueueStatusName = 'pending' | 'in_progress' | 'completed' | 'failed' | 'canceled';

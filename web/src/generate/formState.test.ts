@@ -1,6 +1,6 @@
 // The Generate form's save/restore round trip, recalling an image's parameters, and the enqueue request it builds.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FORM, effectiveSteps, recallParams, restoreForm, snapStrength, storeForm, toParams, withModelDefaults, STATE_KEY } from './formState';
+import { DEFAULT_FORM, effectiveSteps, recallParams, restoreForm, snapStrength, storeForm, toParams, vaesFor, withModelDefaults, STATE_KEY } from './formState';
 import type { Model } from '../api/types';
 import { generationParams } from '../gallery/metadata';
 
@@ -89,5 +89,55 @@ describe('form state', () => {
     expect(recalled).toEqual(form);
     expect(generationParams({ Software: 'atelier' })).toBeNull();
     expect(generationParams(null)).toBeNull();
+  });
+});
+
+describe('VAE choice', () => {
+  const vae = (name: string, base: string) => ({ name, base, type: 'vae' }) as Model;
+  const main = (name: string, base: string) => ({ name, base, type: 'main' }) as Model;
+
+  it('restores a VAE name, and the model’s own for a malformed one', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', vae: 'mse' };
+    expect(restoreForm(JSON.parse(JSON.stringify(storeForm({}, form))))).toEqual(form);
+    expect(restoreForm({ [STATE_KEY]: { model: 'tiny' } }).vae).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { vae: 7 } }).vae).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { vae: 'x'.repeat(201) } }).vae).toBe('');
+    expect(DEFAULT_FORM.vae).toBe('');
+  });
+
+  it('sends a VAE only when one is chosen', () => {
+    const own = toParams({ ...DEFAULT_FORM, model: 'tiny' });
+    expect('vae' in own).toBe(false);
+    expect(toParams({ ...DEFAULT_FORM, model: 'tiny', vae: 'mse' }).vae).toBe('mse');
+  });
+
+  it('offers the VAEs of the model’s base or of any base, and none without a model', () => {
+    const vaes = [vae('mse', 'any'), vae('sd1-vae', 'sd-1'), vae('sd2-vae', 'sd-2'), vae('xl-vae', 'sdxl')];
+    expect(vaesFor(vaes, main('tiny', 'sd-1')).map((v) => v.name)).toEqual(['mse', 'sd1-vae']);
+    expect(vaesFor(vaes, main('big', 'sdxl')).map((v) => v.name)).toEqual(['mse', 'xl-vae']);
+    expect(vaesFor(vaes, undefined)).toEqual([]);
+    expect(vaesFor([], main('tiny', 'sd-1'))).toEqual([]);
+  });
+
+  it('recalls the image’s VAE when it is installed and fits', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny' };
+    const recalled = recallParams(form, { model: 'tiny', prompt: 'a fox', vae: 'mse' }, ['tiny'], ['mse']);
+    expect(recalled.form).toEqual({ ...form, prompt: 'a fox', vae: 'mse' });
+    expect(recalled.missingVae).toBeNull();
+  });
+
+  it('recalls the model’s own VAE when the image had none, or one that is not installed here', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', vae: 'mse' };
+    const none = recallParams(form, { model: 'tiny' }, ['tiny'], ['mse']);
+    expect(none.form.vae).toBe('');
+    expect(none.missingVae).toBeNull();
+    const gone = recallParams(form, { model: 'tiny', vae: 'deleted' }, ['tiny'], ['mse']);
+    expect(gone.form.vae).toBe('');
+    expect(gone.missingVae).toBe('deleted');
+    // Without the list (older callers), no VAE is taken from the image.
+    const unlisted = recallParams({ ...DEFAULT_FORM, model: 'tiny' }, { model: 'tiny', vae: 'mse' }, ['tiny']);
+    expect(unlisted.form.vae).toBe('');
+    expect(unlisted.missingVae).toBe('mse');
+    expect(recallParams(form, { model: 'tiny', vae: 3 }, ['tiny'], ['mse']).form.vae).toBe('');
   });
 });

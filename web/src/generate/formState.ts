@@ -7,7 +7,7 @@ import type { UiState } from '../api/uiState';
 export const STATE_KEY = 'generate';
 
 /** The request's plain fields, edited as they are sent. */
-type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'strength'>;
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'strength' | 'vae'>;
 
 export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
@@ -18,6 +18,8 @@ export interface GenerateForm extends PlainParams {
   init_image_id: string;
   /** Used only with an init image. */
   strength: number;
+  /** '' is the model's own VAE. */
+  vae: string;
 }
 
 /** The strength slider's range and step (the server takes 0 < s <= 1). */
@@ -38,6 +40,7 @@ export const DEFAULT_FORM: GenerateForm = {
   board_id: '',
   init_image_id: '',
   strength: STRENGTH.default,
+  vae: '',
 };
 
 function int(value: unknown, min: number, max: number, fallback: number, step = 1): number {
@@ -79,25 +82,34 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     board_id: str(s.board_id, '', 64),
     init_image_id: str(s.init_image_id, '', 64),
     strength: snapStrength(s.strength),
+    vae: str(s.vae, '', 200),
   };
 }
 
-/** The form after "Use these parameters", and the image's model when it is no longer installed. */
+/**
+ * The form after "Use these parameters", the image's model when it is no longer installed, and
+ * its VAE when that is not (or no longer fits).
+ */
 export interface Recalled {
   form: GenerateForm;
   missingModel: string | null;
+  missingVae: string | null;
 }
 
 /**
  * Fills the form from an image's generation parameters (its `atelier` metadata): prompts, size,
- * steps, CFG, sampler, the seed (fixed) and the model when it is one of `models`. A missing or
- * malformed field keeps the form's value; the init image, board and image count stay as they are.
+ * steps, CFG, sampler, the seed (fixed), the model when it is one of `models` and the VAE when it
+ * is one of `vaes` (the installed VAEs that fit). A missing or malformed field keeps the form's
+ * value, except the VAE: the image's when it can be used, else the model's own (''). The init
+ * image, board and image count stay as they are.
  */
-export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[]): Recalled {
+export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = []): Recalled {
   const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
   const seed = int(params.seed, 0, 2 ** 32 - 1, -1);
   const model = typeof params.model === 'string' ? params.model : '';
   const installed = models.includes(model);
+  const vae = typeof params.vae === 'string' ? params.vae : '';
+  const vaeInstalled = vaes.includes(vae);
   return {
     form: {
       ...form,
@@ -111,8 +123,10 @@ export function recallParams(form: GenerateForm, params: Record<string, unknown>
       sampler: (SAMPLERS as readonly string[]).includes(params.sampler as string) ? (params.sampler as string) : form.sampler,
       seedMode: seed >= 0 ? 'fixed' : form.seedMode,
       seed: seed >= 0 ? seed : form.seed,
+      vae: vaeInstalled ? vae : '',
     },
     missingModel: model && !installed ? model : null,
+    missingVae: vae && !vaeInstalled ? vae : null,
   };
 }
 
@@ -126,7 +140,7 @@ export function effectiveSteps(form: Pick<GenerateForm, 'steps' | 'strength'>): 
   return Math.max(1, Math.floor(form.steps * form.strength));
 }
 
-/** The enqueue request for the form (the init image and strength only when an init image is set). */
+/** The enqueue request for the form (the init image and strength only when an init image is set, the VAE only when chosen). */
 export function toParams(form: GenerateForm): GenerationParams {
   const params: GenerationParams = {
     model: form.model,
@@ -145,7 +159,14 @@ export function toParams(form: GenerateForm): GenerationParams {
     params.init_image_id = form.init_image_id;
     params.strength = form.strength;
   }
+  if (form.vae) params.vae = form.vae;
   return params;
+}
+
+/** The VAEs that fit a main model (base "any" or the model's own base); none without a model. */
+export function vaesFor(vaes: Model[], main: Model | undefined): Model[] {
+  if (!main) return [];
+  return vaes.filter((v) => v.base === 'any' || v.base === main.base);
 }
 
 /** Applies a model's default settings when the user picks it. */

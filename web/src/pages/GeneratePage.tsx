@@ -10,7 +10,7 @@ import { ApiError, errorMessage } from '../api/client';
 import type { Board, Model } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { SamplerSelect } from '../components/SamplerSelect';
-import { DEFAULT_FORM, recallParams, restoreForm, storeForm, toParams, withModelDefaults, type GenerateForm } from '../generate/formState';
+import { DEFAULT_FORM, recallParams, restoreForm, storeForm, toParams, vaesFor, withModelDefaults, type GenerateForm } from '../generate/formState';
 import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
 import { InitImageField } from '../generate/InitImageField';
@@ -40,10 +40,17 @@ async function recalledParams(id: string, myId: string): Promise<Record<string, 
   return generationParams(image.metadata);
 }
 
+/** The names of the VAEs that fit the main model of this name (none when it is not installed). */
+function fittingVaes(vaes: Model[], mains: Model[], model: unknown): string[] {
+  return vaesFor(vaes, mains.find((m) => m.name === model)).map((v) => v.name);
+}
+
 export function GeneratePage() {
   const session = useSession();
   const [form, setForm] = useState<GenerateForm>(DEFAULT_FORM);
   const [models, setModels] = useState<Model[]>([]);
+  /** Every installed VAE; the form offers those that fit the chosen model. */
+  const [vaes, setVaes] = useState<Model[]>([]);
   const [boards, setBoards] = useState<Board[]>([]);
   const [loaded, setLoaded] = useState(false);
   const { error, info, busy, setError, setInfo, run } = useAction();
@@ -59,20 +66,26 @@ export function GeneratePage() {
     const load = async () => {
       const [state, models, boards, queue] = await Promise.all([loadUiState(), listModels(), listBoards(), listQueue()]);
       const mains = models.filter((m) => m.type === 'main');
+      const allVaes = models.filter((m) => m.type === 'vae');
       const own = boards.boards.filter((b) => b.owner_id === session.user.id);
       let restored = restoreForm(state);
       if (!mains.some((m) => m.name === restored.model)) restored.model = mains[0]?.name ?? '';
       const notices: string[] = [];
       const recalled = recallId ? await recalledParams(recallId, session.user.id) : null;
       if (recalled) {
-        const { form, missingModel } = recallParams(restored, recalled, mains.map((m) => m.name));
+        // The VAEs that fit the model the form ends up with: the image's if installed, else the current one.
+        const target = mains.some((m) => m.name === recalled.model) ? recalled.model : restored.model;
+        const { form, missingModel, missingVae } = recallParams(restored, recalled, mains.map((m) => m.name), fittingVaes(allVaes, mains, target));
         restored = form;
         notices.push(
           missingModel
             ? `Parameters filled in from the image, but its model “${missingModel}” is no longer installed, so the current model was kept.`
             : 'Parameters filled in from the image.',
         );
+        if (missingVae) notices.push(`Its VAE “${missingVae}” is not installed for this model, so the model's own is used.`);
       } else if (recallId) notices.push("The image's parameters are not available.");
+      const savedVae = restored.vae;
+      if (!fittingVaes(allVaes, mains, restored.model).includes(restored.vae)) restored.vae = '';
       if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
       const savedInit = restored.init_image_id;
       const initId = chosenInit ?? savedInit;
@@ -82,6 +95,7 @@ export function GeneratePage() {
       clearSearch();
       savedState.current = state;
       setModels(mains);
+      setVaes(allVaes);
       setBoards(own);
       setForm(restored);
       track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
@@ -89,7 +103,7 @@ export function GeneratePage() {
       if (initId && !initKept) notices.push('The init image is no longer available, so it was cleared.');
       if (notices.length) setInfo(notices.join(' '));
       // Keep the saved state in step with what the form now shows.
-      if (recalled || restored.init_image_id !== savedInit) void persist(restored).catch(() => undefined);
+      if (recalled || restored.init_image_id !== savedInit || restored.vae !== savedVae) void persist(restored).catch(() => undefined);
     };
     load().catch((e) => live && setError(errorMessage(e)));
     return () => {
@@ -118,9 +132,12 @@ export function GeneratePage() {
     if (saveTimer.current) clearTimeout(saveTimer.current);
   }, []);
 
+  // A VAE chosen for the previous model is kept only when it fits the new one.
   const pickModel = (name: string) => {
     const model = models.find((m) => m.name === name);
-    if (model) update(withModelDefaults(form, model));
+    if (!model) return;
+    const keepVae = vaesFor(vaes, model).some((v) => v.name === form.vae);
+    update({ ...withModelDefaults(form, model), vae: keepVae ? form.vae : '' });
   };
 
   const invoke = (event: FormEvent) => {
@@ -135,6 +152,7 @@ export function GeneratePage() {
   };
 
   const jobList = useMemo(() => Object.values(jobs).reverse(), [jobs]);
+  const vaeChoices = useMemo(() => vaesFor(vaes, models.find((m) => m.name === form.model)), [vaes, models, form.model]);
   const noModels = loaded && models.length === 0;
 
   return (
@@ -154,6 +172,17 @@ export function GeneratePage() {
             {models.map((m) => (
               <option key={m.id} value={m.name}>
                 {m.name} ({m.base})
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          VAE
+          <select value={form.vae} onChange={(e) => update({ vae: e.target.value })} data-testid="gen-vae">
+            <option value="">The model's own</option>
+            {vaeChoices.map((v) => (
+              <option key={v.id} value={v.name}>
+                {v.name} ({v.base})
               </option>
             ))}
           </select>
