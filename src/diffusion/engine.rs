@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use tch::{Device, Kind};
 
 use super::autoencoder::Autoencoder;
+use super::lora::Lora;
 use super::pipeline::{self, Pipeline, Run};
 use crate::worker::engine::{
     Control, Engine, EngineError, EngineJob, EngineMemory, LoadedModel, Outcome, Preview, Steps,
@@ -106,6 +107,25 @@ impl TchEngine {
 enum Loaded {
     Pipeline(Box<Pipeline>),
     Vae(Box<Autoencoder>),
+    Lora(Box<Lora>),
+}
+
+/// What a location holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum What {
+    Model,
+    Vae,
+    Lora,
+}
+
+impl What {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Vae => "VAE",
+            Self::Lora => "LoRA",
+        }
+    }
 }
 
 impl Loaded {
@@ -113,6 +133,7 @@ impl Loaded {
         match self {
             Self::Pipeline(p) => p.bytes(),
             Self::Vae(v) => v.bytes(),
+            Self::Lora(l) => l.bytes(),
         }
     }
 }
@@ -129,20 +150,23 @@ struct Models {
 impl Models {
     /// Makes `location` (a pipeline, or a VAE when `vae`) the most recently used, loading it if
     /// needed and unloading the least recently used beyond the budget, except those in `keep`.
-    fn touch(&mut self, location: &str, vae: bool, keep: &[&str]) -> Result<(), EngineError> {
+    fn touch(&mut self, location: &str, what: What, keep: &[&str]) -> Result<(), EngineError> {
         let index = match self.loaded.iter().position(|(l, _)| l == location) {
             Some(index) => index,
             None => {
                 let started = std::time::Instant::now();
                 let path = std::path::Path::new(location);
-                let loaded = if vae {
-                    Autoencoder::load(path, self.device, self.kind)
-                        .map(|v| Loaded::Vae(Box::new(v)))
-                } else {
-                    Pipeline::load(path, self.device, self.kind)
-                        .map(|p| Loaded::Pipeline(Box::new(p)))
+                let (device, kind) = (self.device, self.kind);
+                let loaded = match what {
+                    What::Model => {
+                        Pipeline::load(path, device, kind).map(|p| Loaded::Pipeline(Box::new(p)))
+                    }
+                    What::Vae => {
+                        Autoencoder::load(path, device, kind).map(|v| Loaded::Vae(Box::new(v)))
+                    }
+                    What::Lora => Lora::load(path, device, kind).map(|l| Loaded::Lora(Box::new(l))),
                 };
-                let what = if vae { "VAE" } else { "model" };
+                let what = what.noun();
                 let loaded = loaded.map_err(|e| {
                     failure(format!("the {what} could not be loaded: {e:#}"), false)
                 })?;
@@ -177,15 +201,23 @@ impl Models {
         Ok(())
     }
 
-    /// The pipeline at `location` and the VAE at `vae`, loading what is missing.
+    /// The pipeline at `location`, the VAE at `vae` and the LoRAs at `loras`, loading what is
+    /// missing.
     fn get(
         &mut self,
         location: &str,
         vae: Option<&str>,
-    ) -> Result<(&Pipeline, Option<&Autoencoder>), EngineError> {
-        self.touch(location, false, &[])?;
+        loras: &[&str],
+    ) -> Result<Parts<'_>, EngineError> {
+        let mut keep = vec![location];
+        self.touch(location, What::Model, &[])?;
         if let Some(vae) = vae {
-            self.touch(vae, true, &[location])?;
+            self.touch(vae, What::Vae, &keep)?;
+            keep.push(vae);
+        }
+        for lora in loras {
+            self.touch(lora, What::Lora, &keep)?;
+            keep.push(lora);
         }
         let find = |wanted: &str| {
             self.loaded
@@ -193,16 +225,43 @@ impl Models {
                 .find(|(l, _)| l == wanted)
                 .map(|(_, m)| m)
         };
+        let mistaken = |what: What| {
+            failure(
+                format!(
+                    "the {} file is installed as another kind of model",
+                    what.noun()
+                ),
+                false,
+            )
+        };
         let Some(Loaded::Pipeline(pipeline)) = find(location) else {
-            return Err(failure("the model file is installed as a VAE", false));
+            return Err(mistaken(What::Model));
         };
         let vae = match vae.map(find) {
             None => None,
             Some(Some(Loaded::Vae(v))) => Some(&**v),
-            Some(_) => return Err(failure("the VAE file is installed as a model", false)),
+            Some(_) => return Err(mistaken(What::Vae)),
         };
-        Ok((&**pipeline, vae))
+        let loras = loras
+            .iter()
+            .map(|l| match find(l) {
+                Some(Loaded::Lora(lora)) => Ok(&**lora),
+                _ => Err(mistaken(What::Lora)),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Parts {
+            pipeline,
+            vae,
+            loras,
+        })
     }
+}
+
+/// What one job uses.
+struct Parts<'a> {
+    pipeline: &'a Pipeline,
+    vae: Option<&'a Autoencoder>,
+    loras: Vec<&'a Lora>,
 }
 
 /// Suspended runs by token.
@@ -244,7 +303,28 @@ fn run_job(
         Some(None) => return Err(failure("the VAE is not installed", false)),
         Some(Some(vae)) => Some(vae.as_str()),
     };
-    let (pipeline, vae) = models.get(location, vae)?;
+    let lora_locations = job
+        .lora_locations
+        .iter()
+        .map(|(location, _)| {
+            location
+                .as_deref()
+                .ok_or_else(|| failure("a LoRA is not installed", false))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Parts {
+        pipeline,
+        vae,
+        loras,
+    } = models.get(location, vae, &lora_locations)?;
+    let strengths = loras
+        .iter()
+        .zip(&job.lora_locations)
+        .map(|(l, (_, s))| (*l, *s));
+    // The adapters stay applied while this request runs; dropping the guard restores the model.
+    let _patched = pipeline
+        .apply(&strengths.collect::<Vec<_>>())
+        .map_err(|e| failure(format!("the LoRA could not be applied: {e:#}"), false))?;
     let mut run = match request.resume.and_then(|token| kept.take(token)) {
         Some(run) => run,
         None => pipeline
@@ -336,7 +416,7 @@ impl Engine for TchEngine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use uuid::Uuid;
 
     use super::*;
@@ -344,10 +424,10 @@ mod tests {
     use crate::queue::model::GenerationParams;
 
     /// Records steps; suspends once at `suspend_at`, cancels at `cancel_at`.
-    struct Hook {
-        seen: Vec<(u32, u32, bool)>,
-        suspend_at: Option<u32>,
-        cancel_at: Option<u32>,
+    pub(crate) struct Hook {
+        pub(crate) seen: Vec<(u32, u32, bool)>,
+        pub(crate) suspend_at: Option<u32>,
+        pub(crate) cancel_at: Option<u32>,
     }
 
     impl Steps for Hook {
@@ -368,7 +448,7 @@ mod tests {
         }
     }
 
-    fn hook() -> Hook {
+    pub(crate) fn hook() -> Hook {
         Hook {
             seen: Vec::new(),
             suspend_at: None,
@@ -376,7 +456,7 @@ mod tests {
         }
     }
 
-    fn job(location: &str, sampler: &str, seed: u64) -> EngineJob {
+    pub(crate) fn job(location: &str, sampler: &str, seed: u64) -> EngineJob {
         let mut params: GenerationParams = serde_json::from_value(serde_json::json!({
             "model": "tiny", "prompt": "a lighthouse at dusk", "negative_prompt": "blurry",
             "width": 64, "height": 72, "steps": 6, "num_images": 2, "sampler": sampler, "seed": seed,
@@ -388,11 +468,12 @@ mod tests {
             params,
             model_location: Some(location.to_owned()),
             vae_location: None,
+            lora_locations: Vec::new(),
             init_image: None,
         }
     }
 
-    fn finished(outcome: Outcome) -> Vec<Vec<u8>> {
+    pub(crate) fn finished(outcome: Outcome) -> Vec<Vec<u8>> {
         match outcome {
             Outcome::Finished(pngs) => pngs,
             other => panic!("expected images, got {other:?}"),
@@ -731,142 +812,5 @@ mod tests {
             "{}",
             error.message
         );
-    }
-
-    /// The tiny model's VAE with `decoder.conv_out.bias` raised by 0.25, as a diffusers VAE
-    /// folder and as an LDM-named single file (no `first_stage_model.` prefix), plus a whole
-    /// diffusers model that has it as its own VAE.
-    fn brighter_vae(root: &std::path::Path) -> (String, String, String) {
-        use crate::diffusion::tiny::write_tensors;
-        use crate::diffusion::weights::Weights;
-        let model = root.join("model");
-        std::fs::create_dir_all(&model).unwrap();
-        write_tiny_diffusers(&model).unwrap();
-        let brighten = |weights: Weights, bias: &str, strip: &str| {
-            let mut tensors: Vec<(String, tch::Tensor)> = Vec::new();
-            for name in weights.names() {
-                let shape = weights.shape(name).unwrap();
-                let mut t = weights.get(name, &shape).unwrap().copy();
-                if name == bias {
-                    t += 0.25;
-                }
-                tensors.push((name.strip_prefix(strip).unwrap_or(name).to_owned(), t));
-            }
-            tensors
-        };
-        let keep = |n: &str| Some(n.to_owned());
-        let vae_file = model.join("vae/diffusion_pytorch_model.safetensors");
-        let own = Weights::load(&vae_file, keep, Device::Cpu, Kind::Float).unwrap();
-        let folder = root.join("vae-folder");
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("config.json"), "{}").unwrap();
-        let brighter = brighten(own, "decoder.conv_out.bias", "");
-        write_tensors(
-            &folder.join("diffusion_pytorch_model.safetensors"),
-            brighter,
-        )
-        .unwrap();
-        let single = root.join("single.safetensors");
-        write_tiny_single_file(&single).unwrap();
-        let ldm_vae = Weights::load(
-            &single,
-            |n| n.starts_with("first_stage_model.").then(|| n.to_owned()),
-            Device::Cpu,
-            Kind::Float,
-        )
-        .unwrap();
-        let file = root.join("vae-ldm.safetensors");
-        let brighter = brighten(
-            ldm_vae,
-            "first_stage_model.decoder.conv_out.bias",
-            "first_stage_model.",
-        );
-        write_tensors(&file, brighter).unwrap();
-        let merged = root.join("merged");
-        std::fs::create_dir_all(merged.join("vae")).unwrap();
-        for part in ["model_index.json", "text_encoder", "unet"] {
-            let from = model.join(part);
-            if from.is_dir() {
-                std::fs::create_dir_all(merged.join(part)).unwrap();
-                for entry in std::fs::read_dir(&from).unwrap() {
-                    let entry = entry.unwrap();
-                    std::fs::copy(entry.path(), merged.join(part).join(entry.file_name())).unwrap();
-                }
-            } else {
-                std::fs::copy(&from, merged.join(part)).unwrap();
-            }
-        }
-        std::fs::copy(
-            folder.join("diffusion_pytorch_model.safetensors"),
-            merged.join("vae/diffusion_pytorch_model.safetensors"),
-        )
-        .unwrap();
-        (text_of(&folder), text_of(&file), text_of(&merged))
-    }
-
-    fn text_of(path: &std::path::Path) -> String {
-        path.to_str().unwrap().to_owned()
-    }
-
-    fn pixels(pngs: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        pngs.iter()
-            .map(|png| image::load_from_memory(png).unwrap().to_rgb8().into_raw())
-            .collect()
-    }
-
-    #[test]
-    fn an_installed_vae_replaces_the_models_own_in_either_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        let (folder, file, merged) = brighter_vae(dir.path());
-        let model = dir.path().join("model");
-        let engine = TchEngine::new(Device::Cpu, 1 << 30);
-        let generate = |location: &str, vae: Option<&str>| {
-            let mut job = job(location, "euler", 5);
-            job.params.vae = vae.map(|_| "brighter".to_owned());
-            job.vae_location = vae.map(|v| Some(v.to_owned()));
-            let pngs = finished(engine.generate(&job, None, &mut hook()).unwrap());
-            (pixels(&pngs), pngs)
-        };
-        let (own, _) = generate(model.to_str().unwrap(), None);
-        let (with_folder, pngs) = generate(model.to_str().unwrap(), Some(&folder));
-        let (with_file, _) = generate(model.to_str().unwrap(), Some(&file));
-        let (reference, _) = generate(&merged, None);
-        assert_eq!(
-            with_folder, reference,
-            "the same as a model whose own VAE it is"
-        );
-        assert_eq!(with_file, reference, "the LDM file holds the same VAE");
-        assert_ne!(own, reference, "the VAE changed the images");
-        let mean = |images: &[Vec<u8>]| {
-            images.iter().flatten().map(|v| f64::from(*v)).sum::<f64>()
-                / images.iter().map(Vec::len).sum::<usize>() as f64
-        };
-        assert!(
-            mean(&with_folder) > mean(&own),
-            "a raised output bias brightens"
-        );
-        assert!(
-            String::from_utf8_lossy(&pngs[0]).contains("brighter"),
-            "the VAE is recorded"
-        );
-        let resident = engine.resident_models();
-        assert!(
-            resident.contains(&folder) && resident.contains(&file),
-            "{resident:?}"
-        );
-
-        let mut missing = job(model.to_str().unwrap(), "euler", 5);
-        missing.vae_location = Some(None);
-        let error = engine.generate(&missing, None, &mut hook()).unwrap_err();
-        assert_eq!(error.message, "the VAE is not installed");
-        for (not_a_vae, expected) in [
-            (merged, "the VAE file is installed as a model"),
-            (text_of(&model.join("unet")), "the VAE could not be loaded"),
-        ] {
-            let mut wrong = job(model.to_str().unwrap(), "euler", 5);
-            wrong.vae_location = Some(Some(not_a_vae));
-            let error = engine.generate(&wrong, None, &mut hook()).unwrap_err();
-            assert!(error.message.starts_with(expected), "{}", error.message);
-        }
     }
 }

@@ -80,7 +80,10 @@ fn random(shapes: &[(String, Vec<i64>)]) -> Vec<(String, Tensor)> {
 
 /// Writes a random-weight SD 1.5 into `dir` (about 4.3 GB of f32), seeded with `seed`.
 pub fn write_sd15(dir: &Path, seed: i64) -> std::io::Result<()> {
-    tch::manual_seed(seed);
+    super::sampler::with_seed(seed, || write_seeded(dir))
+}
+
+fn write_seeded(dir: &Path) -> std::io::Result<()> {
     let (unet, vae) = unet_and_vae_shapes();
     std::fs::write(dir.join("model_index.json"), "{}")?;
     for (part, file, shapes) in [

@@ -5,6 +5,8 @@
 //! installed VAE (`autoencoder`) for a job that names one. SD 1.x and SD 2.x
 //! (OpenCLIP at its penultimate layer, v-prediction); not SDXL.
 
+#[cfg(test)]
+mod adapter_tests;
 pub mod autoencoder;
 pub mod clip;
 pub mod device;
@@ -14,6 +16,7 @@ pub mod full_size;
 mod golden;
 mod layers;
 pub mod ldm;
+pub mod lora;
 pub mod open_clip;
 pub mod pipeline;
 pub mod sampler;

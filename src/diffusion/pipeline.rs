@@ -5,6 +5,7 @@
 //! init image, noises it to the level of step `steps - floor(steps * strength)` and runs from
 //! there, as diffusers' img2img pipeline does.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::path::Path;
 
@@ -14,8 +15,9 @@ use tch::{Device, Kind, Tensor};
 use super::autoencoder::Autoencoder;
 use super::clip::ClipTextEncoder;
 use super::ldm;
+use super::lora::{self, Lora, Part};
 use super::open_clip;
-use super::sampler::{SamplerState, step_noise};
+use super::sampler::{SamplerState, step_noise, with_seed};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
 use super::unet::{Heads, UNet};
@@ -52,11 +54,31 @@ impl Prediction {
 pub struct Pipeline {
     clip: ClipTextEncoder,
     unet: UNet,
+    /// The text encoder's and the UNet's weights, sharing storage with the modules (LoRA
+    /// adapters change them in place, through [`Pipeline::apply`]).
+    text_weights: Weights,
+    unet_weights: Weights,
     vae: Autoencoder,
     prediction: Prediction,
     device: Device,
     kind: Kind,
     bytes: i64,
+}
+
+/// LoRA adapters applied to a pipeline: dropping it copies the saved original weights back, so
+/// the model is exactly as loaded again.
+pub struct Patched {
+    /// (the weight, sharing the model's storage; its original values).
+    saved: Vec<(Tensor, Tensor)>,
+}
+
+impl Drop for Patched {
+    fn drop(&mut self) {
+        let _guard = tch::no_grad_guard();
+        for (mut weight, original) in self.saved.drain(..) {
+            weight.copy_(&original);
+        }
+    }
 }
 
 /// One generation in progress.
@@ -100,7 +122,7 @@ impl Pipeline {
         let unet = Weights::load(&component(dir, "unet")?, keep, device, kind)?;
         let vae = Weights::load(&component(dir, "vae")?, keep, device, kind)?;
         let prediction = Prediction::of_diffusers_folder(dir);
-        Self::assemble(&text, &unet, &vae, prediction, (device, kind))
+        Self::assemble(text, unet, &vae, prediction, (device, kind))
     }
 
     /// Loads a single-file checkpoint in the original LDM layout (`model.diffusion_model.*`,
@@ -125,22 +147,24 @@ impl Pipeline {
         let unet = Weights::load(path, |n| ldm::unet_name(n, layers), device, kind)?;
         let mut vae = Weights::load(path, |n| ldm::vae_name(n, levels), device, kind)?;
         vae.squeeze_convolutions(ldm::is_vae_attention_projection);
-        Self::assemble(&text, &unet, &vae, prediction, (device, kind))
+        Self::assemble(text, unet, &vae, prediction, (device, kind))
     }
 
     fn assemble(
-        text: &Weights,
-        unet: &Weights,
+        text: Weights,
+        unet: Weights,
         vae: &Weights,
         prediction: Prediction,
         (device, kind): (Device, Kind),
     ) -> anyhow::Result<Self> {
         let bytes = text.bytes() + unet.bytes() + vae.bytes();
-        let clip = ClipTextEncoder::new(text).context("text encoder")?;
+        let clip = ClipTextEncoder::new(&text).context("text encoder")?;
         let heads = Heads::for_context(clip.config().width);
         Ok(Self {
             clip,
-            unet: UNet::new(unet, heads).context("UNet")?,
+            unet: UNet::new(&unet, heads).context("UNet")?,
+            text_weights: text,
+            unet_weights: unet,
             vae: Autoencoder::from_weights(vae)?,
             prediction,
             device,
@@ -166,6 +190,52 @@ impl Pipeline {
     /// Bytes of weights held.
     pub fn bytes(&self) -> i64 {
         self.bytes
+    }
+
+    /// Applies LoRA adapters (each with its strength) to the weights in place, until the
+    /// returned guard is dropped. Fails, changing nothing, when an adapter fits none of the
+    /// model's layers or a layer's shape differs from the model's.
+    pub fn apply(&self, loras: &[(&Lora, f64)]) -> anyhow::Result<Patched> {
+        let mut patched = Patched { saved: Vec::new() };
+        if loras.is_empty() {
+            return Ok(patched);
+        }
+        let _guard = tch::no_grad_guard();
+        let mut index: HashMap<(Part, String), (&Weights, &str)> = HashMap::new();
+        for (part, weights) in [
+            (Part::Text, &self.text_weights),
+            (Part::Unet, &self.unet_weights),
+        ] {
+            for name in weights.names() {
+                for key in lora::keys_of(name).into_iter().flatten() {
+                    index.insert((part, key), (weights, name));
+                }
+            }
+        }
+        let mut saved = HashSet::new();
+        for (adapter, strength) in loras {
+            let mut missed = 0;
+            for layer in adapter.layers() {
+                let Some((weights, name)) = index.get(&(layer.part, layer.key.clone())) else {
+                    missed += 1;
+                    continue;
+                };
+                let shape = weights.shape(name).unwrap_or_default();
+                let mut target = weights.get(name, &shape)?;
+                let delta = layer.delta(*strength, &target)?;
+                if saved.insert(*name) {
+                    patched.saved.push((target.shallow_clone(), target.copy()));
+                }
+                let _ = target.f_add_(&delta.to_kind(target.kind()))?;
+            }
+            if missed == adapter.layers().len() {
+                anyhow::bail!("the LoRA fits none of this model's layers (another family?)");
+            }
+            if missed > 0 {
+                tracing::warn!(missed, "some LoRA layers match no layer of the model");
+            }
+        }
+        Ok(patched)
     }
 
     fn encode(&self, prompt: &str) -> (Tensor, bool) {
@@ -199,14 +269,15 @@ impl Pipeline {
             0,
         );
         let seed = params.seed.unwrap_or(0);
-        tch::manual_seed(i64::from_le_bytes(seed.to_le_bytes()) & i64::MAX);
         let shape = [
             images,
             4,
             i64::from(params.height / 8),
             i64::from(params.width / 8),
         ];
-        let noise = Tensor::randn(shape, (Kind::Float, self.device));
+        let noise = with_seed(i64::from_le_bytes(seed.to_le_bytes()) & i64::MAX, || {
+            Tensor::randn(shape, (Kind::Float, self.device))
+        });
         let (latents, first) = match init {
             None => (noise * plan.init_noise_sigma, 0),
             Some(image) => {

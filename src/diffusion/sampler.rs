@@ -34,13 +34,49 @@ impl SamplerState {
     }
 }
 
+/// Serialises use of libtorch's one global generator: a draw seeded with `manual_seed` gives its
+/// seed's values only if no other thread seeds or draws in between (several engines in one
+/// process, as in the tests). Every seeded draw in this crate goes through it.
+static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    static HOLDING_GENERATOR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `draw` with the generator to itself (re-entrant on one thread).
+pub fn with_generator<T>(draw: impl FnOnce() -> T) -> T {
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            HOLDING_GENERATOR.with(|held| held.set(false));
+        }
+    }
+    if HOLDING_GENERATOR.with(std::cell::Cell::get) {
+        return draw();
+    }
+    let _lock = GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    HOLDING_GENERATOR.with(|held| held.set(true));
+    let _release = Release;
+    draw()
+}
+
+/// Seeds the generator with `seed` and runs `draw` with it to itself.
+pub fn with_seed<T>(seed: i64, draw: impl FnOnce() -> T) -> T {
+    with_generator(|| {
+        tch::manual_seed(seed);
+        draw()
+    })
+}
+
 /// The ancestral noise of step `step` of a job seeded with `seed`: a function of the two alone,
-/// so a job suspended and resumed (while other jobs draw noise) gets the same image. The engine
-/// thread is the only user of libtorch's generator.
+/// so a job suspended and resumed (while other jobs draw noise) gets the same image.
 pub fn step_noise(seed: u64, step: usize, shape: &[i64], device: tch::Device) -> Tensor {
     let mixed = seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    tch::manual_seed(i64::from_le_bytes(mixed.to_le_bytes()) & i64::MAX);
-    Tensor::randn(shape, (tch::Kind::Float, device))
+    with_seed(i64::from_le_bytes(mixed.to_le_bytes()) & i64::MAX, || {
+        Tensor::randn(shape, (tch::Kind::Float, device))
+    })
 }
 
 /// The VP-space coefficients of a k-diffusion sigma: (alpha_t, sigma_t).
@@ -195,32 +231,35 @@ mod tests {
         suspend_at: Option<usize>,
         v: bool,
     ) -> Vec<f32> {
-        tch::manual_seed(seed);
-        let mut x = Tensor::randn([1, 4, 4, 4], (Kind::Float, Device::Cpu)) * plan.init_noise_sigma;
-        let mut state = SamplerState::default();
-        while state.step < plan.len() {
-            if suspend_at == Some(state.step) {
-                let kept = (x.copy(), state.duplicate());
-                let _other_job = Tensor::randn([64], (Kind::Float, Device::Cpu));
-                (x, state) = kept;
-            }
-            let i = state.step;
-            let input = plan.scale_input(&x, i);
-            let out = model(&input, plan.timesteps[i]);
-            let eps = if v {
-                plan.eps_from_v(&input, &out, i)
-            } else {
-                out
-            };
-            x = plan.step(&mut state, &x, &eps, || {
-                if per_step_noise {
-                    step_noise(seed as u64, i, &[1, 4, 4, 4], Device::Cpu)
-                } else {
-                    Tensor::randn([1, 4, 4, 4], (Kind::Float, Device::Cpu))
+        // The whole run holds the generator: without per-step noise, its stream is the noise.
+        with_seed(seed, || {
+            let mut x =
+                Tensor::randn([1, 4, 4, 4], (Kind::Float, Device::Cpu)) * plan.init_noise_sigma;
+            let mut state = SamplerState::default();
+            while state.step < plan.len() {
+                if suspend_at == Some(state.step) {
+                    let kept = (x.copy(), state.duplicate());
+                    let _other_job = Tensor::randn([64], (Kind::Float, Device::Cpu));
+                    (x, state) = kept;
                 }
-            });
-        }
-        Vec::<f32>::try_from(x.flatten(0, -1)).unwrap()
+                let i = state.step;
+                let input = plan.scale_input(&x, i);
+                let out = model(&input, plan.timesteps[i]);
+                let eps = if v {
+                    plan.eps_from_v(&input, &out, i)
+                } else {
+                    out
+                };
+                x = plan.step(&mut state, &x, &eps, || {
+                    if per_step_noise {
+                        step_noise(seed as u64, i, &[1, 4, 4, 4], Device::Cpu)
+                    } else {
+                        Tensor::randn([1, 4, 4, 4], (Kind::Float, Device::Cpu))
+                    }
+                });
+            }
+            Vec::<f32>::try_from(x.flatten(0, -1)).unwrap()
+        })
     }
 
     #[test]

@@ -57,7 +57,28 @@ pub struct GenerationParams {
     /// family. An empty name means the model's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vae: Option<String>,
+    /// Installed LoRA adapters (at most 8, each once) of the model's family, with strengths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loras: Vec<LoraChoice>,
 }
+
+/// One LoRA in a job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoraChoice {
+    /// The LoRA's name in the catalogue.
+    pub name: String,
+    /// Its strength, from -4 to 4 (default 1; 0 leaves the model as it is).
+    #[serde(default = "default_lora_weight")]
+    pub weight: f64,
+}
+
+fn default_lora_weight() -> f64 {
+    1.0
+}
+
+/// The most LoRAs one job may use.
+pub const MAX_LORAS: usize = 8;
 
 fn default_size() -> u32 {
     512
@@ -119,6 +140,23 @@ impl GenerationParams {
         }
         if self.vae.as_ref().is_some_and(|v| v.len() > 200) {
             return bad("vae must name an installed VAE".into());
+        }
+        if self.loras.len() > MAX_LORAS {
+            return bad(format!("at most {MAX_LORAS} LoRAs per job"));
+        }
+        for (i, lora) in self.loras.iter().enumerate() {
+            if lora.name.trim().is_empty() || lora.name.len() > 200 {
+                return bad("each LoRA must name an installed LoRA".into());
+            }
+            if !lora.weight.is_finite() || !(-4.0..=4.0).contains(&lora.weight) {
+                return bad(format!(
+                    "LoRA {:?}: weight must be between -4 and 4",
+                    lora.name
+                ));
+            }
+            if self.loras[..i].iter().any(|other| other.name == lora.name) {
+                return bad(format!("LoRA {:?} is listed twice", lora.name));
+            }
         }
         if self.seed.is_none() {
             self.seed = Some(rand::random::<u32>().into());

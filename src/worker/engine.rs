@@ -20,6 +20,9 @@ pub struct EngineJob {
     /// Where the catalogue says the job's VAE is, when it names one (None there: not
     /// installed).
     pub vae_location: Option<Option<String>>,
+    /// Where the catalogue says each of the job's LoRAs is (None: not installed), with its
+    /// strength, in the order of `params.loras`.
+    pub lora_locations: Vec<(Option<String>, f64)>,
     /// Image to image: the owner's init image, already `params.width` x `params.height`.
     pub init_image: Option<RgbImage>,
 }

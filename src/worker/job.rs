@@ -96,6 +96,10 @@ pub(super) async fn run(
         Some(vae) => Some(location(&ctx, vae, "vae").await),
         None => None,
     };
+    let mut lora_locations = Vec::new();
+    for lora in &params.loras {
+        lora_locations.push((location(&ctx, &lora.name, "lora").await, lora.weight));
+    }
     let init_image = match (params.init_image_id, &resume) {
         // A resumed run already holds its latents.
         (Some(image), None) => {
@@ -116,6 +120,7 @@ pub(super) async fn run(
         params: params.clone(),
         model_location,
         vae_location,
+        lora_locations,
         init_image,
     };
     let engine = Arc::clone(&ctx.engine);
