@@ -56,16 +56,24 @@ pub(super) enum ModelCommand {
         /// Make it 768 wide like SD 1.x (about 180 MB), so `model add` and the API install it.
         #[arg(long)]
         sd15: bool,
+        /// Also write a LoRA for it to this file (an SD 1.x LoRA with `--sd15`).
+        #[arg(long)]
+        lora: Option<std::path::PathBuf>,
     },
 }
 
 impl ModelCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
-        if let ModelCommand::WriteTiny { dir, sd15 } = &self {
-            use crate::diffusion::tiny::{Width, write_diffusers};
+        if let ModelCommand::WriteTiny { dir, sd15, lora } = &self {
+            use crate::diffusion::tiny::{Width, write_diffusers, write_lora};
+            let width = if *sd15 { Width::Sd15 } else { Width::Tiny };
             std::fs::create_dir_all(dir)?;
-            write_diffusers(dir, if *sd15 { Width::Sd15 } else { Width::Tiny })?;
+            write_diffusers(dir, width)?;
             println!("wrote a tiny model to {}", dir.display());
+            if let Some(lora) = lora {
+                write_lora(lora, width)?;
+                println!("wrote a LoRA for it to {}", lora.display());
+            }
             return Ok(());
         }
         let database = db::open(&config, Purpose::Cli).await?;

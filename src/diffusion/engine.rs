@@ -649,6 +649,20 @@ pub(super) mod tests {
         assert_eq!(pngs.len(), 2);
         let decoded = image::load_from_memory(&pngs[1]).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (64, 72));
+
+        // Its LoRA (what `atelier model write-tiny --sd15 --lora FILE` writes) is an SD 1.x
+        // LoRA to the probe, and changes the images.
+        let lora = dir.path().join("lora.safetensors");
+        crate::diffusion::tiny::write_lora(&lora, Width::Sd15).unwrap();
+        let probed = crate::models::probe::probe(&lora).unwrap();
+        assert_eq!(
+            (probed.base, probed.kind),
+            (Base::Sd1, crate::models::model::ModelType::Lora)
+        );
+        let mut adapted = job(dir.path().to_str().unwrap(), "euler", 5);
+        adapted.lora_locations = vec![(Some(lora.to_str().unwrap().to_owned()), 1.0)];
+        let changed = finished(engine.generate(&adapted, None, &mut hook()).unwrap());
+        assert_ne!(changed, pngs);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! LoRA adapters: low-rank weight deltas `W += weight * alpha / rank * up @ down` for the text
 //! encoder's and the UNet's layers. Files in kohya's naming (`lora_unet_down_blocks_0_…_to_q`
 //! with `.lora_down.weight`, `.lora_up.weight` and `.alpha`; `lora_te_…` for the text encoder)
-//! and in diffusers/PEFT naming (`unet.….to_q.lora_A.weight` and `.lora_B.weight`) are read. A
+//! and in diffusers/PEFT naming (`unet.….to_q.lora_A.weight` and `.lora_B.weight`, or older
+//! `.lora.down.weight` and `.lora.up.weight`) are read. A
 //! pipeline applies adapters in place for one engine request and restores the saved originals
 //! when the request ends (`pipeline::Patched`), so the cached model is never left changed and
 //! jobs without adapters give exactly the images they gave before.
@@ -75,6 +76,8 @@ fn split(name: &str) -> Option<(Part, String, Role)> {
         (".lora_up.weight", Role::Up),
         (".lora_A.weight", Role::Down),
         (".lora_B.weight", Role::Up),
+        (".lora.down.weight", Role::Down),
+        (".lora.up.weight", Role::Up),
         (".alpha", Role::Alpha),
     ] {
         let Some(key) = name.strip_suffix(suffix) else {

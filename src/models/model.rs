@@ -33,6 +33,8 @@ pub enum ModelType {
     Main,
     /// A VAE alone.
     Vae,
+    /// A LoRA adapter, applied to a main model of its family.
+    Lora,
 }
 
 /// How its weights are laid out on disk.
@@ -61,7 +63,7 @@ macro_rules! db_text {
     };
 }
 db_text!(Base { Sd1 => "sd-1", Sd2 => "sd-2", Sdxl => "sdxl", Any => "any" });
-db_text!(ModelType { Main => "main", Vae => "vae" });
+db_text!(ModelType { Main => "main", Vae => "vae", Lora => "lora" });
 db_text!(Format { Diffusers => "diffusers", SingleFile => "single_file" });
 
 /// Default generation settings for a model; absent fields use the server's defaults.

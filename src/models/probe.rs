@@ -123,6 +123,13 @@ fn classify_single(
     tensors: &std::collections::BTreeMap<String, TensorInfo>,
 ) -> Result<Probed, ApiError> {
     const UNET: &str = "model.diffusion_model.";
+    if crate::diffusion::lora::is_lora(tensors.keys().map(String::as_str)) {
+        return Ok(Probed {
+            base: lora_base(tensors)?,
+            kind: ModelType::Lora,
+            format: Format::SingleFile,
+        });
+    }
     if tensors.keys().any(|k| k.starts_with(UNET)) {
         let base = base_from_cross_attention(tensors.iter().filter(|(k, _)| k.starts_with(UNET)))?;
         return Ok(Probed {
@@ -141,6 +148,37 @@ fn classify_single(
     Err(unrecognized(
         "the file holds neither a Stable Diffusion checkpoint nor a VAE".into(),
     ))
+}
+
+/// A LoRA's family, from the input width of an adapted cross-attention key projection (its down
+/// weight is `[rank, width]`) or, failing that, of the text encoder's first layer.
+fn lora_base(tensors: &std::collections::BTreeMap<String, TensorInfo>) -> Result<Base, ApiError> {
+    let down = |n: &str| {
+        [".lora_down.weight", ".lora_A.weight", ".lora.down.weight"]
+            .iter()
+            .any(|suffix| n.ends_with(suffix))
+    };
+    let width_of = |wanted: &dyn Fn(&str) -> bool| {
+        tensors
+            .iter()
+            .find(|(n, info)| down(n) && wanted(n) && info.shape.len() == 2)
+            .map(|(_, info)| info.shape[1])
+    };
+    let cross = width_of(&|n| n.contains("attn2") && n.contains("to_k"));
+    let text = width_of(&|n| {
+        (n.starts_with("lora_te_") || n.starts_with("text_encoder.")) && n.contains("q_proj")
+    });
+    match (cross, text) {
+        (Some(768), _) | (None, Some(768)) => Ok(Base::Sd1),
+        (Some(1024), _) | (None, Some(1024)) => Ok(Base::Sd2),
+        (Some(2048), _) => Ok(Base::Sdxl),
+        _ if tensors.keys().any(|k| k.starts_with("lora_te2_")) => Ok(Base::Sdxl),
+        _ => Err(unrecognized(
+            "a LoRA whose family cannot be told: it adapts no cross-attention key projection \
+             of a known width"
+                .into(),
+        )),
+    }
 }
 
 fn is_vae(tensors: &std::collections::BTreeMap<String, TensorInfo>) -> bool {
@@ -277,6 +315,59 @@ mod tests {
             probe(&other).unwrap_err().code(),
             ErrorCode::ModelUnrecognized
         );
+    }
+
+    #[test]
+    fn loras_are_recognised_in_both_namings_with_their_family() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &str, u64, Option<Base>); 4] = [
+            (
+                "kohya",
+                "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight",
+                768,
+                Some(Base::Sd1),
+            ),
+            (
+                "peft",
+                "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight",
+                1024,
+                Some(Base::Sd2),
+            ),
+            (
+                "text-only",
+                "lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight",
+                768,
+                Some(Base::Sd1),
+            ),
+            (
+                "self-attention-only",
+                "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight",
+                320,
+                None,
+            ),
+        ];
+        for (name, key, width, base) in cases {
+            let path = file_with(
+                dir.path(),
+                &format!("{name}.safetensors"),
+                &[(key, vec![4, width])],
+            );
+            match base {
+                Some(base) => {
+                    let probed = probe(&path).unwrap();
+                    assert_eq!(
+                        (probed.base, probed.kind, probed.format),
+                        (base, ModelType::Lora, Format::SingleFile),
+                        "{name}"
+                    );
+                }
+                None => assert_eq!(
+                    probe(&path).unwrap_err().code(),
+                    ErrorCode::ModelUnrecognized,
+                    "{name}"
+                ),
+            }
+        }
     }
 
     #[test]

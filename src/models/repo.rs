@@ -80,6 +80,25 @@ pub async fn vae_fits(
     Ok(row.is_some())
 }
 
+/// The first of `loras` that is not an installed LoRA of the main model `main`'s family.
+pub async fn first_unfit_lora(
+    db: &impl GenericClient,
+    loras: &[String],
+    main: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = cached::query_opt(
+        db,
+        "select n from unnest($1::text[]) with ordinality as l(n, i)
+          where not exists (select 1 from models a, models m
+                             where a.name = l.n and a.type = 'lora' and m.name = $2
+                               and m.type = 'main' and a.base = m.base)
+          order by i limit 1",
+        &[&loras, &main],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// The name of the model with this content hash, if any.
 pub async fn name_by_hash(
     db: &impl GenericClient,
@@ -161,15 +180,14 @@ pub async fn update(
     row.as_ref().map(ModelView::from_row).transpose()
 }
 
-/// Unfinished queue items that name the model.
+/// Unfinished queue items that use the model (as model, VAE or LoRA).
 pub async fn jobs_using(db: &impl GenericClient, name: &str) -> Result<i64, tokio_postgres::Error> {
-    let row = cached::query_one(
-        db,
+    let sql = format!(
         "select count(*) from queue_items
-          where status in ('pending', 'in_progress') and params->>'model' = $1",
-        &[&name],
-    )
-    .await?;
+          where status in ('pending', 'in_progress') and {}",
+        crate::queue::repo::USES_MODEL
+    );
+    let row = cached::query_one(db, &sql, &[&name]).await?;
     Ok(row.get(0))
 }
 

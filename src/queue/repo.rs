@@ -75,12 +75,17 @@ pub async fn cancel_all_of(
     .await
 }
 
-/// Cancels every unfinished item that names `model` (a forced delete).
+/// The items that use the catalogue entry named `$1`: as their model, their VAE, or one of
+/// their LoRAs (names are unique across types).
+pub const USES_MODEL: &str = "(params->>'model' = $1 or params->>'vae' = $1
+      or params->'loras' @> jsonb_build_array(jsonb_build_object('name', $1::text)))";
+
+/// Cancels every unfinished item that uses `model` (a forced delete).
 pub async fn cancel_all_using(
     db: &impl GenericClient,
     model: &str,
 ) -> Result<u64, tokio_postgres::Error> {
-    cancel_where(db, "params->>'model' = $1", model, "the model was deleted").await
+    cancel_where(db, USES_MODEL, model, "the model was deleted").await
 }
 
 /// Cancels the unfinished items matching `filter` (on `$1`), after the dispatch lock.

@@ -63,6 +63,8 @@ pub async fn enqueue(
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
     require_model(&tx, &params.model, params.vae.as_deref()).await?;
+    let loras: Vec<String> = params.loras.iter().map(|l| l.name.clone()).collect();
+    require_loras(&tx, &params.model, &loras).await?;
     if let Some(board) = params.board_id
         && !crate::boards::repo::is_owned_by(&tx, board, auth.user_id()).await?
     {
@@ -191,6 +193,13 @@ pub async fn retry_item(
     }
     let model = params["model"].as_str().unwrap_or_default();
     require_model(&tx, model, params["vae"].as_str()).await?;
+    let loras: Vec<String> = params["loras"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["name"].as_str().map(str::to_owned))
+        .collect();
+    require_loras(&tx, model, &loras).await?;
     let new_id = Uuid::now_v7();
     repo::insert(&tx, new_id, owner, band, &params, est).await?;
     tx.commit().await?;
@@ -328,6 +337,24 @@ async fn require_model(
         )));
     }
     Ok(())
+}
+
+/// Refuses LoRAs that are not installed or are of another family than the model.
+async fn require_loras(
+    db: &impl deadpool_postgres::GenericClient,
+    model: &str,
+    loras: &[String],
+) -> Result<(), ApiError> {
+    if loras.is_empty() {
+        return Ok(());
+    }
+    match crate::models::repo::first_unfit_lora(db, loras, model).await? {
+        None => Ok(()),
+        Some(lora) => Err(ApiError::validation(format!(
+            "LoRA {lora:?} is not an installed LoRA of model {model:?}'s family; \
+             GET /api/v1/models lists them (type lora)"
+        ))),
+    }
 }
 
 fn item_not_found() -> ApiError {

@@ -327,6 +327,98 @@ async fn a_job_may_name_an_installed_vae_that_fits_its_model() {
 }
 
 #[tokio::test]
+async fn a_job_may_use_installed_loras_of_its_models_family() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let db = crate::helpers::superuser_client(&app.dbname).await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, base, kind) in [
+        ("detail", "sd-1", "lora"),
+        ("style", "sd-1", "lora"),
+        ("sd2-style", "sd-2", "lora"),
+        ("mse", "any", "vae"),
+    ] {
+        let id = uuid::Uuid::now_v7();
+        db.execute(
+            "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
+             values ($1, $2, $3, $4, 'single_file', 'test', '/nonexistent/' || $2, 0, $2)",
+            &[&id, &name, &base, &kind],
+        )
+        .await
+        .unwrap();
+        ids.insert(name, id);
+    }
+    let loras = json!([{"name": "detail", "weight": 0.7}, {"name": "style"}]);
+    let body = json!({"model": "sd15", "prompt": "x", "loras": loras, "vae": "mse"});
+    let id = app.enqueue(&joe, &body).await;
+    let item: Value = app
+        .get(&format!("/api/v1/queue/items/{id}"), Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        item["params"]["loras"],
+        json!([{"name": "detail", "weight": 0.7}, {"name": "style", "weight": 1.0}]),
+        "the default strength is 1: {item}"
+    );
+    let refused = [
+        (
+            json!([{"name": "sd2-style"}]),
+            "\"sd2-style\" is not an installed LoRA",
+        ),
+        (
+            json!([{"name": "detail"}, {"name": "missing"}]),
+            "\"missing\" is not an installed LoRA",
+        ),
+        (json!([{"name": "mse"}]), "\"mse\" is not an installed LoRA"),
+        (json!([{"name": "detail", "weight": 9}]), "between -4 and 4"),
+        (
+            json!([{"name": "detail"}, {"name": "detail"}]),
+            "listed twice",
+        ),
+        (json!([{"name": "detail", "scale": 1}]), "unknown field"),
+        (
+            json!(
+                (0..9)
+                    .map(|i| json!({"name": format!("l{i}")}))
+                    .collect::<Vec<_>>()
+            ),
+            "at most 8",
+        ),
+    ];
+    for (loras, message) in refused {
+        let body = json!({"model": "sd15", "prompt": "x", "loras": loras});
+        let response = app
+            .post("/api/v1/queue/items", Some(&joe.token), &body)
+            .await;
+        let error = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        let text = error["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{loras}: {error}");
+    }
+
+    // A LoRA or VAE that a queued job uses is in use, like its model.
+    for name in ["style", "mse"] {
+        let path = format!("/api/v1/models/{}", ids[name]);
+        let response = app.delete(&path, Some(&admin.token)).await;
+        assert_error(response, StatusCode::CONFLICT, "model_in_use").await;
+    }
+    let response = app
+        .delete(
+            &format!("/api/v1/models/{}", ids["sd2-style"]),
+            Some(&admin.token),
+        )
+        .await;
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
 async fn only_admins_pause_and_resume() {
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;

@@ -601,6 +601,34 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
         "the same VAE, the same pixels"
     );
     assert_eq!(item["params"]["vae"], "tiny-vae");
+
+    // A LoRA changes the images; at strength 0 it changes nothing.
+    let lora = model.path().join("lora.safetensors");
+    atelier::diffusion::tiny::write_lora(&lora, atelier::diffusion::tiny::Width::Tiny).unwrap();
+    db.execute(
+        "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
+         values ($1, 'tiny-lora', 'sd-1', 'lora', 'single_file', 'test', $2, 0, 'tiny-lora')",
+        &[&Uuid::now_v7(), &lora.to_str().unwrap()],
+    )
+    .await
+    .unwrap();
+    let mut adapted = Vec::new();
+    for weight in [1.0, 0.0] {
+        let body = json!({"model": "tiny", "prompt": "a lighthouse at dusk", "width": 64,
+                          "height": 64, "steps": 4, "sampler": "dpmpp_2m_karras", "seed": 5,
+                          "loras": [{"name": "tiny-lora", "weight": weight}]});
+        let id = enqueue(&app, &joe, body).await;
+        let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+        adapted.push(pixels(
+            &full_image(&app, &joe, &item["result_image_ids"][0]).await,
+        ));
+    }
+    assert_ne!(
+        adapted[0],
+        pixels(&bytes_first),
+        "the LoRA changed the image"
+    );
+    assert_eq!(adapted[1], pixels(&bytes_first), "at strength 0 it did not");
 }
 
 #[tokio::test]
