@@ -283,6 +283,31 @@ impl TestApp {
         self.login_ok(&email, PASSWORD).await
     }
 
+    /// GET /queue/items/{id} as `user`.
+    pub async fn queue_item(&self, user: &TestUser, id: impl std::fmt::Display) -> Value {
+        let path = format!("/api/v1/queue/items/{id}");
+        self.get(&path, Some(&user.token))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// POST /queue/items, which must be refused as invalid with a message containing `part`.
+    pub async fn enqueue_refused(&self, user: &TestUser, body: &Value, part: &str) {
+        let response = self
+            .post("/api/v1/queue/items", Some(&user.token), body)
+            .await;
+        let error = assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(part), "{body}: {error}");
+    }
+
     /// Queues a generation as `user`; returns the item id.
     pub async fn enqueue(&self, user: &TestUser, body: &Value) -> Uuid {
         let response = self

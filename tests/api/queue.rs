@@ -292,12 +292,7 @@ async fn a_job_may_name_an_installed_vae_that_fits_its_model() {
     for vae in ["mse", "sd1-vae", ""] {
         let body = json!({"model": "sd15", "prompt": "x", "vae": vae});
         let id = app.enqueue(&joe, &body).await;
-        let item = app
-            .get(&format!("/api/v1/queue/items/{id}"), Some(&joe.token))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap();
+        let item = app.queue_item(&joe, id).await;
         let expected = if vae.is_empty() {
             Value::Null
         } else {
@@ -307,22 +302,8 @@ async fn a_job_may_name_an_installed_vae_that_fits_its_model() {
     }
     for vae in ["sd2-vae", "missing", "sd15"] {
         let body = json!({"model": "sd15", "prompt": "x", "vae": vae});
-        let response = app
-            .post("/api/v1/queue/items", Some(&joe.token), &body)
+        app.enqueue_refused(&joe, &body, "fits model \"sd15\"")
             .await;
-        let error = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
-        assert!(
-            error["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("fits model \"sd15\""),
-            "{vae}: {error}"
-        );
     }
 }
 
@@ -352,12 +333,7 @@ async fn a_job_may_use_installed_loras_of_its_models_family() {
     let loras = json!([{"name": "detail", "weight": 0.7}, {"name": "style"}]);
     let body = json!({"model": "sd15", "prompt": "x", "loras": loras, "vae": "mse"});
     let id = app.enqueue(&joe, &body).await;
-    let item: Value = app
-        .get(&format!("/api/v1/queue/items/{id}"), Some(&joe.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let item = app.queue_item(&joe, id).await;
     assert_eq!(
         item["params"]["loras"],
         json!([{"name": "detail", "weight": 0.7}, {"name": "style", "weight": 1.0}]),
@@ -390,17 +366,7 @@ async fn a_job_may_use_installed_loras_of_its_models_family() {
     ];
     for (loras, message) in refused {
         let body = json!({"model": "sd15", "prompt": "x", "loras": loras});
-        let response = app
-            .post("/api/v1/queue/items", Some(&joe.token), &body)
-            .await;
-        let error = assert_error(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
-        let text = error["error"]["message"].as_str().unwrap();
-        assert!(text.contains(message), "{loras}: {error}");
+        app.enqueue_refused(&joe, &body, message).await;
     }
 
     // A LoRA or VAE that a queued job uses is in use, like its model.

@@ -414,12 +414,7 @@ async fn cancelling_a_running_job_stops_it_at_the_next_step_and_stores_nothing()
         stopped_at - at_cancel <= 2,
         "stopped at the next step boundary (the notification, not the poll): {at_cancel} -> {stopped_at}"
     );
-    let item: Value = app
-        .get(&format!("/api/v1/queue/items/{id}"), Some(&joe.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let item = app.queue_item(&joe, id).await;
     assert_eq!(item["status"], "canceled");
     assert_eq!(item["result_image_ids"], json!([]));
     assert_eq!(
