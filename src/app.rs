@@ -82,8 +82,16 @@ impl App {
             models,
             db,
             jwt: Keys::new(secret.as_bytes()),
-            logins_by_address: Limiter::new(config.auth.max_attempts_per_address, window),
-            failures_by_account: Limiter::new(config.auth.max_failures_per_account, window),
+            logins_by_address: Limiter::new(
+                "address",
+                config.auth.max_attempts_per_address,
+                window,
+            ),
+            failures_by_account: Limiter::new(
+                "account",
+                config.auth.max_failures_per_account,
+                window,
+            ),
             setup,
             storage,
             staging_dir,

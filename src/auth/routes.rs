@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{SET_COOKIE, USER_AGENT};
@@ -73,7 +72,7 @@ pub async fn setup(
     AppJson(body): AppJson<SetupRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     require_multiuser(&app)?;
-    throttle_address(&app, peer)?;
+    throttle_address(&app, peer).await?;
     if admin_exists(&app).await? {
         return Err(setup_already_done());
     }
@@ -150,10 +149,10 @@ pub async fn login(
     require_multiuser(&app)?;
     let email = body.email.trim().to_lowercase();
     // Counted before the password is checked, atomically: parallel guesses are all counted.
-    if let Some(secs) = app.failures_by_account.hit(&email, Instant::now()) {
+    if let Some(secs) = app.failures_by_account.hit(&app.db, &email).await? {
         return Err(ApiError::rate_limited(secs));
     }
-    throttle_address(&app, peer)?;
+    throttle_address(&app, peer).await?;
     // An email PostgreSQL cannot even store (NUL, absurd length) names no account.
     let plausible = email.len() <= 254 && !email.chars().any(char::is_control);
     let account = if plausible {
@@ -178,7 +177,7 @@ pub async fn login(
             "this account is deactivated",
         ));
     }
-    app.failures_by_account.clear(&email);
+    app.failures_by_account.clear(&app.db, &email).await?;
     let ttl = if body.remember_me {
         REMEMBER_ME_SECS
     } else {
@@ -394,10 +393,11 @@ fn require_multiuser(app: &App) -> Result<(), ApiError> {
     ))
 }
 
-fn throttle_address(app: &App, peer: SocketAddr) -> Result<(), ApiError> {
+async fn throttle_address(app: &App, peer: SocketAddr) -> Result<(), ApiError> {
     match app
         .logins_by_address
-        .hit(&peer.ip().to_string(), Instant::now())
+        .hit(&app.db, &peer.ip().to_string())
+        .await?
     {
         Some(secs) => Err(ApiError::rate_limited(secs)),
         None => Ok(()),

@@ -465,6 +465,22 @@ async fn repeated_failures_throttle_the_account_with_retry_after() {
 }
 
 #[tokio::test]
+async fn replicas_share_the_login_throttle() {
+    let limits = |c: &mut atelier::config::Config| c.auth.max_failures_per_account = 4;
+    let first = TestApp::spawn_with(limits).await;
+    first.setup_admin().await;
+    let second = first.spawn_replica(limits).await;
+    for app in [&first, &second, &first, &second] {
+        let response = app.login("admin@example.com", "wrong password!").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    for app in [&first, &second] {
+        let blocked = app.login("admin@example.com", PASSWORD).await;
+        assert_error(blocked, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+}
+
+#[tokio::test]
 async fn one_address_cannot_spray_many_accounts() {
     let app = TestApp::spawn_with(|c| c.auth.max_attempts_per_address = 4).await;
     for i in 0..4 {

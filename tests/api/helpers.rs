@@ -166,6 +166,20 @@ impl TestApp {
         storage: Option<atelier::storage::Storage>,
     ) -> Self {
         let dbname = fresh_database().await;
+        install_fixture_model(&dbname).await;
+        Self::serve_on(dbname, adjust, storage).await
+    }
+
+    /// A second server on this one's database, as a replica behind a load balancer would be.
+    pub async fn spawn_replica(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::serve_on(self.dbname.clone(), adjust, None).await
+    }
+
+    async fn serve_on(
+        dbname: String,
+        adjust: impl FnOnce(&mut Config),
+        storage: Option<atelier::storage::Storage>,
+    ) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             multiuser: true,
@@ -175,7 +189,6 @@ impl TestApp {
         config.auth.jwt_secret = Some(atelier::secrets::random_hex(32));
         config.auth.max_attempts_per_address = 10_000;
         adjust(&mut config);
-        install_fixture_model(&dbname).await;
         let pool = app_pool(&dbname, 8);
         let storage = match storage {
             Some(storage) => storage,

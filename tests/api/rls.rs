@@ -19,14 +19,15 @@ const OWNED_TABLES: &[(&str, &str)] = &[
 ];
 
 /// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
-/// the per-band dispatch state, the model catalogue and its (admin-only) install jobs, and the
-/// workers' reports (workers write, admins read).
+/// the per-band dispatch state, the model catalogue and its (admin-only) install jobs, the
+/// workers' reports (workers write, admins read), and the login throttle (functions only).
 const SHARED_TABLES: &[&str] = &[
     "queue_control",
     "queue_bands",
     "models",
     "model_installs",
     "workers",
+    "login_throttle",
 ];
 
 /// refinery's bookkeeping: no app role has any privilege on it (checked below).
@@ -114,7 +115,7 @@ async fn every_table_has_row_level_security_enabled_and_forced() {
 async fn bookkeeping_tables_are_closed_to_every_app_role() {
     let dbname = fresh_database().await;
     let db = superuser_client(&dbname).await;
-    for table in NOT_USER_DATA {
+    for table in NOT_USER_DATA.iter().chain(&["login_throttle"]) {
         for role in [
             "atelier_app",
             "atelier_user",
