@@ -26,6 +26,14 @@ export class Api {
     return json;
   }
 
+  /** The raw bytes at an API path or a server path (e.g. an image's `image_url`). */
+  async bytes(path) {
+    const url = path.startsWith('/api/') ? `${this.baseUrl}${path}` : `${this.baseUrl}/api/v1${path}`;
+    const response = await fetch(url, { headers: this.token ? { Authorization: `Bearer ${this.token}` } : {} });
+    if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
   /** Uploads PNG bytes as an asset (multipart, as the Gallery does), into a board or Uncategorized. */
   async upload(name, bytes, boardId) {
     const form = new FormData();

@@ -26,18 +26,27 @@ export function addUser(adminApi, user) {
   });
 }
 
-/** Writes and installs the tiny SD 1.x model as "tiny" with 4 default steps; returns the model. */
-export async function installTinyModel(server, adminApi) {
-  const source = path.join(server.modelsDir, 'tiny');
-  await writeTinyModel(source);
-  const started = await adminApi.call('POST', '/models/install', { source, name: 'tiny' });
+/** Installs the file or folder at `source` (on the server) under `name` as the admin, waiting for the install; returns the model. */
+export async function installModel(adminApi, source, name) {
+  const started = await adminApi.call('POST', '/models/install', { source, name });
   const install = await Api.until(
     async () => {
       const now = await adminApi.call('GET', `/models/installs/${started.id}`);
       if (now.status === 'failed') throw new Error(`the install failed: ${now.error}`);
       return now.status === 'completed' ? now : null;
     },
-    { timeoutMs: 180_000, what: 'the tiny model install' },
+    { timeoutMs: 180_000, what: `the ${name} install` },
   );
-  return adminApi.call('PATCH', `/models/${install.model_id}`, { defaults: { steps: 4 } });
+  return adminApi.call('GET', `/models/${install.model_id}`);
+}
+
+/**
+ * Writes and installs the tiny SD 1.x model as "tiny" with 4 default steps; returns the model.
+ * With `lora`, also writes an SD 1.x LoRA for it to that file (not installed).
+ */
+export async function installTinyModel(server, adminApi, { lora } = {}) {
+  const source = path.join(server.modelsDir, 'tiny');
+  await writeTinyModel(source, { lora });
+  const model = await installModel(adminApi, source, 'tiny');
+  return adminApi.call('PATCH', `/models/${model.id}`, { defaults: { steps: 4 } });
 }

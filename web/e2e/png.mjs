@@ -1,5 +1,6 @@
-// Writes small solid-colour PNG files for upload tests (no image library needed).
-import { deflateSync, crc32 } from 'node:zlib';
+// Writes small solid-colour PNG files for upload tests, and reads a PNG's pixel rows for comparing
+// images (no image library needed).
+import { deflateSync, inflateSync, crc32 } from 'node:zlib';
 
 function chunk(type, data) {
   const length = Buffer.alloc(4);
@@ -26,4 +27,19 @@ export function solidPng(width, height, [r, g, b]) {
     chunk('IDAT', deflateSync(raw)),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * A PNG's image data (its IDAT chunks inflated: the filtered pixel rows), without the text chunks,
+ * so two images from the same encoder compare equal exactly when their pixels do.
+ */
+export function pixelData(png) {
+  const parts = [];
+  for (let at = 8; at + 8 <= png.length; ) {
+    const length = png.readUInt32BE(at);
+    const type = png.toString('ascii', at + 4, at + 8);
+    if (type === 'IDAT') parts.push(png.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+  }
+  return inflateSync(Buffer.concat(parts));
 }

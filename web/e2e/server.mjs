@@ -94,7 +94,9 @@ export async function startServer({ multiuser = true, dataDir } = {}) {
   };
 }
 
-/** Runs `atelier model write-tiny DIR --sd15`: a tiny random SD 1.x-shaped model. */
-export async function writeTinyModel(dir) {
-  await promisify(execFile)(binaryPath(), ['model', 'write-tiny', dir, '--sd15'], { maxBuffer: 16 << 20 });
+/** Runs `atelier model write-tiny DIR --sd15`: a tiny random SD 1.x-shaped model (and with `lora`, an SD 1.x LoRA for it to that file). */
+export async function writeTinyModel(dir, { lora } = {}) {
+  const args = ['model', 'write-tiny', dir, '--sd15'];
+  if (lora) args.push('--lora', lora);
+  await promisify(execFile)(binaryPath(), args, { maxBuffer: 16 << 20 });
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { startServer } from './server.mjs';
 import { launchBrowser, screenshot } from './browser.mjs';
 import { Api } from './api.mjs';
-import { addUser, createAdmin, installTinyModel } from './fixtures.mjs';
+import { addUser, createAdmin, installModel, installTinyModel } from './fixtures.mjs';
 import { JOE, fillGenerate, go, invoke, signIn } from './ui.mjs';
 
 let server;
@@ -16,26 +16,12 @@ let joe;
 let adminApi;
 let joeApi;
 
-/** Installs the file at `source` under `name` as the admin, waiting for the install; returns the model. */
-async function install(source, name) {
-  const started = await adminApi.call('POST', '/models/install', { source, name });
-  const done = await Api.until(
-    async () => {
-      const now = await adminApi.call('GET', `/models/installs/${started.id}`);
-      if (now.status === 'failed') throw new Error(`the install failed: ${now.error}`);
-      return now.status === 'completed' ? now : null;
-    },
-    { timeoutMs: 180_000, what: `the ${name} install` },
-  );
-  return adminApi.call('GET', `/models/${done.model_id}`);
-}
-
 before(async () => {
   server = await startServer();
   adminApi = await createAdmin(server);
   await installTinyModel(server, adminApi);
   // The tiny model's own VAE weights: a single-file VAE for any base.
-  const vae = await install(path.join(server.modelsDir, 'tiny', 'vae', 'diffusion_pytorch_model.safetensors'), 'tiny-vae');
+  const vae = await installModel(adminApi, path.join(server.modelsDir, 'tiny', 'vae', 'diffusion_pytorch_model.safetensors'), 'tiny-vae');
   assert.deepEqual([vae.type, vae.base], ['vae', 'any']);
   await addUser(adminApi, JOE);
   joeApi = await Api.login(server.url, JOE.email, JOE.password);

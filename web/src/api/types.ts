@@ -72,6 +72,13 @@ export interface ImagePage {
 
 export const SAMPLERS = ['ddim', 'euler', 'euler_a', 'dpmpp_2m_karras'] as const;
 
+/** One LoRA adapter in a job: an installed LoRA of the model's family and its strength. */
+export interface LoraChoice {
+  name: string;
+  /** From -4 to 4; 1 is the LoRA as trained, 0 leaves the model as it is. */
+  weight: number;
+}
+
 export interface GenerationParams {
   model: string;
   prompt: string;
@@ -90,6 +97,8 @@ export interface GenerationParams {
   strength?: number;
   /** An installed VAE (type vae, base "any" or the model's) to use instead of the model's own; absent or '' is the model's own. */
   vae?: string;
+  /** Installed LoRAs (type lora, the model's base) applied in this order: at most 8, each once; absent is none. */
+  loras?: LoraChoice[];
 }
 
 export type QueueStatusName = 'pending' | 'in_progress' | 'completed' | 'failed' | 'canceled';
@@ -130,7 +139,7 @@ export interface Model {
   id: string;
   name: string;
   base: string;
-  type: 'main' | 'vae';
+  type: 'main' | 'vae' | 'lora';
   format: string;
   size_bytes: number;
   hash: string;

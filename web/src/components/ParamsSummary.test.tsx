@@ -1,4 +1,4 @@
-// Queue parameters: shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
+// Queue parameters (with the VAE and LoRAs when chosen): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import { ParamsSummary } from './ParamsSummary';
@@ -35,6 +35,19 @@ describe('ParamsSummary', () => {
     const init = screen.getByTestId('params-init');
     expect(init.textContent).toContain('from image (strength 0.5)');
     expect(screen.getByTestId('params-visible').textContent).not.toContain('0190-secret-id');
+  });
+
+  it('shows the VAE and the LoRAs as name × weight when chosen', () => {
+    const loras = [{ name: 'tiny-lora', weight: 0.8 }, { name: 'style', weight: 1 }];
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox', steps: 4, vae: 'tiny-vae', loras }} />);
+    expect(screen.getByTestId('params-vae').textContent).toBe(' · VAE tiny-vae');
+    expect(screen.getByTestId('params-loras').textContent).toBe(' · LoRAs tiny-lora × 0.8, style × 1');
+  });
+
+  it('shows no VAE or LoRAs without them', () => {
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox', steps: 4, loras: [] }} />);
+    expect(screen.queryByTestId('params-vae')).toBeNull();
+    expect(screen.queryByTestId('params-loras')).toBeNull();
   });
 });
 

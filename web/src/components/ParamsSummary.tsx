@@ -1,6 +1,7 @@
-// Shows a queue item's parameters (an init image only as "from image", without its id), or
-// "<hidden>" when they belong to another user.
+// Shows a queue item's parameters (an init image only as "from image", without its id; the VAE
+// and LoRAs when chosen), or "<hidden>" when they belong to another user.
 import type { GenerationParams } from '../api/types';
+import { formatLoras } from '../util/format';
 
 export const HIDDEN = '<hidden>';
 
@@ -19,6 +20,7 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
       </span>
     );
   }
+  const loras = formatLoras(params.loras);
   return (
     <span className="params" data-testid="params-visible">
       <span className="params-prompt" data-testid="params-prompt">
@@ -30,6 +32,18 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
         {params.seed !== undefined ? ` · seed ${params.seed}` : ''}
         {params.num_images && params.num_images > 1 ? ` · ×${params.num_images}` : ''}
       </span>
+      {params.vae && (
+        <span className="muted" data-testid="params-vae">
+          {' '}
+          · VAE {params.vae}
+        </span>
+      )}
+      {loras && (
+        <span className="muted" data-testid="params-loras">
+          {' '}
+          · LoRAs {loras}
+        </span>
+      )}
       {params.init_image_id && (
         <span className="muted" data-testid="params-init">
           {' '}

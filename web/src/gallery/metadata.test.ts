@@ -1,4 +1,4 @@
-// The viewer's parameter rows: known fields in order, strength only for image to image.
+// The viewer's parameter rows: known fields in order, strength only for image to image, LoRAs as name × weight.
 import { describe, expect, it } from 'vitest';
 import { metadataRows } from './metadata';
 
@@ -18,5 +18,24 @@ describe('metadataRows', () => {
       { label: 'Prompt', value: 'a barn' },
       { label: 'Strength', value: '0.5' },
     ]);
+  });
+
+  it('shows the VAE and the LoRAs as name × weight after the model', () => {
+    const loras = [{ name: 'tiny-lora', weight: 0.8 }, { name: 'style', weight: -1 }];
+    const rows = metadataRows({ atelier: { prompt: 'a barn', model: 'tiny', vae: 'tiny-vae', loras, seed: 7 } });
+    expect(rows).toEqual([
+      { label: 'Prompt', value: 'a barn' },
+      { label: 'Model', value: 'tiny' },
+      { label: 'VAE', value: 'tiny-vae' },
+      { label: 'LoRAs', value: 'tiny-lora × 0.8, style × -1' },
+      { label: 'Seed', value: '7' },
+    ]);
+  });
+
+  it('has no VAE or LoRA row without them', () => {
+    const labels = (atelier: Record<string, unknown>) => metadataRows({ atelier }).map((r) => r.label);
+    expect(labels({ model: 'tiny', vae: '', loras: [] })).toEqual(['Model']);
+    expect(labels({ model: 'tiny', loras: 'junk' })).toEqual(['Model']);
+    expect(labels({ model: 'tiny', loras: [null, 3] })).toEqual(['Model']);
   });
 });

@@ -1,5 +1,6 @@
 // Pulls the generation parameters out of an image's metadata for the viewer (its rows, and the
 // raw parameters behind "Use these parameters").
+import { formatLoras } from '../util/format';
 
 export interface MetadataRow {
   label: string;
@@ -10,6 +11,8 @@ const FIELDS: [string, string][] = [
   ['prompt', 'Prompt'],
   ['negative_prompt', 'Negative prompt'],
   ['model', 'Model'],
+  ['vae', 'VAE'],
+  ['loras', 'LoRAs'],
   ['seed', 'Seed'],
   ['steps', 'Steps'],
   ['cfg_scale', 'CFG scale'],
@@ -40,7 +43,9 @@ export function metadataRows(metadata: Record<string, unknown> | null | undefine
     for (const [key, label] of FIELDS) {
       // The server records a strength for every job; it means something only from an init image.
       if (key === 'strength' && !record.init_image_id) continue;
-      if (record[key] !== undefined && record[key] !== null && record[key] !== '') rows.push({ label, value: text(record[key]) });
+      // LoRAs read "name × weight, …"; an empty list or value gets no row.
+      const value = key === 'loras' ? formatLoras(record[key]) : text(record[key]);
+      if (value !== '') rows.push({ label, value });
     }
   }
   for (const [key, value] of Object.entries(metadata)) {

@@ -1,6 +1,8 @@
 // The Generate form's save/restore round trip, recalling an image's parameters, and the enqueue request it builds.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FORM, effectiveSteps, recallParams, restoreForm, snapStrength, storeForm, toParams, vaesFor, withModelDefaults, STATE_KEY } from './formState';
+import {
+  DEFAULT_FORM, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, snapStrength, storeForm, toParams, vaesFor, withModelDefaults, STATE_KEY,
+} from './formState';
 import type { Model } from '../api/types';
 import { generationParams } from '../gallery/metadata';
 
@@ -139,5 +141,70 @@ describe('VAE choice', () => {
     expect(unlisted.form.vae).toBe('');
     expect(unlisted.missingVae).toBe('mse');
     expect(recallParams(form, { model: 'tiny', vae: 3 }, ['tiny'], ['mse']).form.vae).toBe('');
+  });
+});
+
+describe('LoRA choice', () => {
+  const lora = (name: string, base: string) => ({ name, base, type: 'lora' }) as Model;
+  const main = (name: string, base: string) => ({ name, base, type: 'main' }) as Model;
+  const nine = Array.from({ length: 9 }, (_, i) => ({ name: `l${i}`, weight: i / 4 }));
+
+  it('restores the chosen LoRAs in order, with their weights', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', loras: [{ name: 'b', weight: -0.5 }, { name: 'a', weight: 4 }] };
+    expect(restoreForm(JSON.parse(JSON.stringify(storeForm({}, form))))).toEqual(form);
+    expect(restoreForm({ [STATE_KEY]: { model: 'tiny' } }).loras).toEqual([]);
+    expect(DEFAULT_FORM.loras).toEqual([]);
+  });
+
+  it('keeps only well-formed LoRAs: named, weighted in range, each once, at most 8', () => {
+    expect(restoreForm({ [STATE_KEY]: { loras: 'a' } }).loras).toEqual([]);
+    expect(restoreForm({ [STATE_KEY]: { loras: { name: 'a', weight: 1 } } }).loras).toEqual([]);
+    const saved = [
+      null, 'a', { name: 3, weight: 1 }, { name: '', weight: 1 }, { name: '  ', weight: 1 }, { name: 'x'.repeat(201), weight: 1 },
+      { name: 'no-weight' }, { name: 'text', weight: '1' }, { name: 'high', weight: 4.05 }, { name: 'low', weight: -4.5 }, { name: 'inf', weight: Infinity },
+      { name: 'ok', weight: -4 }, { name: 'ok', weight: 2 }, { name: 'zero', weight: 0 },
+    ];
+    expect(restoreForm({ [STATE_KEY]: { loras: saved } }).loras).toEqual([{ name: 'ok', weight: -4 }, { name: 'zero', weight: 0 }]);
+    expect(cleanLoras(nine)).toEqual(nine.slice(0, 8));
+    expect(cleanLoras([{ name: 'a', weight: 1, extra: true }])).toEqual([{ name: 'a', weight: 1 }]);
+  });
+
+  it('sends LoRAs only when some are chosen, as name and weight', () => {
+    expect('loras' in toParams({ ...DEFAULT_FORM, model: 'tiny' })).toBe(false);
+    const params = toParams({ ...DEFAULT_FORM, model: 'tiny', loras: [{ name: 'a', weight: 0.8 }, { name: 'b', weight: 0 }] });
+    expect(params.loras).toEqual([{ name: 'a', weight: 0.8 }, { name: 'b', weight: 0 }]);
+  });
+
+  it('offers the LoRAs of the model’s own base only, never of "any", and none without a model', () => {
+    const loras = [lora('odd', 'any'), lora('sd1-a', 'sd-1'), lora('sd2-a', 'sd-2'), lora('xl-a', 'sdxl'), lora('sd1-b', 'sd-1')];
+    expect(lorasFor(loras, main('tiny', 'sd-1')).map((l) => l.name)).toEqual(['sd1-a', 'sd1-b']);
+    expect(lorasFor(loras, main('big', 'sdxl')).map((l) => l.name)).toEqual(['xl-a']);
+    expect(lorasFor(loras, main('odd-main', 'any'))).toEqual([]);
+    expect(lorasFor(loras, undefined)).toEqual([]);
+  });
+
+  it('keeps the chosen LoRAs that fit, in order', () => {
+    const chosen = [{ name: 'a', weight: 1 }, { name: 'b', weight: 0.5 }, { name: 'c', weight: -1 }];
+    expect(keepFitting(chosen, ['c', 'a'])).toEqual([chosen[0], chosen[2]]);
+    expect(keepFitting(chosen, [])).toEqual([]);
+  });
+
+  it('recalls the image’s LoRAs that are installed and fit, and names the ones left out', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', loras: [{ name: 'current', weight: 1 }] };
+    const params = { model: 'tiny', loras: [{ name: 'gone', weight: 1 }, { name: 'a', weight: 0.8 }, { name: 'bad', weight: 9 }, { name: 'b', weight: -1 }, 'junk'] };
+    const recalled = recallParams(form, params, ['tiny'], [], ['a', 'b', 'current']);
+    expect(recalled.form.loras).toEqual([{ name: 'a', weight: 0.8 }, { name: 'b', weight: -1 }]);
+    expect(recalled.missingLoras).toEqual(['gone']);
+  });
+
+  it('recalls no LoRAs for an image without any, and none at all without the list', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', loras: [{ name: 'a', weight: 1 }] };
+    const none = recallParams(form, { model: 'tiny' }, ['tiny'], [], ['a']);
+    expect(none.form.loras).toEqual([]);
+    expect(none.missingLoras).toEqual([]);
+    expect(recallParams(form, { model: 'tiny', loras: 'a' }, ['tiny'], [], ['a']).form.loras).toEqual([]);
+    const unlisted = recallParams(form, { model: 'tiny', loras: [{ name: 'a', weight: 1 }] }, ['tiny']);
+    expect(unlisted.form.loras).toEqual([]);
+    expect(unlisted.missingLoras).toEqual(['a']);
   });
 });

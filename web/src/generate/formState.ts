@@ -1,13 +1,13 @@
 // The Generate form's values: defaults, restoring saved UI state safely, recalling an image's
 // parameters, and building the request.
-import { SAMPLERS, type GenerationParams, type Model } from '../api/types';
+import { SAMPLERS, type GenerationParams, type LoraChoice, type Model } from '../api/types';
 import type { UiState } from '../api/uiState';
 
 /** The key under which the form is kept in the server-side UI state. */
 export const STATE_KEY = 'generate';
 
 /** The request's plain fields, edited as they are sent. */
-type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'strength' | 'vae'>;
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'strength' | 'vae' | 'loras'>;
 
 export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
@@ -20,7 +20,12 @@ export interface GenerateForm extends PlainParams {
   strength: number;
   /** '' is the model's own VAE. */
   vae: string;
+  /** In the order they are applied; [] is none. */
+  loras: LoraChoice[];
 }
+
+/** How many LoRAs one job may use, and their weight input's range and step (as the server takes them). */
+export const LORA = { max: 8, minWeight: -4, maxWeight: 4, step: 0.05, defaultWeight: 1 } as const;
 
 /** The strength slider's range and step (the server takes 0 < s <= 1). */
 export const STRENGTH = { min: 0.05, max: 1, step: 0.05, default: 0.75 } as const;
@@ -41,6 +46,7 @@ export const DEFAULT_FORM: GenerateForm = {
   init_image_id: '',
   strength: STRENGTH.default,
   vae: '',
+  loras: [],
 };
 
 function int(value: unknown, min: number, max: number, fallback: number, step = 1): number {
@@ -59,6 +65,26 @@ export function snapStrength(value: unknown, fallback: number = STRENGTH.default
 
 function str(value: unknown, fallback: string, max = 4000): string {
   return typeof value === 'string' && value.length <= max ? value : fallback;
+}
+
+/** Whether a LoRA weight is one the server takes. */
+export function validWeight(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= LORA.minWeight && value <= LORA.maxWeight;
+}
+
+/** The well-formed LoRA choices in a saved or recorded list: named, weighted in range, each once, at most 8. */
+export function cleanLoras(value: unknown): LoraChoice[] {
+  if (!Array.isArray(value)) return [];
+  const loras: LoraChoice[] = [];
+  for (const entry of value) {
+    if (!entry || typeof entry !== 'object') continue;
+    const { name, weight } = entry as Record<string, unknown>;
+    if (typeof name !== 'string' || !name.trim() || name.length > 200 || !validWeight(weight)) continue;
+    if (loras.some((l) => l.name === name)) continue;
+    loras.push({ name, weight });
+    if (loras.length === LORA.max) break;
+  }
+  return loras;
 }
 
 /** Rebuilds the form from saved state, keeping only well-formed values (anything else: default). */
@@ -83,33 +109,37 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     init_image_id: str(s.init_image_id, '', 64),
     strength: snapStrength(s.strength),
     vae: str(s.vae, '', 200),
+    loras: cleanLoras(s.loras),
   };
 }
 
 /**
- * The form after "Use these parameters", the image's model when it is no longer installed, and
- * its VAE when that is not (or no longer fits).
+ * The form after "Use these parameters", the image's model when it is no longer installed, its
+ * VAE when that is not (or no longer fits), and likewise its LoRAs that were left out.
  */
 export interface Recalled {
   form: GenerateForm;
   missingModel: string | null;
   missingVae: string | null;
+  missingLoras: string[];
 }
 
 /**
  * Fills the form from an image's generation parameters (its `atelier` metadata): prompts, size,
- * steps, CFG, sampler, the seed (fixed), the model when it is one of `models` and the VAE when it
- * is one of `vaes` (the installed VAEs that fit). A missing or malformed field keeps the form's
- * value, except the VAE: the image's when it can be used, else the model's own (''). The init
- * image, board and image count stay as they are.
+ * steps, CFG, sampler, the seed (fixed), the model when it is one of `models`, the VAE when it
+ * is one of `vaes` (the installed VAEs that fit) and the LoRAs that are among `loras` (likewise).
+ * A missing or malformed field keeps the form's value, except the VAE and LoRAs: the image's when
+ * they can be used, else the model's own VAE ('') and no LoRAs. The init image, board and image
+ * count stay as they are.
  */
-export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = []): Recalled {
+export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = [], loras: string[] = []): Recalled {
   const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
   const seed = int(params.seed, 0, 2 ** 32 - 1, -1);
   const model = typeof params.model === 'string' ? params.model : '';
   const installed = models.includes(model);
   const vae = typeof params.vae === 'string' ? params.vae : '';
   const vaeInstalled = vaes.includes(vae);
+  const imageLoras = cleanLoras(params.loras);
   return {
     form: {
       ...form,
@@ -124,9 +154,11 @@ export function recallParams(form: GenerateForm, params: Record<string, unknown>
       seedMode: seed >= 0 ? 'fixed' : form.seedMode,
       seed: seed >= 0 ? seed : form.seed,
       vae: vaeInstalled ? vae : '',
+      loras: keepFitting(imageLoras, loras),
     },
     missingModel: model && !installed ? model : null,
     missingVae: vae && !vaeInstalled ? vae : null,
+    missingLoras: imageLoras.filter((l) => !loras.includes(l.name)).map((l) => l.name),
   };
 }
 
@@ -140,7 +172,10 @@ export function effectiveSteps(form: Pick<GenerateForm, 'steps' | 'strength'>): 
   return Math.max(1, Math.floor(form.steps * form.strength));
 }
 
-/** The enqueue request for the form (the init image and strength only when an init image is set, the VAE only when chosen). */
+/**
+ * The enqueue request for the form (the init image and strength only when an init image is set,
+ * the VAE and LoRAs only when chosen).
+ */
 export function toParams(form: GenerateForm): GenerationParams {
   const params: GenerationParams = {
     model: form.model,
@@ -160,6 +195,7 @@ export function toParams(form: GenerateForm): GenerationParams {
     params.strength = form.strength;
   }
   if (form.vae) params.vae = form.vae;
+  if (form.loras.length) params.loras = form.loras.map(({ name, weight }) => ({ name, weight }));
   return params;
 }
 
@@ -167,6 +203,17 @@ export function toParams(form: GenerateForm): GenerationParams {
 export function vaesFor(vaes: Model[], main: Model | undefined): Model[] {
   if (!main) return [];
   return vaes.filter((v) => v.base === 'any' || v.base === main.base);
+}
+
+/** The LoRAs that fit a main model (its own base; a LoRA is never for "any"); none without a model. */
+export function lorasFor(loras: Model[], main: Model | undefined): Model[] {
+  if (!main) return [];
+  return loras.filter((l) => l.base !== 'any' && l.base === main.base);
+}
+
+/** The chosen LoRAs that are among `fitting` (names), in order. */
+export function keepFitting(chosen: LoraChoice[], fitting: string[]): LoraChoice[] {
+  return chosen.filter((l) => fitting.includes(l.name));
 }
 
 /** Applies a model's default settings when the user picks it. */

@@ -1,11 +1,12 @@
-// One model's details; admins can edit its name, description and default settings, or delete it.
+// One model's details; admins can edit its name, description and (main models only: a VAE or a
+// LoRA is never picked on its own) its default generation settings, or delete it.
 import { useEffect, useState, type FormEvent } from 'react';
 import { deleteModel, updateModel } from '../api/models';
 import { ApiError, errorMessage } from '../api/client';
 import type { Model, ModelDefaults } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { SamplerSelect } from '../components/SamplerSelect';
-import { formatBytes, formatDate } from '../util/format';
+import { formatBytes, formatDate, formatModelType } from '../util/format';
 
 interface Props {
   model: Model;
@@ -47,6 +48,7 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
     setInUse(false);
   }, [model.id]);
 
+  const isMain = model.type === 'main';
   const save = async (event: FormEvent) => {
     event.preventDefault();
     setError(null);
@@ -59,7 +61,7 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
       height: numberOrUndefined(defaults.height),
     };
     try {
-      onSaved(await updateModel(model.id, { name, description, defaults: next }));
+      onSaved(await updateModel(model.id, isMain ? { name, description, defaults: next } : { name, description }));
       setSaved(true);
     } catch (e) {
       setError(errorMessage(e));
@@ -98,7 +100,7 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
         <dt>Base</dt>
         <dd>{model.base}</dd>
         <dt>Type</dt>
-        <dd>{model.type}</dd>
+        <dd data-testid="model-type">{formatModelType(model.type)}</dd>
         <dt>Format</dt>
         <dd>{model.format}</dd>
         <dt>Size</dt>
@@ -128,25 +130,27 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
         Description
         <textarea rows={2} value={description} readOnly={!canEdit} onChange={(e) => setDescription(e.target.value)} data-testid="model-description" />
       </label>
-      <fieldset>
-        <legend>Default settings</legend>
-        <div className="field-grid">
-          {field('steps', 'Steps')}
-          {field('cfg_scale', 'CFG scale')}
-          {field('width', 'Width')}
-          {field('height', 'Height')}
-          <label>
-            Sampler
-            <SamplerSelect
-              value={defaults.sampler}
-              disabled={!canEdit}
-              emptyLabel="(server default)"
-              onChange={(sampler) => setDefaults({ ...defaults, sampler })}
-              testId="model-default-sampler"
-            />
-          </label>
-        </div>
-      </fieldset>
+      {isMain && (
+        <fieldset data-testid="model-defaults">
+          <legend>Default settings</legend>
+          <div className="field-grid">
+            {field('steps', 'Steps')}
+            {field('cfg_scale', 'CFG scale')}
+            {field('width', 'Width')}
+            {field('height', 'Height')}
+            <label>
+              Sampler
+              <SamplerSelect
+                value={defaults.sampler}
+                disabled={!canEdit}
+                emptyLabel="(server default)"
+                onChange={(sampler) => setDefaults({ ...defaults, sampler })}
+                testId="model-default-sampler"
+              />
+            </label>
+          </div>
+        </fieldset>
+      )}
       {canEdit ? (
         <div className="row">
           <button type="submit" className="primary" data-testid="model-save">

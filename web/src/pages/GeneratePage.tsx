@@ -1,5 +1,5 @@
 // Generate: the parameters form (restored from the server-side UI state, or filled from an image's
-// parameters), an optional init image (image to image), Invoke, and live progress.
+// parameters) with the VAE and LoRAs, an optional init image (image to image), Invoke, and live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
 import { listBoards } from '../api/boards';
@@ -10,10 +10,11 @@ import { ApiError, errorMessage } from '../api/client';
 import type { Board, Model } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { SamplerSelect } from '../components/SamplerSelect';
-import { DEFAULT_FORM, recallParams, restoreForm, storeForm, toParams, vaesFor, withModelDefaults, type GenerateForm } from '../generate/formState';
+import { DEFAULT_FORM, keepFitting, lorasFor, recallParams, restoreForm, storeForm, toParams, vaesFor, withModelDefaults, type GenerateForm } from '../generate/formState';
 import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
 import { InitImageField } from '../generate/InitImageField';
+import { LoraField } from '../generate/LoraField';
 import { clearSearch, searchParam } from '../router';
 import { useAction } from '../util/useAction';
 import { generationParams } from '../gallery/metadata';
@@ -45,12 +46,22 @@ function fittingVaes(vaes: Model[], mains: Model[], model: unknown): string[] {
   return vaesFor(vaes, mains.find((m) => m.name === model)).map((v) => v.name);
 }
 
+/** The names of the LoRAs that fit the main model of this name (none when it is not installed). */
+function fittingLoras(loras: Model[], mains: Model[], model: unknown): string[] {
+  return lorasFor(loras, mains.find((m) => m.name === model)).map((l) => l.name);
+}
+
+/** "“a”, “b”" for the notices. */
+const quoted = (names: string[]) => names.map((n) => `“${n}”`).join(', ');
+
 export function GeneratePage() {
   const session = useSession();
   const [form, setForm] = useState<GenerateForm>(DEFAULT_FORM);
   const [models, setModels] = useState<Model[]>([]);
   /** Every installed VAE; the form offers those that fit the chosen model. */
   const [vaes, setVaes] = useState<Model[]>([]);
+  /** Every installed LoRA; likewise. */
+  const [loras, setLoras] = useState<Model[]>([]);
   const [boards, setBoards] = useState<Board[]>([]);
   const [loaded, setLoaded] = useState(false);
   const { error, info, busy, setError, setInfo, run } = useAction();
@@ -67,15 +78,22 @@ export function GeneratePage() {
       const [state, models, boards, queue] = await Promise.all([loadUiState(), listModels(), listBoards(), listQueue()]);
       const mains = models.filter((m) => m.type === 'main');
       const allVaes = models.filter((m) => m.type === 'vae');
+      const allLoras = models.filter((m) => m.type === 'lora');
       const own = boards.boards.filter((b) => b.owner_id === session.user.id);
       let restored = restoreForm(state);
       if (!mains.some((m) => m.name === restored.model)) restored.model = mains[0]?.name ?? '';
       const notices: string[] = [];
       const recalled = recallId ? await recalledParams(recallId, session.user.id) : null;
       if (recalled) {
-        // The VAEs that fit the model the form ends up with: the image's if installed, else the current one.
+        // The VAEs and LoRAs that fit the model the form ends up with: the image's if installed, else the current one.
         const target = mains.some((m) => m.name === recalled.model) ? recalled.model : restored.model;
-        const { form, missingModel, missingVae } = recallParams(restored, recalled, mains.map((m) => m.name), fittingVaes(allVaes, mains, target));
+        const { form, missingModel, missingVae, missingLoras } = recallParams(
+          restored,
+          recalled,
+          mains.map((m) => m.name),
+          fittingVaes(allVaes, mains, target),
+          fittingLoras(allLoras, mains, target),
+        );
         restored = form;
         notices.push(
           missingModel
@@ -83,9 +101,15 @@ export function GeneratePage() {
             : 'Parameters filled in from the image.',
         );
         if (missingVae) notices.push(`Its VAE “${missingVae}” is not installed for this model, so the model's own is used.`);
+        if (missingLoras.length) {
+          const one = missingLoras.length === 1;
+          notices.push(`Its LoRA${one ? '' : 's'} ${quoted(missingLoras)} ${one ? 'is' : 'are'} not installed for this model, so ${one ? 'it was' : 'they were'} left out.`);
+        }
       } else if (recallId) notices.push("The image's parameters are not available.");
       const savedVae = restored.vae;
       if (!fittingVaes(allVaes, mains, restored.model).includes(restored.vae)) restored.vae = '';
+      const savedLoras = restored.loras;
+      restored.loras = keepFitting(restored.loras, fittingLoras(allLoras, mains, restored.model));
       if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
       const savedInit = restored.init_image_id;
       const initId = chosenInit ?? savedInit;
@@ -96,6 +120,7 @@ export function GeneratePage() {
       savedState.current = state;
       setModels(mains);
       setVaes(allVaes);
+      setLoras(allLoras);
       setBoards(own);
       setForm(restored);
       track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
@@ -103,7 +128,8 @@ export function GeneratePage() {
       if (initId && !initKept) notices.push('The init image is no longer available, so it was cleared.');
       if (notices.length) setInfo(notices.join(' '));
       // Keep the saved state in step with what the form now shows.
-      if (recalled || restored.init_image_id !== savedInit || restored.vae !== savedVae) void persist(restored).catch(() => undefined);
+      const changed = restored.init_image_id !== savedInit || restored.vae !== savedVae || restored.loras.length !== savedLoras.length;
+      if (recalled || changed) void persist(restored).catch(() => undefined);
     };
     load().catch((e) => live && setError(errorMessage(e)));
     return () => {
@@ -132,12 +158,13 @@ export function GeneratePage() {
     if (saveTimer.current) clearTimeout(saveTimer.current);
   }, []);
 
-  // A VAE chosen for the previous model is kept only when it fits the new one.
+  // A VAE or LoRAs chosen for the previous model are kept only when they fit the new one.
   const pickModel = (name: string) => {
     const model = models.find((m) => m.name === name);
     if (!model) return;
     const keepVae = vaesFor(vaes, model).some((v) => v.name === form.vae);
-    update({ ...withModelDefaults(form, model), vae: keepVae ? form.vae : '' });
+    const keptLoras = keepFitting(form.loras, lorasFor(loras, model).map((l) => l.name));
+    update({ ...withModelDefaults(form, model), vae: keepVae ? form.vae : '', loras: keptLoras });
   };
 
   const invoke = (event: FormEvent) => {
@@ -153,6 +180,7 @@ export function GeneratePage() {
 
   const jobList = useMemo(() => Object.values(jobs).reverse(), [jobs]);
   const vaeChoices = useMemo(() => vaesFor(vaes, models.find((m) => m.name === form.model)), [vaes, models, form.model]);
+  const loraChoices = useMemo(() => lorasFor(loras, models.find((m) => m.name === form.model)), [loras, models, form.model]);
   const noModels = loaded && models.length === 0;
 
   return (
@@ -187,6 +215,7 @@ export function GeneratePage() {
             ))}
           </select>
         </label>
+        <LoraField loras={form.loras} choices={loraChoices} onChange={(next) => update({ loras: next })} />
         <label>
           Prompt
           <textarea rows={3} value={form.prompt} onChange={(e) => update({ prompt: e.target.value })} data-testid="gen-prompt" />

@@ -8,7 +8,7 @@ import { ErrorBanner } from '../components/ErrorBanner';
 import { ModelDetails } from '../models/ModelDetails';
 import { InstallPanel } from '../models/InstallPanel';
 import { WorkersPanel } from '../models/WorkersPanel';
-import { formatBytes } from '../util/format';
+import { formatBytes, formatModelType } from '../util/format';
 import { useSession } from '../session';
 
 export function ModelsPage() {
@@ -44,10 +44,11 @@ export function ModelsPage() {
                     onClick={() => setSelected(m.id)}
                     data-testid="model-item"
                     data-model-name={m.name}
+                    data-model-type={m.type}
                   >
                     <span className="model-name">{m.name}</span>
                     <span className="muted small">
-                      {m.base} · {m.type} · {formatBytes(m.size_bytes)}
+                      {m.base} · {formatModelType(m.type)} · {formatBytes(m.size_bytes)}
                     </span>
                   </button>
                 </li>

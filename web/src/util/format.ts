@@ -22,3 +22,19 @@ export function formatDate(iso: string | null | undefined): string {
 export function formatMiB(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
+
+/** LoRA choices as "name × weight, …" ('' for none or anything that is not a list of them). */
+export function formatLoras(loras: unknown): string {
+  if (!Array.isArray(loras)) return '';
+  return loras
+    .filter((l): l is { name: string; weight?: unknown } => !!l && typeof l === 'object' && typeof l.name === 'string')
+    .map((l) => (typeof l.weight === 'number' ? `${l.name} × ${l.weight}` : l.name))
+    .join(', ');
+}
+
+const MODEL_TYPES: Record<string, string> = { main: 'main', vae: 'VAE', lora: 'LoRA' };
+
+/** A catalogue model's type as people write it ("LoRA", not "lora"). */
+export function formatModelType(type: string): string {
+  return MODEL_TYPES[type] ?? type;
+}
