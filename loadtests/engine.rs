@@ -206,7 +206,7 @@ fn bench(
     params.validate()?;
     let generate = || -> anyhow::Result<f64> {
         let started = Instant::now();
-        let mut run = pipeline.start(&params, None, None)?;
+        let mut run = pipeline.start(&params, None, None, None)?;
         while !pipeline.done(&run) {
             pipeline.step(&mut run);
         }

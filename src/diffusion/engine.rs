@@ -328,7 +328,7 @@ fn run_job(
     let mut run = match request.resume.and_then(|token| kept.take(token)) {
         Some(run) => run,
         None => pipeline
-            .start(&job.params, job.init_image.as_ref(), vae)
+            .start(&job.params, job.init_image.as_ref(), job.mask.as_ref(), vae)
             .map_err(|e| failure(format!("{e:#}"), false))?,
     };
     if run.truncated {
@@ -469,6 +469,7 @@ pub(super) mod tests {
             model_location: Some(location.to_owned()),
             vae_location: None,
             lora_locations: Vec::new(),
+            mask: None,
             init_image: None,
         }
     }
@@ -555,7 +556,7 @@ pub(super) mod tests {
     }
 
     /// `job` as image to image from a gradient (shifted by `shade`) at `strength`.
-    fn with_init(mut job: EngineJob, strength: f64, shade: u8) -> EngineJob {
+    pub(crate) fn with_init(mut job: EngineJob, strength: f64, shade: u8) -> EngineJob {
         let (width, height) = (job.params.width, job.params.height);
         let rgb = (0..width * height * 3)
             .map(|i| ((i / 3) % width * 4) as u8 ^ ((i % 3) as u8 * 60) ^ shade)
@@ -773,7 +774,7 @@ pub(super) mod tests {
             let job = job(dir.path().to_str().unwrap(), "dpmpp_2m_karras", seed);
             let job = if init { with_init(job, 0.6, 9) } else { job };
             let mut run = pipeline
-                .start(&job.params, job.init_image.as_ref(), None)
+                .start(&job.params, job.init_image.as_ref(), None, None)
                 .unwrap();
             while !pipeline.done(&run) {
                 pipeline.step(&mut run);

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod full_size;
 #[cfg(test)]
 mod golden;
+pub mod inpaint;
 mod layers;
 pub mod ldm;
 pub mod lora;

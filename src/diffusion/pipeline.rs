@@ -14,6 +14,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::autoencoder::Autoencoder;
 use super::clip::ClipTextEncoder;
+use super::inpaint::Inpaint;
 use super::ldm;
 use super::lora::{self, Lora, Part};
 use super::open_clip;
@@ -23,7 +24,7 @@ use super::tokenizer::{self, EOT};
 use super::unet::{Heads, UNet};
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
-use crate::worker::engine::RgbImage;
+use crate::worker::engine::{GrayImage, RgbImage};
 
 /// SD's latent scaling factor.
 const LATENT_SCALE: f64 = 0.18215;
@@ -94,6 +95,8 @@ pub struct Run {
     pub truncated: bool,
     /// The step the run started at (0 for text to image).
     first: usize,
+    /// Inpainting's mask and init image, when a mask was given.
+    inpaint: Option<Inpaint>,
 }
 
 fn component(dir: &Path, part: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -247,11 +250,12 @@ impl Pipeline {
 
     /// Starts a run: encodes both prompts and draws the initial noise from the seed; with an
     /// init image, noises its latents (encoded by `vae`, else the model's own VAE) to the
-    /// starting step that `params.strength` gives.
+    /// starting step that `params.strength` gives; with a mask too, inpaints (`inpaint`).
     pub fn start(
         &self,
         params: &GenerationParams,
         init: Option<&RgbImage>,
+        mask: Option<&GrayImage>,
         vae: Option<&Autoencoder>,
     ) -> anyhow::Result<Run> {
         let _guard = tch::no_grad_guard();
@@ -278,6 +282,7 @@ impl Pipeline {
         let noise = with_seed(i64::from_le_bytes(seed.to_le_bytes()) & i64::MAX, || {
             Tensor::randn(shape, (Kind::Float, self.device))
         });
+        let mut inpaint = None;
         let (latents, first) = match init {
             None => (noise * plan.init_noise_sigma, 0),
             Some(image) => {
@@ -293,6 +298,9 @@ impl Pipeline {
                     params.width,
                     params.height
                 );
+                if let Some(mask) = mask {
+                    inpaint = Some(Inpaint::new(&clean, &noise, image, mask)?);
+                }
                 (plan.noised(&clean, &noise, first), first)
             }
         };
@@ -304,6 +312,7 @@ impl Pipeline {
             params: params.clone(),
             truncated,
             first,
+            inpaint,
         })
     }
 
@@ -358,6 +367,9 @@ impl Pipeline {
                 step_noise(seed, i, &shape, device)
             })
             .to_kind(self.kind);
+        if let Some(inpaint) = &run.inpaint {
+            run.latents = inpaint.blend(&run.plan, &run.latents, i + 1);
+        }
     }
 
     /// Whether every step is done.
@@ -377,6 +389,10 @@ impl Pipeline {
             .to_kind(Kind::Uint8)
             .permute([0, 2, 3, 1])
             .to_device(Device::Cpu);
+        let pixels = match &run.inpaint {
+            Some(inpaint) => inpaint.composite(&pixels),
+            None => pixels,
+        };
         let (n, h, w, _) = pixels.size4().expect("images are [n, h, w, 3]");
         (0..n)
             .map(|i| {

@@ -53,6 +53,10 @@ pub struct GenerationParams {
     /// without an init image, where it means nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
+    /// Inpainting: one of the caller's images, resized to width x height, whose white pixels
+    /// are repainted and black ones kept from the init image (which it requires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_image_id: Option<Uuid>,
     /// An installed VAE (by name) to use instead of the model's own; it must fit the model's
     /// family. An empty name means the model's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +133,11 @@ impl GenerationParams {
         }
         if !(1..=8).contains(&self.num_images) {
             return bad("num_images must be between 1 and 8".into());
+        }
+        if self.mask_image_id.is_some() && self.init_image_id.is_none() {
+            return bad(
+                "mask_image_id needs an init_image_id: a mask says what to repaint of it".into(),
+            );
         }
         if self.init_image_id.is_none() {
             self.strength = None;

@@ -70,7 +70,10 @@ pub async fn enqueue(
     {
         return Err(crate::boards::ops::board_not_found());
     }
-    if let Some(image) = params.init_image_id {
+    for image in [params.init_image_id, params.mask_image_id]
+        .into_iter()
+        .flatten()
+    {
         require_own_image(&tx, image, auth.user_id()).await?;
     }
     repo::insert(

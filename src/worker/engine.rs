@@ -25,6 +25,19 @@ pub struct EngineJob {
     pub lora_locations: Vec<(Option<String>, f64)>,
     /// Image to image: the owner's init image, already `params.width` x `params.height`.
     pub init_image: Option<RgbImage>,
+    /// Inpainting: the owner's mask for the init image, the same size (white: repaint).
+    pub mask: Option<GrayImage>,
+}
+
+/// A grayscale image, row-major, 1 byte per pixel (an inpainting mask: white repaints).
+#[derive(Clone, Debug)]
+pub struct GrayImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height` bytes.
+    pub luma: Vec<u8>,
 }
 
 /// A small RGB preview of the current latents.

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Ctx;
-use super::engine::{Control, EngineJob, Outcome, Preview, Steps, Suspended};
+use super::engine::{Control, EngineJob, GrayImage, Outcome, Preview, RgbImage, Steps, Suspended};
 use super::init_image;
 use super::results;
 use crate::db::{Caller, begin_as};
@@ -100,20 +100,12 @@ pub(super) async fn run(
     for lora in &params.loras {
         lora_locations.push((location(&ctx, &lora.name, "lora").await, lora.weight));
     }
-    let init_image = match (params.init_image_id, &resume) {
-        // A resumed run already holds its latents.
-        (Some(image), None) => {
-            let loaded =
-                init_image::load(&ctx.app, unit.owner_id, image, params.width, params.height);
-            match loaded.await {
-                Ok(pixels) => Some(pixels),
-                Err(message) => {
-                    end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
-                    return Ok(None);
-                }
-            }
+    let (init_image, mask) = match images(&ctx, unit.owner_id, &params, resume.is_some()).await {
+        Ok(images) => images,
+        Err(message) => {
+            end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
+            return Ok(None);
         }
-        _ => None,
     };
     let job = EngineJob {
         id: unit.id,
@@ -122,6 +114,7 @@ pub(super) async fn run(
         vae_location,
         lora_locations,
         init_image,
+        mask,
     };
     let engine = Arc::clone(&ctx.engine);
     let outcome =
@@ -148,6 +141,29 @@ pub(super) async fn run(
     };
     end(&ctx, &unit, ending, measured).await?;
     Ok(None)
+}
+
+/// The init image and mask a fresh run starts from, read as their owner (a resumed run already
+/// holds its latents), or the message that fails the job.
+async fn images(
+    ctx: &Ctx,
+    owner: Uuid,
+    params: &GenerationParams,
+    resuming: bool,
+) -> Result<(Option<RgbImage>, Option<GrayImage>), String> {
+    if resuming {
+        return Ok((None, None));
+    }
+    let (width, height) = (params.width, params.height);
+    let init = match params.init_image_id {
+        Some(id) => Some(init_image::load(&ctx.app, owner, id, width, height).await?),
+        None => None,
+    };
+    let mask = match params.mask_image_id {
+        Some(id) => Some(init_image::load_mask(&ctx.app, owner, id, width, height).await?),
+        None => None,
+    };
+    Ok((init, mask))
 }
 
 /// Where the catalogue keeps the model of this name and type (workers may read `location`, not

@@ -624,6 +624,50 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
         "the LoRA changed the image"
     );
     assert_eq!(adapted[1], pixels(&bytes_first), "at strength 0 it did not");
+
+    // Inpainting Joe's first image under his mask (left half black: kept; right half white):
+    // the left half comes back exactly, the right half is repainted. Jane cannot use his mask.
+    let mask =
+        image::GrayImage::from_fn(64, 64, |x, _| image::Luma([if x < 32 { 0 } else { 255 }]));
+    let mut mask_png = Vec::new();
+    mask.write_to(
+        &mut std::io::Cursor::new(&mut mask_png),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    let mask_id = app.upload_png_bytes(&joe, mask_png).await["id"].clone();
+    let body = json!({"model": "tiny", "prompt": "a ship", "width": 64, "height": 64, "steps": 4,
+                      "seed": 8, "strength": 1.0, "init_image_id": image, "mask_image_id": mask_id});
+    let id = enqueue(&app, &joe, body.clone()).await;
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+    let painted =
+        image::load_from_memory(&full_image(&app, &joe, &item["result_image_ids"][0]).await)
+            .unwrap()
+            .to_rgb8();
+    let original = image::load_from_memory(&bytes_first).unwrap().to_rgb8();
+    let (mut kept, mut changed) = (true, 0);
+    for (x, y, pixel) in painted.enumerate_pixels() {
+        if x < 32 {
+            kept &= pixel == original.get_pixel(x, y);
+        } else if pixel != original.get_pixel(x, y) {
+            changed += 1;
+        }
+    }
+    assert!(kept, "the kept half changed");
+    assert!(
+        changed > 32 * 64 / 2,
+        "only {changed} pixels of the masked half changed"
+    );
+    let mut janes = body.clone();
+    janes["init_image_id"] = json!(app.upload_png(&jane, None).await["id"]);
+    let response = app
+        .post("/api/v1/queue/items", Some(&jane.token), &janes)
+        .await;
+    assert_error(response, StatusCode::NOT_FOUND, "image_not_found").await;
+    let mut no_init = body;
+    no_init.as_object_mut().unwrap().remove("init_image_id");
+    app.enqueue_refused(&joe, &no_init, "needs an init_image_id")
+        .await;
 }
 
 #[tokio::test]

@@ -1,0 +1,162 @@
+//! Inpainting with any model: a mask (white: repaint, black: keep) over the init image. After
+//! every step the kept region of the latents is replaced by the init image's latents noised to
+//! the level the run has reached (clean after the last step), so only the masked region is
+//! generated and it grows out of its surroundings; after decoding, kept pixels are the init
+//! image's own (a VAE round trip would blur them), blended by the full-resolution mask.
+
+use tch::{Device, Kind, Tensor};
+
+use super::schedule::Plan;
+use crate::worker::engine::{GrayImage, RgbImage};
+
+/// What a run needs to inpaint.
+pub struct Inpaint {
+    /// The init image's clean latents, `[images, 4, h/8, w/8]`, f32.
+    known: Tensor,
+    /// The run's initial noise, which noises `known` to each step's level.
+    noise: Tensor,
+    /// The mask at latent resolution (area average), `[1, 1, h/8, w/8]`, 1 = repaint.
+    latent_mask: Tensor,
+    /// The mask at full resolution, `[1, h, w, 1]`, f32 in [0, 1], on the CPU.
+    pixel_mask: Tensor,
+    /// The init image's pixels, `[1, h, w, 3]`, f32, on the CPU.
+    init_pixels: Tensor,
+}
+
+impl Inpaint {
+    /// The inpainting state for `init` (already encoded as `known`) under `mask`, both the
+    /// requested size.
+    pub fn new(
+        known: &Tensor,
+        noise: &Tensor,
+        init: &RgbImage,
+        mask: &GrayImage,
+    ) -> anyhow::Result<Self> {
+        let (h, w) = (i64::from(mask.height), i64::from(mask.width));
+        anyhow::ensure!(
+            (mask.width, mask.height) == (init.width, init.height)
+                && mask.luma.len() as i64 == h * w,
+            "the mask is not the init image's size"
+        );
+        let pixel_mask = Tensor::from_slice(&mask.luma)
+            .to_kind(Kind::Float)
+            .view([1, h, w, 1])
+            / 255.0;
+        let latent_size = [known.size()[2], known.size()[3]];
+        let latent_mask = pixel_mask
+            .permute([0, 3, 1, 2])
+            .adaptive_avg_pool2d(latent_size)
+            .to_device(known.device());
+        let init_pixels = Tensor::from_slice(&init.rgb)
+            .to_kind(Kind::Float)
+            .view([1, h, w, 3]);
+        Ok(Self {
+            known: known.to_kind(Kind::Float),
+            noise: noise.to_kind(Kind::Float),
+            latent_mask,
+            pixel_mask,
+            init_pixels,
+        })
+    }
+
+    /// `latents` after step `done - 1`, with the kept region put back at the level of step
+    /// `done` (the init image itself once every step is done).
+    pub fn blend(&self, plan: &Plan, latents: &Tensor, done: usize) -> Tensor {
+        let known = if done < plan.len() {
+            plan.noised(&self.known, &self.noise, done)
+        } else {
+            self.known.shallow_clone()
+        };
+        let generated = latents.to_kind(Kind::Float);
+        let keep = self.latent_mask.neg() + 1.0;
+        (&generated * &self.latent_mask + known * keep).to_kind(latents.kind())
+    }
+
+    /// Decoded pixels `[n, h, w, 3]` (u8, CPU) with the kept region the init image's.
+    pub fn composite(&self, pixels: &Tensor) -> Tensor {
+        let decoded = pixels.to_device(Device::Cpu).to_kind(Kind::Float);
+        let keep = self.pixel_mask.neg() + 1.0;
+        (decoded * &self.pixel_mask + &self.init_pixels * keep)
+            .round()
+            .clamp(0.0, 255.0)
+            .to_kind(Kind::Uint8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::engine::TchEngine;
+    use super::super::engine::tests::{Hook, finished, hook, job, with_init};
+    use super::super::tiny::write_tiny_diffusers;
+    use super::*;
+    use crate::worker::engine::{Engine, Outcome};
+
+    /// The left `keep` columns black (kept), the rest white (repainted).
+    fn mask(width: u32, height: u32, keep: u32) -> GrayImage {
+        let luma = (0..width * height)
+            .map(|i| if i % width < keep { 0 } else { 255 })
+            .collect();
+        GrayImage {
+            width,
+            height,
+            luma,
+        }
+    }
+
+    #[test]
+    fn only_the_masked_region_is_repainted_and_suspension_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tiny_diffusers(dir.path()).unwrap();
+        let engine = TchEngine::new(Device::Cpu, 1 << 30);
+        let mut inpainting = with_init(job(dir.path().to_str().unwrap(), "euler_a", 3), 1.0, 9);
+        let (width, height) = (inpainting.params.width, inpainting.params.height);
+        inpainting.params.mask_image_id = Some(uuid::Uuid::from_u128(99));
+        inpainting.mask = Some(mask(width, height, 24));
+        let init = inpainting.init_image.clone().unwrap().rgb;
+        let pngs = finished(engine.generate(&inpainting, None, &mut hook()).unwrap());
+        for png in &pngs {
+            let pixels = image::load_from_memory(png).unwrap().to_rgb8();
+            let (mut kept, mut changed) = (0, 0);
+            for (x, y, pixel) in pixels.enumerate_pixels() {
+                let at = ((y * width + x) * 3) as usize;
+                let original = &init[at..at + 3];
+                if x < 24 {
+                    assert_eq!(pixel.0, original, "kept pixel ({x}, {y}) changed");
+                    kept += 1;
+                } else if pixel.0 != original {
+                    changed += 1;
+                }
+            }
+            assert_eq!(kept, 24 * height);
+            assert!(
+                changed > (width - 24) * height / 2,
+                "only {changed} repainted pixels changed"
+            );
+        }
+
+        let mut suspending = Hook {
+            suspend_at: Some(2),
+            ..hook()
+        };
+        let Outcome::Suspended(state) =
+            engine.generate(&inpainting, None, &mut suspending).unwrap()
+        else {
+            panic!("expected a suspension")
+        };
+        let resumed = finished(
+            engine
+                .generate(&inpainting, Some(state), &mut suspending)
+                .unwrap(),
+        );
+        assert_eq!(resumed, pngs, "suspend and resume change nothing");
+
+        let mut wrong = inpainting.clone();
+        wrong.mask = Some(mask(width / 2, height, 4));
+        let error = engine.generate(&wrong, None, &mut hook()).unwrap_err();
+        assert!(
+            error.message.contains("not the init image's size"),
+            "{}",
+            error.message
+        );
+    }
+}
