@@ -95,6 +95,11 @@ export interface GenerationParams {
   init_image_id?: string;
   /** Image to image: how much to change the init image (0 < s <= 1); the job runs floor(steps × s) steps. */
   strength?: number;
+  /**
+   * Inpainting (needs init_image_id): one of the caller's own images, read as grayscale at the
+   * job's size; white is repainted, black keeps the init image's pixels exactly, grey blends.
+   */
+  mask_image_id?: string;
   /** An installed VAE (type vae, base "any" or the model's) to use instead of the model's own; absent or '' is the model's own. */
   vae?: string;
   /** Installed LoRAs (type lora, the model's base) applied in this order: at most 8, each once; absent is none. */

@@ -7,9 +7,11 @@ interface Props {
   children: ReactNode;
   testId?: string;
   wide?: boolean;
+  /** An extra class on the dialog (its own width, say). */
+  className?: string;
 }
 
-export function Modal({ title, onClose, children, testId, wide }: Props) {
+export function Modal({ title, onClose, children, testId, wide, className }: Props) {
   const dialog = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
@@ -26,7 +28,7 @@ export function Modal({ title, onClose, children, testId, wide }: Props) {
   return (
     <div className="modal-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div
-        className={wide ? 'modal modal-wide' : 'modal'}
+        className={[wide ? 'modal modal-wide' : 'modal', className].filter(Boolean).join(' ')}
         role="dialog"
         aria-modal="true"
         aria-label={title}

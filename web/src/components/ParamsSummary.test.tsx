@@ -37,6 +37,12 @@ describe('ParamsSummary', () => {
     expect(screen.getByTestId('params-visible').textContent).not.toContain('0190-secret-id');
   });
 
+  it('says an init image has a mask, without its id', () => {
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a dog', steps: 4, init_image_id: 'i1', mask_image_id: '0190-mask-id', strength: 1 }} />);
+    expect(screen.getByTestId('params-init').textContent).toBe(' · from image with a mask (strength 1)');
+    expect(screen.getByTestId('params-visible').textContent).not.toContain('0190-mask-id');
+  });
+
   it('shows the VAE and the LoRAs as name × weight when chosen', () => {
     const loras = [{ name: 'tiny-lora', weight: 0.8 }, { name: 'style', weight: 1 }];
     render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox', steps: 4, vae: 'tiny-vae', loras }} />);

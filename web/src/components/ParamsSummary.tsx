@@ -1,5 +1,6 @@
-// Shows a queue item's parameters (an init image only as "from image", without its id; the VAE
-// and LoRAs when chosen), or "<hidden>" when they belong to another user.
+// Shows a queue item's parameters (an init image only as "from image", and its mask as "with a
+// mask", without their ids; the VAE and LoRAs when chosen), or "<hidden>" when they belong to
+// another user.
 import type { GenerationParams } from '../api/types';
 import { formatLoras } from '../util/format';
 
@@ -47,7 +48,8 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
       {params.init_image_id && (
         <span className="muted" data-testid="params-init">
           {' '}
-          · from image{params.strength !== undefined ? ` (strength ${params.strength})` : ''}
+          · from image{params.mask_image_id ? ' with a mask' : ''}
+          {params.strength !== undefined ? ` (strength ${params.strength})` : ''}
         </span>
       )}
     </span>

@@ -20,6 +20,16 @@ describe('metadataRows', () => {
     ]);
   });
 
+  it('shows an inpainting mask as "yes" after the strength, and no row without one', () => {
+    const rows = metadataRows({ atelier: { prompt: 'a barn', init_image_id: 'id-1', strength: 1, mask_image_id: 'id-2' } });
+    expect(rows).toEqual([
+      { label: 'Prompt', value: 'a barn' },
+      { label: 'Strength', value: '1' },
+      { label: 'Mask', value: 'yes' },
+    ]);
+    expect(metadataRows({ atelier: { init_image_id: 'id-1', strength: 1, mask_image_id: null } }).map((r) => r.label)).toEqual(['Strength']);
+  });
+
   it('shows the VAE and the LoRAs as name × weight after the model', () => {
     const loras = [{ name: 'tiny-lora', weight: 0.8 }, { name: 'style', weight: -1 }];
     const rows = metadataRows({ atelier: { prompt: 'a barn', model: 'tiny', vae: 'tiny-vae', loras, seed: 7 } });

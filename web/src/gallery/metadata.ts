@@ -20,6 +20,7 @@ const FIELDS: [string, string][] = [
   ['width', 'Width'],
   ['height', 'Height'],
   ['strength', 'Strength'],
+  ['mask_image_id', 'Mask'],
 ];
 
 function text(value: unknown): string {
@@ -43,8 +44,9 @@ export function metadataRows(metadata: Record<string, unknown> | null | undefine
     for (const [key, label] of FIELDS) {
       // The server records a strength for every job; it means something only from an init image.
       if (key === 'strength' && !record.init_image_id) continue;
-      // LoRAs read "name × weight, …"; an empty list or value gets no row.
-      const value = key === 'loras' ? formatLoras(record[key]) : text(record[key]);
+      // LoRAs read "name × weight, …"; an empty list or value gets no row. An inpainting mask
+      // reads "yes" (its id, like the init image's, means nothing to the reader).
+      const value = key === 'loras' ? formatLoras(record[key]) : key === 'mask_image_id' ? (record[key] ? 'yes' : '') : text(record[key]);
       if (value !== '') rows.push({ label, value });
     }
   }

@@ -1,15 +1,20 @@
-// The Generate form's "Init image" section: the chosen image's thumbnail, the strength slider
-// and Clear; without one it says how to pick one (the image viewer's "Use as init image").
+// The Generate form's "Init image" section: the chosen image's thumbnail, the strength slider,
+// Clear and an optional inpainting mask; without one it says how to pick one (the image viewer's
+// "Use as init image").
 import { thumbnailUrl } from '../api/images';
-import { effectiveSteps, STRENGTH, type GenerateForm } from './formState';
+import { effectiveSteps, STRENGTH, suggestFullStrength, type GenerateForm } from './formState';
+import { MaskField } from './MaskField';
 
 interface Props {
   form: GenerateForm;
   onStrength: (strength: number) => void;
+  /** Clears the init image and its mask. */
   onClear: () => void;
+  /** Sets the mask ('' removes it). */
+  onMask: (maskImageId: string) => void;
 }
 
-export function InitImageField({ form, onStrength, onClear }: Props) {
+export function InitImageField({ form, onStrength, onClear, onMask }: Props) {
   return (
     <fieldset className="init-image" data-testid="gen-init">
       <legend>Init image</legend>
@@ -38,6 +43,13 @@ export function InitImageField({ form, onStrength, onClear }: Props) {
               Clear
             </button>
           </div>
+          <MaskField
+            initImageId={form.init_image_id}
+            maskImageId={form.mask_image_id}
+            suggestFullStrength={suggestFullStrength(form)}
+            onChange={onMask}
+            onFullStrength={() => onStrength(STRENGTH.max)}
+          />
         </div>
       ) : (
         <p className="muted small" data-testid="gen-init-none">

@@ -1,7 +1,8 @@
 // The Generate form's save/restore round trip, recalling an image's parameters, and the enqueue request it builds.
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_FORM, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, snapStrength, storeForm, toParams, vaesFor, withModelDefaults, STATE_KEY,
+  DEFAULT_FORM, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, snapStrength, storeForm, suggestFullStrength, toParams, vaesFor,
+  withModelDefaults, STATE_KEY,
 } from './formState';
 import type { Model } from '../api/types';
 import { generationParams } from '../gallery/metadata';
@@ -91,6 +92,44 @@ describe('form state', () => {
     expect(recalled).toEqual(form);
     expect(generationParams({ Software: 'atelier' })).toBeNull();
     expect(generationParams(null)).toBeNull();
+  });
+});
+
+describe('inpainting mask', () => {
+  it('round-trips the mask with its init image, and drops a mask without one', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', mask_image_id: 'm1', strength: 1 };
+    expect(restoreForm(JSON.parse(JSON.stringify(storeForm({}, form))))).toEqual(form);
+    expect(DEFAULT_FORM.mask_image_id).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { mask_image_id: 'm1' } }).mask_image_id).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { init_image_id: 42, mask_image_id: 'm1' } }).mask_image_id).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { init_image_id: 'i1', mask_image_id: 7 } }).mask_image_id).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { init_image_id: 'i1', mask_image_id: 'x'.repeat(65) } }).mask_image_id).toBe('');
+    expect(restoreForm({ [STATE_KEY]: { init_image_id: 'i1' } }).mask_image_id).toBe('');
+  });
+
+  it('sends the mask only together with its init image', () => {
+    expect(toParams({ ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', mask_image_id: 'm1', strength: 1 })).toMatchObject({
+      init_image_id: 'i1', mask_image_id: 'm1', strength: 1,
+    });
+    const img2img = toParams({ ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1' });
+    expect('mask_image_id' in img2img).toBe(false);
+    const orphan = toParams({ ...DEFAULT_FORM, model: 'tiny', mask_image_id: 'm1' });
+    expect('mask_image_id' in orphan).toBe(false);
+    expect('init_image_id' in orphan).toBe(false);
+  });
+
+  it('keeps the init image and mask when recalling an image’s parameters', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', mask_image_id: 'm1' };
+    const { form: recalled } = recallParams(form, { model: 'tiny', init_image_id: 'i-old', mask_image_id: 'm-old' }, ['tiny']);
+    expect([recalled.init_image_id, recalled.mask_image_id]).toEqual(['i1', 'm1']);
+  });
+
+  it('suggests strength 1 only with a mask and a lower strength', () => {
+    const masked = { init_image_id: 'i1', mask_image_id: 'm1', strength: 0.75 };
+    expect(suggestFullStrength(masked)).toBe(true);
+    expect(suggestFullStrength({ ...masked, strength: 1 })).toBe(false);
+    expect(suggestFullStrength({ ...masked, mask_image_id: '' })).toBe(false);
+    expect(suggestFullStrength({ ...masked, init_image_id: '' })).toBe(false);
   });
 });
 

@@ -7,7 +7,7 @@ import type { UiState } from '../api/uiState';
 export const STATE_KEY = 'generate';
 
 /** The request's plain fields, edited as they are sent. */
-type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'strength' | 'vae' | 'loras'>;
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'strength' | 'vae' | 'loras'>;
 
 export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
@@ -16,6 +16,8 @@ export interface GenerateForm extends PlainParams {
   board_id: string;
   /** '' is none (text to image). */
   init_image_id: string;
+  /** '' is none; used only with an init image (white: repainted, black: kept). */
+  mask_image_id: string;
   /** Used only with an init image. */
   strength: number;
   /** '' is the model's own VAE. */
@@ -44,6 +46,7 @@ export const DEFAULT_FORM: GenerateForm = {
   num_images: 1,
   board_id: '',
   init_image_id: '',
+  mask_image_id: '',
   strength: STRENGTH.default,
   vae: '',
   loras: [],
@@ -93,6 +96,7 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
   if (!saved || typeof saved !== 'object') return { ...DEFAULT_FORM };
   const s = saved as Record<string, unknown>;
   const cfg = typeof s.cfg_scale === 'number' && s.cfg_scale >= 0 && s.cfg_scale <= 30 ? s.cfg_scale : DEFAULT_FORM.cfg_scale;
+  const init = str(s.init_image_id, '', 64);
   return {
     model: str(s.model, DEFAULT_FORM.model, 200),
     prompt: str(s.prompt, ''),
@@ -106,7 +110,9 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     seed: int(s.seed, 0, 2 ** 32 - 1, 0),
     num_images: int(s.num_images, 1, 8, 1),
     board_id: str(s.board_id, '', 64),
-    init_image_id: str(s.init_image_id, '', 64),
+    init_image_id: init,
+    // A mask means something only over its init image.
+    mask_image_id: init ? str(s.mask_image_id, '', 64) : '',
     strength: snapStrength(s.strength),
     vae: str(s.vae, '', 200),
     loras: cleanLoras(s.loras),
@@ -129,8 +135,8 @@ export interface Recalled {
  * steps, CFG, sampler, the seed (fixed), the model when it is one of `models`, the VAE when it
  * is one of `vaes` (the installed VAEs that fit) and the LoRAs that are among `loras` (likewise).
  * A missing or malformed field keeps the form's value, except the VAE and LoRAs: the image's when
- * they can be used, else the model's own VAE ('') and no LoRAs. The init image, board and image
- * count stay as they are.
+ * they can be used, else the model's own VAE ('') and no LoRAs. The init image, its mask, the
+ * board and image count stay as they are.
  */
 export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = [], loras: string[] = []): Recalled {
   const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
@@ -172,9 +178,14 @@ export function effectiveSteps(form: Pick<GenerateForm, 'steps' | 'strength'>): 
   return Math.max(1, Math.floor(form.steps * form.strength));
 }
 
+/** Whether to suggest strength 1: with a mask, the masked region is usually repainted from scratch. */
+export function suggestFullStrength(form: Pick<GenerateForm, 'init_image_id' | 'mask_image_id' | 'strength'>): boolean {
+  return form.init_image_id !== '' && form.mask_image_id !== '' && form.strength < STRENGTH.max;
+}
+
 /**
  * The enqueue request for the form (the init image and strength only when an init image is set,
- * the VAE and LoRAs only when chosen).
+ * its mask only with it, the VAE and LoRAs only when chosen).
  */
 export function toParams(form: GenerateForm): GenerationParams {
   const params: GenerationParams = {
@@ -193,6 +204,7 @@ export function toParams(form: GenerateForm): GenerationParams {
   if (form.init_image_id) {
     params.init_image_id = form.init_image_id;
     params.strength = form.strength;
+    if (form.mask_image_id) params.mask_image_id = form.mask_image_id;
   }
   if (form.vae) params.vae = form.vae;
   if (form.loras.length) params.loras = form.loras.map(({ name, weight }) => ({ name, weight }));

@@ -24,7 +24,7 @@ afterEach(() => vi.unstubAllGlobals());
 describe('ModelDetails', () => {
   it('edits the default settings of a main model', () => {
     render(<ModelDetails model={model('main', 'tiny')} canEdit onSaved={vi.fn()} onDeleted={vi.fn()} />);
-    expect(screen.getByTestId('model-type').textContent).toBe('main');
+    expect(screen.getByTestId('model-type').textContent).toBe('Main');
     expect(screen.getByTestId('model-defaults')).toBeTruthy();
     expect((screen.getByTestId('model-default-steps') as HTMLInputElement).value).toBe('4');
   });

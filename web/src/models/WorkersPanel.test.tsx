@@ -1,6 +1,7 @@
-// The admins' workers table: model names from locations, sizes in MiB, online state and the running job.
+// The admins' workers table: model names from locations, sizes in MiB, online state and the
+// running job; forgetting a worker that stopped reporting.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { render, screen, within } from '@testing-library/react';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { WorkersPanel } from './WorkersPanel';
 import { EventBus } from '../events/bus';
 import type { Model, Worker } from '../api/types';
@@ -42,5 +43,53 @@ describe('WorkersPanel', () => {
     render(<WorkersPanel bus={new EventBus()} models={[]} />);
     expect((await screen.findByTestId('workers-error')).textContent).toContain('admin rights required');
     expect(screen.queryByTestId('workers-table')).toBeNull();
+  });
+
+  it('offers Forget only for offline workers, deletes the worker and refreshes the list', async () => {
+    const offline: Worker = { ...worker, name: 'dead host', online: false, running_item_id: null };
+    let listed = [worker, offline];
+    const calls: string[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init?: RequestInit) => {
+        const method = init?.method ?? 'GET';
+        calls.push(`${method} ${url}`);
+        if (method === 'DELETE') {
+          listed = listed.filter((w) => w.name !== 'dead host');
+          return new Response(null, { status: 204 });
+        }
+        return new Response(JSON.stringify(listed), { status: 200 });
+      }),
+    );
+    render(<WorkersPanel bus={new EventBus()} models={[]} />);
+    await screen.findByTestId('worker-forget-dead host');
+    expect(screen.queryByTestId('worker-forget-host-1')).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'Forget worker dead host' }));
+    await waitFor(() => expect(screen.getAllByTestId('worker-row')).toHaveLength(1));
+    expect(calls).toContain('DELETE /api/v1/workers/dead%20host');
+    expect(calls.at(-1)).toBe('GET /api/v1/workers');
+    expect(screen.queryByTestId('workers-error')).toBeNull();
+  });
+
+  it('shows the server refusal of Forget in the banner, across refreshes, until dismissed', async () => {
+    const offline: Worker = { ...worker, name: 'host-2', online: false, running_item_id: null };
+    const refusal = { error: { code: 'worker_online', message: 'worker "host-2" is still reporting; stop it first' } };
+    const fetch = vi.fn(async (_url: string, init?: RequestInit) =>
+      init?.method === 'DELETE'
+        ? new Response(JSON.stringify(refusal), { status: 409 })
+        : new Response(JSON.stringify([worker, offline]), { status: 200 }),
+    );
+    vi.stubGlobal('fetch', fetch);
+    const bus = new EventBus();
+    render(<WorkersPanel bus={bus} models={[]} />);
+    fireEvent.click(await screen.findByTestId('worker-forget-host-2'));
+    const banner = await screen.findByTestId('workers-error');
+    expect(banner.textContent).toContain('worker "host-2" is still reporting; stop it first');
+    // The list was read again after the refusal, and the message stays.
+    await waitFor(() => expect(fetch.mock.calls.filter(([, init]) => !init?.method || init.method === 'GET').length).toBeGreaterThanOrEqual(2));
+    expect(screen.getByTestId('workers-error').textContent).toContain('still reporting');
+    expect(screen.getAllByTestId('worker-row')).toHaveLength(2);
+    fireEvent.click(screen.getByRole('button', { name: 'Dismiss message' }));
+    expect(screen.queryByTestId('workers-error')).toBeNull();
   });
 });

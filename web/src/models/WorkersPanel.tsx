@@ -1,7 +1,8 @@
 // Admins: the generation workers, each with its device, online state, loaded models (sizes in
-// MiB), memory budget and the job it is running. Refreshed on queue events and every few seconds.
+// MiB), memory budget and the job it is running, and "Forget" for one that stopped reporting.
+// Refreshed on queue events and every few seconds.
 import { useCallback, useState } from 'react';
-import { listWorkers } from '../api/workers';
+import { forgetWorker, listWorkers } from '../api/workers';
 import { errorMessage } from '../api/client';
 import type { Model, Worker } from '../api/types';
 import type { EventBus } from '../events/bus';
@@ -20,6 +21,10 @@ function modelLabel(location: string, models: Model[]): string {
 export function WorkersPanel({ bus, models }: { bus: EventBus; models: Model[] }) {
   const [workers, setWorkers] = useState<Worker[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  /** The last Forget's failure: kept across refreshes until dismissed or the next Forget. */
+  const [forgetError, setForgetError] = useState<string | null>(null);
+  /** The worker being forgotten. */
+  const [forgetting, setForgetting] = useState<string | null>(null);
 
   const refresh = useCallback(() => {
     listWorkers().then(
@@ -32,10 +37,22 @@ export function WorkersPanel({ bus, models }: { bus: EventBus; models: Model[] }
   }, []);
   useQueueRefresh(bus, refresh, REFRESH_MS);
 
+  // No confirmation, as model delete: a worker that comes back simply reports again.
+  const forget = (name: string) => {
+    setForgetError(null);
+    setForgetting(name);
+    forgetWorker(name)
+      .catch((e) => setForgetError(errorMessage(e)))
+      .finally(() => {
+        setForgetting(null);
+        refresh();
+      });
+  };
+
   return (
     <section className="card workers-panel" aria-labelledby="workers-title" data-testid="workers-panel">
       <h2 id="workers-title">Workers</h2>
-      <ErrorBanner message={error} testId="workers-error" />
+      <ErrorBanner message={forgetError ?? error} onDismiss={forgetError ? () => setForgetError(null) : undefined} testId="workers-error" />
       {workers !== null && workers.length === 0 && (
         <p className="muted" data-testid="workers-empty">
           No worker has reported yet.
@@ -52,6 +69,9 @@ export function WorkersPanel({ bus, models }: { bus: EventBus; models: Model[] }
                 <th scope="col">Loaded models</th>
                 <th scope="col">Budget</th>
                 <th scope="col">Running</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -83,6 +103,21 @@ export function WorkersPanel({ bus, models }: { bus: EventBus; models: Model[] }
                   </td>
                   <td data-testid="worker-running">
                     {worker.running_item_id ? <span className="mono small">job {worker.running_item_id.slice(0, 8)}</span> : <span className="muted">idle</span>}
+                  </td>
+                  <td>
+                    {!worker.online && (
+                      <button
+                        type="button"
+                        className="secondary small-button"
+                        onClick={() => forget(worker.name)}
+                        disabled={forgetting !== null}
+                        aria-label={`Forget worker ${worker.name}`}
+                        title="Remove this worker from the list; it stopped reporting"
+                        data-testid={`worker-forget-${worker.name}`}
+                      >
+                        Forget
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}

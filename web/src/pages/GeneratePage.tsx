@@ -1,5 +1,6 @@
 // Generate: the parameters form (restored from the server-side UI state, or filled from an image's
-// parameters) with the VAE and LoRAs, an optional init image (image to image), Invoke, and live progress.
+// parameters) with the VAE and LoRAs, an optional init image (image to image) and mask
+// (inpainting), Invoke, and live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
 import { listBoards } from '../api/boards';
@@ -23,10 +24,10 @@ import { useSession } from '../session';
 const SAVE_DELAY_MS = 500;
 
 /**
- * Whether an init image can still be used: false when it is gone (404) or not the caller's
- * (the server only takes the caller's own images). Other failures keep it; Invoke will say.
+ * Whether an init image or mask can still be used: false when it is gone (404) or not the
+ * caller's (the server only takes the caller's own images). Other failures keep it; Invoke will say.
  */
-async function initImageUsable(id: string, myId: string): Promise<boolean> {
+async function ownImageUsable(id: string, myId: string): Promise<boolean> {
   try {
     return (await getImage(id)).owner_id === myId;
   } catch (e) {
@@ -113,8 +114,13 @@ export function GeneratePage() {
       if (restored.board_id && !own.some((b) => b.id === restored.board_id)) restored.board_id = '';
       const savedInit = restored.init_image_id;
       const initId = chosenInit ?? savedInit;
-      const initKept = initId !== '' && (await initImageUsable(initId, session.user.id));
+      const initKept = initId !== '' && (await ownImageUsable(initId, session.user.id));
       restored.init_image_id = initKept ? initId : '';
+      // The saved mask goes with the saved init image only (not with one newly chosen in the viewer).
+      const savedMask = restored.mask_image_id;
+      const maskId = initKept && initId === savedInit ? savedMask : '';
+      const maskKept = maskId !== '' && (await ownImageUsable(maskId, session.user.id));
+      restored.mask_image_id = maskKept ? maskId : '';
       if (!live) return;
       clearSearch();
       savedState.current = state;
@@ -126,9 +132,10 @@ export function GeneratePage() {
       track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
       setLoaded(true);
       if (initId && !initKept) notices.push('The init image is no longer available, so it was cleared.');
+      else if (maskId && !maskKept) notices.push('The mask is no longer available, so it was cleared.');
       if (notices.length) setInfo(notices.join(' '));
       // Keep the saved state in step with what the form now shows.
-      const changed = restored.init_image_id !== savedInit || restored.vae !== savedVae || restored.loras.length !== savedLoras.length;
+      const changed = restored.init_image_id !== savedInit || restored.mask_image_id !== savedMask || restored.vae !== savedVae || restored.loras.length !== savedLoras.length;
       if (recalled || changed) void persist(restored).catch(() => undefined);
     };
     load().catch((e) => live && setError(errorMessage(e)));
@@ -273,7 +280,12 @@ export function GeneratePage() {
             />
           </label>
         </fieldset>
-        <InitImageField form={form} onStrength={(strength) => update({ strength })} onClear={() => update({ init_image_id: '' })} />
+        <InitImageField
+          form={form}
+          onStrength={(strength) => update({ strength })}
+          onClear={() => update({ init_image_id: '', mask_image_id: '' })}
+          onMask={(mask_image_id) => update({ mask_image_id })}
+        />
         <label>
           Destination board
           <select value={form.board_id} onChange={(e) => update({ board_id: e.target.value })} data-testid="gen-board">

@@ -32,9 +32,9 @@ export function formatLoras(loras: unknown): string {
     .join(', ');
 }
 
-const MODEL_TYPES: Record<string, string> = { main: 'main', vae: 'VAE', lora: 'LoRA' };
+const MODEL_TYPES: Record<string, string> = { main: 'Main', vae: 'VAE', lora: 'LoRA' };
 
-/** A catalogue model's type as people write it ("LoRA", not "lora"). */
+/** A catalogue model's type as people write it ("Main", "LoRA", not "main", "lora"). */
 export function formatModelType(type: string): string {
   return MODEL_TYPES[type] ?? type;
 }
