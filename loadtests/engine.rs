@@ -7,15 +7,21 @@
 //! bench_engine run DIR [--device cuda|cpu] [--size 512] [--steps 30] [--batches 1,4]
 //!                      [--repeat 3] [--sampler euler]
 //! bench_engine load DIR --access map|read [--device cpu] [--kind f32|f16]
+//! bench_engine write-sd15-lora FILE [--rank 32]    # a random LoRA for it (every layer)
+//! bench_engine lora DIR FILE [--device cpu] [--size 256] [--steps 4] [--repeat 3]
 //! ```
 //!
 //! `load` loads the three weight files of a diffusers folder and prints the time and the
 //! process's memory (`VmHWM`, `RssAnon`, `RssFile` from `/proc/self/status`); run it once per
 //! access, each in a fresh process, to compare memory-mapping with positioned reads.
+//!
+//! `lora` times applying the LoRA to the loaded model and restoring it (what every request with
+//! a LoRA pays), and whole generations without and with it, side by side.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use atelier::diffusion::lora::Lora;
 use atelier::diffusion::pipeline::Pipeline;
 use atelier::diffusion::weights::{Access, Weights};
 use atelier::queue::model::GenerationParams;
@@ -32,6 +38,25 @@ struct Args {
 enum Command {
     /// Writes a random-weight SD 1.5 (diffusers layout) into DIR.
     WriteSd15 { dir: PathBuf },
+    /// Writes a random LoRA for the SD 1.5 of `write-sd15`.
+    WriteSd15Lora {
+        file: PathBuf,
+        #[arg(long, default_value_t = 32)]
+        rank: i64,
+    },
+    /// Times applying and restoring a LoRA, and generations without and with it.
+    Lora {
+        dir: PathBuf,
+        file: PathBuf,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        #[arg(long, default_value_t = 256)]
+        size: u32,
+        #[arg(long, default_value_t = 4)]
+        steps: u32,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
     /// Loads the weights in DIR and reports time and memory.
     Load {
         dir: PathBuf,
@@ -73,6 +98,18 @@ fn main() -> anyhow::Result<()> {
             atelier::diffusion::full_size::write_sd15(&dir, 7)?;
             println!("wrote a random-weight SD 1.5 to {}", dir.display());
         }
+        Command::WriteSd15Lora { file, rank } => {
+            atelier::diffusion::full_size::write_sd15_lora(&file, rank, 11)?;
+            println!("wrote a rank-{rank} LoRA to {}", file.display());
+        }
+        Command::Lora {
+            dir,
+            file,
+            device,
+            size,
+            steps,
+            repeat,
+        } => lora(&dir, &file, &device, size, steps, repeat)?,
         Command::Load {
             dir,
             access,
@@ -106,6 +143,92 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// Seconds `run` takes.
+fn timed(run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    run()?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The median of `repeat` timings of `run`, after one warm-up.
+fn median(repeat: usize, mut run: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    run()?;
+    let mut times = Vec::new();
+    for _ in 0..repeat {
+        let started = Instant::now();
+        run()?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+fn lora(
+    dir: &Path,
+    file: &Path,
+    device: &str,
+    size: u32,
+    steps: u32,
+    repeat: usize,
+) -> anyhow::Result<()> {
+    let device = atelier::diffusion::device::select(device)?;
+    let kind = if device.is_cuda() {
+        Kind::Half
+    } else {
+        Kind::Float
+    };
+    let pipeline = Pipeline::load(dir, device, kind)?;
+    let lora = Lora::load(file, device, kind)?;
+    let mut params: GenerationParams = serde_json::from_value(serde_json::json!({
+        "model": dir.display().to_string(), "prompt": "a lighthouse", "width": size,
+        "height": size, "steps": steps, "sampler": "euler", "seed": 1,
+    }))?;
+    params.validate()?;
+    let sync = || {
+        if let Device::Cuda(index) = device {
+            tch::Cuda::synchronize(index as i64);
+        }
+    };
+    let generate = |with: bool| -> anyhow::Result<()> {
+        let adapters = if with { vec![(&lora, 0.8)] } else { Vec::new() };
+        let _patched = pipeline.apply(&adapters)?;
+        let mut run = pipeline.start(&params, None, None, None)?;
+        while !pipeline.done(&run) {
+            pipeline.step(&mut run);
+        }
+        pipeline.decode(&run, None);
+        Ok(())
+    };
+    let apply = median(repeat, || {
+        drop(pipeline.apply(&[(&lora, 0.8)])?);
+        sync();
+        Ok(())
+    })?;
+    // Alternating, so that a drift of the machine's speed falls on both.
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    generate(true)?;
+    generate(false)?;
+    for _ in 0..repeat {
+        with.push(timed(|| generate(true))?);
+        without.push(timed(|| generate(false))?);
+    }
+    let middle = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let (without, with) = (middle(without), middle(with));
+    println!(
+        "{}",
+        serde_json::json!({
+            "device": format!("{device:?}"), "lora_layers": lora.layers().len(),
+            "lora_gib": lora.bytes() as f64 / f64::from(1u32 << 30), "size": size, "steps": steps,
+            "apply_and_restore_s": apply, "generate_without_s": without, "generate_with_s": with,
+            "ratio_with_over_without": with / without,
+        })
+    );
     Ok(())
 }
 

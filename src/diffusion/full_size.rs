@@ -78,6 +78,55 @@ fn random(shapes: &[(String, Vec<i64>)]) -> Vec<(String, Tensor)> {
         .collect()
 }
 
+/// Writes a random LoRA of `rank` for the SD 1.5 that [`write_sd15`] writes, in kohya's
+/// naming: every attention projection, feed-forward and transformer in/out projection of the
+/// UNet and every attention and MLP projection of the text encoder (the layers a full
+/// kohya-trained LoRA adapts), for `bench_engine lora`.
+pub fn write_sd15_lora(path: &Path, rank: i64, seed: i64) -> std::io::Result<()> {
+    super::sampler::with_seed(seed, || {
+        let (unet, _) = unet_and_vae_shapes();
+        let adapted = |name: &str| {
+            [
+                "to_q.weight",
+                "to_k.weight",
+                "to_v.weight",
+                "to_out.0.weight",
+                "ff.net.0.proj.weight",
+                "ff.net.2.weight",
+                "proj_in.weight",
+                "proj_out.weight",
+                "q_proj.weight",
+                "k_proj.weight",
+                "v_proj.weight",
+                "out_proj.weight",
+                "fc1.weight",
+                "fc2.weight",
+            ]
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
+        };
+        let clip = clip_shapes();
+        let layers = unet
+            .iter()
+            .map(|(n, s)| ("lora_unet_", n, s))
+            .chain(clip.iter().map(|(n, s)| ("lora_te_", n, s)))
+            .filter(|(_, name, _)| adapted(name));
+        let mut tensors = Vec::new();
+        for (prefix, name, shape) in layers {
+            let key = format!(
+                "{prefix}{}",
+                name.trim_end_matches(".weight").replace('.', "_")
+            );
+            let fan_in: i64 = shape[1..].iter().product();
+            let random = |dims: [i64; 2]| Tensor::randn(dims, (Kind::Float, Device::Cpu)) * 0.01;
+            tensors.push((format!("{key}.lora_down.weight"), random([rank, fan_in])));
+            tensors.push((format!("{key}.lora_up.weight"), random([shape[0], rank])));
+            tensors.push((format!("{key}.alpha"), Tensor::from(rank as f32)));
+        }
+        write_tensors(path, tensors)
+    })
+}
+
 /// Writes a random-weight SD 1.5 into `dir` (about 4.3 GB of f32), seeded with `seed`.
 pub fn write_sd15(dir: &Path, seed: i64) -> std::io::Result<()> {
     super::sampler::with_seed(seed, || write_seeded(dir))
