@@ -42,6 +42,10 @@ for batch in 1 4; do
   measure "diffusers-b$batch" python3 loadtests/gpu/bench_diffusers.py \
     --vocab src/diffusion/bpe_simple_vocab_16e6.txt.gz --batches "$batch"
 done
+# What a LoRA costs a request on the GPU (a random rank-32 LoRA over every layer; fp16).
+.gpu/bench_engine write-sd15-lora /tmp/sd15-lora.safetensors >> "$OUT/write.log" 2>&1
+measure atelier-lora .gpu/bench_engine lora /tmp/sd15 /tmp/sd15-lora.safetensors --device cuda \
+  --size 512 --steps 30 --repeat 3
 measure diffusers-compile python3 loadtests/gpu/bench_diffusers.py \
   --vocab src/diffusion/bpe_simple_vocab_16e6.txt.gz --batches 1,4 --compile
 cat "$OUT/results.jsonl"
