@@ -101,15 +101,36 @@ pub const FIXTURE_MODEL: &str = "sd15";
 
 /// Registers `FIXTURE_MODEL` (a record only: no engine reads its file in these tests).
 async fn install_fixture_model(dbname: &str) {
-    superuser_client(dbname)
-        .await
-        .execute(
-            "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
-             values ($1, $2, 'sd-1', 'main', 'single_file', 'test fixture', '/nonexistent/sd15.safetensors', 0, 'fixture')",
-            &[&Uuid::now_v7(), &FIXTURE_MODEL],
-        )
-        .await
-        .unwrap();
+    let db = superuser_client(dbname).await;
+    register_model(
+        &db,
+        FIXTURE_MODEL,
+        "sd-1",
+        "main",
+        "/nonexistent/sd15.safetensors",
+    )
+    .await;
+}
+
+/// Registers a catalogue entry directly, as an admin could in psql (the probe is bypassed: the
+/// tiny models' widths belong to no family, and records without files suffice for validation
+/// tests). `kind` is `main`, `vae` or `lora`. Returns its id.
+pub async fn register_model(
+    db: &tokio_postgres::Client,
+    name: &str,
+    base: &str,
+    kind: &str,
+    location: &str,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    db.execute(
+        "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
+         values ($1, $2, $3, $4, 'single_file', 'test', $5, 0, $2)",
+        &[&id, &name, &base, &kind, &location],
+    )
+    .await
+    .unwrap();
+    id
 }
 
 /// A safetensors file whose header says "SD checkpoint with `width`-wide cross-attention"
@@ -296,14 +317,19 @@ impl TestApp {
         self.login_ok(&email, PASSWORD).await
     }
 
-    /// GET /queue/items/{id} as `user`.
-    pub async fn queue_item(&self, user: &TestUser, id: impl std::fmt::Display) -> Value {
-        let path = format!("/api/v1/queue/items/{id}");
-        self.get(&path, Some(&user.token))
+    /// GET `path` as `user`, as JSON.
+    pub async fn get_json(&self, path: &str, user: &TestUser) -> Value {
+        self.get(path, Some(&user.token))
             .await
             .json()
             .await
             .unwrap()
+    }
+
+    /// GET /queue/items/{id} as `user`.
+    pub async fn queue_item(&self, user: &TestUser, id: impl std::fmt::Display) -> Value {
+        self.get_json(&format!("/api/v1/queue/items/{id}"), user)
+            .await
     }
 
     /// POST /queue/items, which must be refused as invalid with a message containing `part`.

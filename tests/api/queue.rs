@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, assert_error};
+use crate::helpers::{TestApp, TestUser, assert_error, register_model};
 
 async fn enqueue(app: &TestApp, user: &TestUser, prompt: &str) -> String {
     let body = json!({"model": "sd15", "prompt": prompt, "steps": 20});
@@ -281,13 +281,8 @@ async fn a_job_may_name_an_installed_vae_that_fits_its_model() {
         ("sd2-vae", "sd-2", "vae"),
         ("sd1-vae", "sd-1", "vae"),
     ] {
-        db.execute(
-            "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
-             values (gen_random_uuid(), $1, $2, $3, 'single_file', 'test', '/nonexistent/' || $1, 0, $1)",
-            &[&name, &base, &kind],
-        )
-        .await
-        .unwrap();
+        let location = format!("/nonexistent/{name}");
+        register_model(&db, name, base, kind, &location).await;
     }
     for vae in ["mse", "sd1-vae", ""] {
         let body = json!({"model": "sd15", "prompt": "x", "vae": vae});
@@ -320,15 +315,8 @@ async fn a_job_may_use_installed_loras_of_its_models_family() {
         ("sd2-style", "sd-2", "lora"),
         ("mse", "any", "vae"),
     ] {
-        let id = uuid::Uuid::now_v7();
-        db.execute(
-            "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
-             values ($1, $2, $3, $4, 'single_file', 'test', '/nonexistent/' || $2, 0, $2)",
-            &[&id, &name, &base, &kind],
-        )
-        .await
-        .unwrap();
-        ids.insert(name, id);
+        let location = format!("/nonexistent/{name}");
+        ids.insert(name, register_model(&db, name, base, kind, &location).await);
     }
     let loras = json!([{"name": "detail", "weight": 0.7}, {"name": "style"}]);
     let body = json!({"model": "sd15", "prompt": "x", "loras": loras, "vae": "mse"});

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, assert_error, superuser_client};
+use crate::helpers::{TestApp, TestUser, assert_error, register_model, superuser_client};
 use crate::test_engine::{TestEngine, expected_images};
 
 /// Worker settings that make tests quick: short polls and leases.
@@ -434,13 +434,7 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     let db = superuser_client(&app.dbname).await;
     // The tiny model's 128-wide cross-attention belongs to no family the probe accepts, so it
     // is registered directly, as an admin could in psql.
-    db.execute(
-        "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
-         values ($1, 'tiny', 'sd-1', 'main', 'diffusers', 'test', $2, 0, 'tiny')",
-        &[&Uuid::now_v7(), &model.path().to_str().unwrap()],
-    )
-    .await
-    .unwrap();
+    register_model(&db, "tiny", "sd-1", "main", model.path().to_str().unwrap()).await;
     let engine = Arc::new(atelier::diffusion::engine::TchEngine::new(
         tch::Device::Cpu,
         1 << 30,
@@ -477,12 +471,7 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     // (The worker reports right after each unit, so poll briefly past the completion.)
     let deadline = Instant::now() + Duration::from_secs(10);
     let cpu = loop {
-        let workers: Value = app
-            .get("/api/v1/workers", Some(&admin.token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let workers = app.get_json("/api/v1/workers", &admin).await;
         let cpu = workers
             .as_array()
             .unwrap()
@@ -576,13 +565,14 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
 
     // A job naming an installed VAE runs with it: here the model's own VAE folder, registered
     // as a VAE, so the first job's pixels come back.
-    db.execute(
-        "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
-         values ($1, 'tiny-vae', 'any', 'vae', 'diffusers', 'test', $2, 0, 'tiny-vae')",
-        &[&Uuid::now_v7(), &model.path().join("vae").to_str().unwrap()],
+    register_model(
+        &db,
+        "tiny-vae",
+        "any",
+        "vae",
+        model.path().join("vae").to_str().unwrap(),
     )
-    .await
-    .unwrap();
+    .await;
     let body = json!({"model": "tiny", "prompt": "a lighthouse at dusk", "width": 64,
                       "height": 64, "steps": 4, "sampler": "dpmpp_2m_karras", "seed": 5,
                       "vae": "tiny-vae"});
@@ -600,13 +590,7 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
     // A LoRA changes the images; at strength 0 it changes nothing.
     let lora = model.path().join("lora.safetensors");
     atelier::diffusion::tiny::write_lora(&lora, atelier::diffusion::tiny::Width::Tiny).unwrap();
-    db.execute(
-        "insert into models (id, name, base, type, format, source, location, size_bytes, hash)
-         values ($1, 'tiny-lora', 'sd-1', 'lora', 'single_file', 'test', $2, 0, 'tiny-lora')",
-        &[&Uuid::now_v7(), &lora.to_str().unwrap()],
-    )
-    .await
-    .unwrap();
+    register_model(&db, "tiny-lora", "sd-1", "lora", lora.to_str().unwrap()).await;
     let mut adapted = Vec::new();
     for weight in [1.0, 0.0] {
         let body = json!({"model": "tiny", "prompt": "a lighthouse at dusk", "width": 64,
@@ -690,12 +674,7 @@ async fn admins_forget_dead_workers_and_reports_prune_long_dead_ones() {
         .unwrap();
     }
     let names = || async {
-        let workers: Value = app
-            .get("/api/v1/workers", Some(&admin.token))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let workers = app.get_json("/api/v1/workers", &admin).await;
         let mut names: Vec<String> = workers
             .as_array()
             .unwrap()
