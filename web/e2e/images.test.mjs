@@ -8,7 +8,7 @@ import { launchBrowser, screenshot } from './browser.mjs';
 import { Api } from './api.mjs';
 import { solidPng } from './png.mjs';
 import { addUser, createAdmin, installTinyModel } from './fixtures.mjs';
-import { ADMIN, JOE, fillGenerate, go, invoke, recordSocket, signIn } from './ui.mjs';
+import { ADMIN, JOE, fillGenerate, go, invoke, recordSocket, savedForm, signIn } from './ui.mjs';
 
 let server;
 let browser;
@@ -157,7 +157,7 @@ test('the init image and strength survive a reload, and a deleted one is dropped
   await page.getByTestId('generate-info').filter({ hasText: 'no longer available' }).waitFor();
   assert.equal(await page.getByTestId('gen-prompt').inputValue(), 'a tiny red barn');
   await screenshot(page, '26-generate-init-dropped');
-  await Api.until(async () => !(await joeApi.call('GET', '/ui/state')).state.generate.init_image_id, { what: 'the cleared init image to be saved' });
+  await Api.until(async () => !(await savedForm(joeApi)).init_image_id, { what: 'the cleared init image to be saved' });
 });
 
 test('admins see the workers panel with the CPU worker and its loaded model; users do not', async () => {
@@ -214,7 +214,6 @@ test('a phone-sized viewport (390x844): Gallery and Generate fit without sideway
 test('use these parameters: the viewer fills Generate with an image’s original parameters', async () => {
   const { page } = joe;
   const form = page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]'));
-  const saved = async () => (await joeApi.call('GET', '/ui/state')).state.generate;
   await go(page, 'generate');
   await fillGenerate(page, { prompt: 'a recalled lighthouse', negative: 'fog', steps: 3, size: 64, seed: 4321 });
   await page.getByTestId('gen-cfg').fill('6.5');
@@ -227,7 +226,7 @@ test('use these parameters: the viewer fills Generate with an image’s original
   await page.getByTestId('gen-cfg').fill('9');
   await page.getByTestId('gen-sampler').selectOption('euler_a');
   await page.getByTestId('gen-seed-random').check();
-  await Api.until(async () => (await saved()).seedMode === 'random' && (await saved()).cfg_scale === 9, { what: 'the changed form to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).seedMode === 'random' && (await savedForm(joeApi)).cfg_scale === 9, { what: 'the changed form to be saved' });
 
   await go(page, 'gallery');
   await board(page, 'uncategorized').getByRole('button').first().click();
@@ -261,7 +260,7 @@ test('use these parameters: the viewer fills Generate with an image’s original
   // The recalled form is saved as the server-side UI state, as any change is.
   await Api.until(
     async () => {
-      const s = await saved();
+      const s = await savedForm(joeApi);
       return s.prompt === 'a recalled lighthouse' && s.seedMode === 'fixed' && s.seed === 4321 && s.sampler === 'ddim' && s.cfg_scale === 6.5;
     },
     { what: 'the recalled form to be saved' },

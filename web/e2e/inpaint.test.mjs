@@ -10,7 +10,7 @@ import { launchBrowser, screenshot } from './browser.mjs';
 import { Api } from './api.mjs';
 import { decodePng } from './png.mjs';
 import { addUser, createAdmin, installTinyModel } from './fixtures.mjs';
-import { JANE, JOE, fillGenerate, go, invoke, signIn } from './ui.mjs';
+import { JANE, JOE, fillGenerate, generateReady, go, invoke, invokeAndWait, savedForm, signIn } from './ui.mjs';
 
 let server;
 let browser;
@@ -38,18 +38,6 @@ after(async () => {
   await server?.stop();
 });
 
-const ready = (page) => page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
-const saved = async () => (await joeApi.call('GET', '/ui/state')).state.generate;
-
-/** Invokes and waits for the job; returns its id, the request body sent and its first image's id. */
-async function invokeAndWait(page) {
-  const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
-  const job = await invoke(page);
-  const body = (await enqueued).postDataJSON();
-  await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
-  const [image] = (await joeApi.call('GET', `/queue/items/${job}`)).result_image_ids;
-  return { job, body, image };
-}
 
 /** An image's decoded pixels, by id. */
 async function pixels(id) {
@@ -76,9 +64,9 @@ let inpainted; // { job, body, image } of the inpainting job
 test('Joe paints the right half of his image in the mask editor and only that part is repainted', async () => {
   const { page } = joe;
   await go(page, 'generate');
-  await ready(page);
+  await generateReady(page);
   await fillGenerate(page, { prompt: 'a tiny red barn', steps: 4, size: 64, seed: 7 });
-  source = (await invokeAndWait(page)).image;
+  source = (await invokeAndWait(page, joeApi)).image;
 
   await go(page, 'gallery');
   await page.getByTestId('board-uncategorized').getByRole('button').first().click();
@@ -125,7 +113,7 @@ test('Joe paints the right half of his image in the mask editor and only that pa
   await page.getByTestId('gen-seed').fill('8');
   await screenshot(page, '52-generate-mask');
 
-  inpainted = await invokeAndWait(page);
+  inpainted = await invokeAndWait(page, joeApi);
   const { body, image } = inpainted;
   assert.equal(body.init_image_id, source);
   assert.equal(body.strength, 1);
@@ -182,10 +170,10 @@ test('the queue says the job had a mask, and the viewer lists it', async () => {
 test('the mask survives a reload, opens again for editing, is dropped once deleted, and goes with Remove mask or the init image', async () => {
   const { page } = joe;
   const id = inpainted.body.mask_image_id;
-  await Api.until(async () => (await saved()).mask_image_id === id, { what: 'the mask to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).mask_image_id === id, { what: 'the mask to be saved' });
   await go(page, 'generate');
   await page.reload();
-  await ready(page);
+  await generateReady(page);
   assert.match(await page.getByTestId('gen-mask-thumb').getAttribute('src'), new RegExp(id));
 
   // "Edit mask" paints the saved mask again: the right of the canvas, not the left.
@@ -207,7 +195,7 @@ test('the mask survives a reload, opens again for editing, is dropped once delet
   await page.getByTestId('gen-mask-clear').click();
   await page.getByTestId('gen-mask-thumb').waitFor({ state: 'detached' });
   assert.equal(await page.getByTestId('gen-mask-paint').innerText(), 'Paint a mask');
-  await Api.until(async () => (await saved()).mask_image_id === '', { what: 'the removed mask to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).mask_image_id === '', { what: 'the removed mask to be saved' });
 
   /** Paints a dot in the middle of a new mask and uses it; returns the mask's id. */
   const paintDot = async () => {
@@ -222,14 +210,14 @@ test('the mask survives a reload, opens again for editing, is dropped once delet
 
   // A saved mask that is gone by the next visit is dropped, with a word; the init image stays.
   const gone = await paintDot();
-  await Api.until(async () => (await saved()).mask_image_id === gone, { what: 'the new mask to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).mask_image_id === gone, { what: 'the new mask to be saved' });
   await joeApi.call('DELETE', `/images/${gone}`);
   await page.reload();
-  await ready(page);
+  await generateReady(page);
   await page.getByTestId('generate-info').filter({ hasText: 'The mask is no longer available' }).waitFor();
   await page.getByTestId('gen-init-thumb').waitFor();
   assert.equal(await page.getByTestId('gen-mask-thumb').count(), 0);
-  await Api.until(async () => (await saved()).mask_image_id === '', { what: 'the dropped mask to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).mask_image_id === '', { what: 'the dropped mask to be saved' });
 
   // Clear on the init image takes the mask with it.
   await paintDot();
@@ -237,7 +225,7 @@ test('the mask survives a reload, opens again for editing, is dropped once delet
   await page.getByTestId('gen-init-none').waitFor();
   await Api.until(
     async () => {
-      const s = await saved();
+      const s = await savedForm(joeApi);
       return s.init_image_id === '' && s.mask_image_id === '';
     },
     { what: 'the cleared init image and mask to be saved' },

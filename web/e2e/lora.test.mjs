@@ -11,7 +11,7 @@ import { launchBrowser, screenshot } from './browser.mjs';
 import { Api } from './api.mjs';
 import { pixelData } from './png.mjs';
 import { addUser, createAdmin, installModel, installTinyModel } from './fixtures.mjs';
-import { JOE, fillGenerate, go, invoke, signIn } from './ui.mjs';
+import { JOE, fillGenerate, generateReady, go, invokeAndWait, savedForm, signIn } from './ui.mjs';
 
 let server;
 let browser;
@@ -40,8 +40,6 @@ after(async () => {
   await server?.stop();
 });
 
-const ready = (page) => page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
-const saved = async () => (await joeApi.call('GET', '/ui/state')).state.generate;
 const focused = (locator) => locator.evaluate((element) => element === document.activeElement);
 const weight = (page) => page.getByTestId('gen-lora-weight-tiny-lora');
 
@@ -50,15 +48,6 @@ async function result(job) {
   const [id] = (await joeApi.call('GET', `/queue/items/${job}`)).result_image_ids;
   const image = await joeApi.call('GET', `/images/${id}`);
   return { id, metadata: image.metadata, pixels: pixelData(await joeApi.bytes(image.image_url)) };
-}
-
-/** Invokes and waits for the job; returns its id and the request body sent. */
-async function invokeAndWait(page) {
-  const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
-  const job = await invoke(page);
-  const body = (await enqueued).postDataJSON();
-  await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
-  return { job, body };
 }
 
 let withLora; // the job and image made with tiny-lora at 0.8
@@ -78,7 +67,7 @@ test('the Models page lists the LoRA as an SD-1 LoRA, without default settings',
 test('Joe adds the LoRA from the keyboard at weight 0.8, the job sends it and the image records it', async () => {
   const { page } = joe;
   await go(page, 'generate');
-  await ready(page);
+  await generateReady(page);
   assert.equal(await page.getByTestId('gen-lora').count(), 0, 'a LoRA is chosen by default');
   const add = page.getByTestId('gen-lora-add');
   const labels = (await add.locator('option').allInnerTexts()).map((t) => t.trim());
@@ -97,7 +86,7 @@ test('Joe adds the LoRA from the keyboard at weight 0.8, the job sends it and th
   await fillGenerate(page, { prompt: 'a tiny green boat', steps: 2, size: 64, seed: 11 });
   await screenshot(page, '41-generate-lora');
 
-  const { job, body } = await invokeAndWait(page);
+  const { job, body } = await invokeAndWait(page, joeApi);
   assert.deepEqual(body.loras, CHOSEN);
   withLora = { job, ...(await result(job)) };
   assert.deepEqual(withLora.metadata?.atelier?.loras, CHOSEN, JSON.stringify(withLora.metadata));
@@ -126,10 +115,10 @@ test('the image viewer shows the LoRA line', async () => {
 
 test('the LoRA choice survives a reload', async () => {
   const { page } = joe;
-  await Api.until(async () => JSON.stringify((await saved()).loras) === JSON.stringify(CHOSEN), { what: 'the LoRA choice to be saved' });
+  await Api.until(async () => JSON.stringify((await savedForm(joeApi)).loras) === JSON.stringify(CHOSEN), { what: 'the LoRA choice to be saved' });
   await go(page, 'generate');
   await page.reload();
-  await ready(page);
+  await generateReady(page);
   assert.equal(await page.getByTestId('gen-lora').count(), 1);
   assert.equal(await weight(page).inputValue(), '0.8');
 });
@@ -142,19 +131,19 @@ test('removing the LoRA sends none, and the same seed gives other pixels', async
   assert.ok(await focused(page.getByTestId('gen-lora-add')), 'focus did not return to the LoRA picker');
   await screenshot(page, '44-generate-lora-picker');
   await fillGenerate(page, { prompt: 'a tiny green boat', steps: 2, size: 64, seed: 11 });
-  const { job, body } = await invokeAndWait(page);
+  const { job, body } = await invokeAndWait(page, joeApi);
   assert.ok(!('loras' in body), `LoRAs were sent: ${JSON.stringify(body)}`);
   const plain = await result(job);
   assert.ok(!plain.metadata?.atelier?.loras, JSON.stringify(plain.metadata));
   assert.ok(!plain.pixels.equals(withLora.pixels), 'the LoRA did not change the image');
-  await Api.until(async () => (await saved()).loras.length === 0, { what: 'the removal to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).loras.length === 0, { what: 'the removal to be saved' });
 });
 
 test('use these parameters recalls the image’s LoRA with its weight', async () => {
   const { page } = joe;
   await page.goto(`/generate?recall=${withLora.id}`);
-  await ready(page);
+  await generateReady(page);
   await page.getByTestId('generate-info').filter({ hasText: 'filled in from the image' }).waitFor();
   assert.equal(await weight(page).inputValue(), '0.8');
-  await Api.until(async () => JSON.stringify((await saved()).loras) === JSON.stringify(CHOSEN), { what: 'the recalled LoRA to be saved' });
+  await Api.until(async () => JSON.stringify((await savedForm(joeApi)).loras) === JSON.stringify(CHOSEN), { what: 'the recalled LoRA to be saved' });
 });

@@ -16,10 +16,19 @@ export async function go(page, nav) {
   await page.getByTestId(`nav-${nav}`).click();
 }
 
+/** Waits until the open Generate page has loaded the form's saved state. */
+export function generateReady(page) {
+  return page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
+}
+
+/** The Generate form as the server keeps it for the user behind `api`. */
+export async function savedForm(api) {
+  return (await api.call('GET', '/ui/state')).state.generate;
+}
+
 /** Fills the Generate form (the page must be open and loaded). */
 export async function fillGenerate(page, { prompt, negative = '', steps, size, seed, board }) {
-  const form = page.getByTestId('generate-form');
-  await form.and(page.locator('[aria-busy="false"]')).waitFor();
+  await generateReady(page);
   await page.getByTestId('gen-prompt').fill(prompt);
   await page.getByTestId('gen-negative').fill(negative);
   if (steps !== undefined) await page.getByTestId('gen-steps').fill(String(steps));
@@ -41,6 +50,19 @@ export async function invoke(page) {
   await page.getByTestId('generate-info').waitFor();
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="job"]').length > n, before);
   return page.getByTestId('job').first().getAttribute('data-job-id');
+}
+
+/**
+ * Clicks Invoke and waits for the job to complete; returns its id, the request body sent and its
+ * first image's id (read through `api`, the same user's).
+ */
+export async function invokeAndWait(page, api) {
+  const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
+  const job = await invoke(page);
+  const body = (await enqueued).postDataJSON();
+  await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
+  const [image] = (await api.call('GET', `/queue/items/${job}`)).result_image_ids;
+  return { job, body, image };
 }
 
 /** Records every JSON message the page's event socket receives. */

@@ -8,7 +8,7 @@ import { startServer } from './server.mjs';
 import { launchBrowser, screenshot } from './browser.mjs';
 import { Api } from './api.mjs';
 import { addUser, createAdmin, installModel, installTinyModel } from './fixtures.mjs';
-import { JOE, fillGenerate, go, invoke, signIn } from './ui.mjs';
+import { JOE, fillGenerate, generateReady, go, invoke, savedForm, signIn } from './ui.mjs';
 
 let server;
 let browser;
@@ -35,8 +35,6 @@ after(async () => {
   await server?.stop();
 });
 
-const ready = (page) => page.getByTestId('generate-form').and(page.locator('[aria-busy="false"]')).waitFor();
-const saved = async () => (await joeApi.call('GET', '/ui/state')).state.generate;
 
 /** The parameters recorded in the first image of a completed job (its `atelier` PNG chunk). */
 async function recorded(job) {
@@ -51,7 +49,7 @@ let withOwn; // the image made with the model's own VAE
 test('Joe picks the installed VAE for the tiny model, and the image records it', async () => {
   const { page } = joe;
   await go(page, 'generate');
-  await ready(page);
+  await generateReady(page);
   const select = page.getByTestId('gen-vae');
   assert.equal(await select.inputValue(), '', 'the model’s own VAE is not the default');
   const labels = (await select.locator('option').allInnerTexts()).map((t) => t.trim());
@@ -72,9 +70,9 @@ test('Joe picks the installed VAE for the tiny model, and the image records it',
 
 test('the VAE choice survives a reload', async () => {
   const { page } = joe;
-  await Api.until(async () => (await saved()).vae === 'tiny-vae', { what: 'the VAE choice to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).vae === 'tiny-vae', { what: 'the VAE choice to be saved' });
   await page.reload();
-  await ready(page);
+  await generateReady(page);
   assert.equal(await page.getByTestId('gen-vae').inputValue(), 'tiny-vae');
 });
 
@@ -94,14 +92,14 @@ test('the model’s own VAE is sent as no VAE and recorded as none', async () =>
 test('use these parameters recalls the image’s VAE, or the model’s own', async () => {
   const { page } = joe;
   await page.goto(`/generate?recall=${withVae}`);
-  await ready(page);
+  await generateReady(page);
   await page.getByTestId('generate-info').filter({ hasText: 'filled in from the image' }).waitFor();
   assert.equal(await page.getByTestId('gen-vae').inputValue(), 'tiny-vae');
-  await Api.until(async () => (await saved()).vae === 'tiny-vae', { what: 'the recalled VAE to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).vae === 'tiny-vae', { what: 'the recalled VAE to be saved' });
 
   await page.goto(`/generate?recall=${withOwn}`);
-  await ready(page);
+  await generateReady(page);
   await page.getByTestId('generate-info').filter({ hasText: 'filled in from the image' }).waitFor();
   assert.equal(await page.getByTestId('gen-vae').inputValue(), '');
-  await Api.until(async () => (await saved()).vae === '', { what: 'the recalled model’s own VAE to be saved' });
+  await Api.until(async () => (await savedForm(joeApi)).vae === '', { what: 'the recalled model’s own VAE to be saved' });
 });
