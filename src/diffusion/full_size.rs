@@ -113,10 +113,8 @@ pub fn write_sd15_lora(path: &Path, rank: i64, seed: i64) -> std::io::Result<()>
             .filter(|(_, name, _)| adapted(name));
         let mut tensors = Vec::new();
         for (prefix, name, shape) in layers {
-            let key = format!(
-                "{prefix}{}",
-                name.trim_end_matches(".weight").replace('.', "_")
-            );
+            let [module, _] = super::lora::keys_of(name).expect("weight names end so");
+            let key = format!("{prefix}{module}");
             let fan_in: i64 = shape[1..].iter().product();
             let random = |dims: [i64; 2]| Tensor::randn(dims, (Kind::Float, Device::Cpu)) * 0.01;
             tensors.push((format!("{key}.lora_down.weight"), random([rank, fan_in])));

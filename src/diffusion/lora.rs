@@ -101,7 +101,16 @@ fn split(name: &str) -> Option<(Part, String, Role)> {
 
 /// Whether tensor names look like a LoRA file's (for the catalogue's probe).
 pub fn is_lora<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
-    names.any(|n| matches!(split(n), Some((_, _, Role::Down))))
+    names.any(|n| down_weight(n).is_some())
+}
+
+/// The part and layer key of a LoRA down weight's name (whose shape is `[rank, input width]`,
+/// which tells the catalogue's probe the model family), or None for any other name.
+pub fn down_weight(name: &str) -> Option<(Part, String)> {
+    match split(name)? {
+        (part, key, Role::Down) => Some((part, key)),
+        _ => None,
+    }
 }
 
 /// The key a layer of `part` with internal weight name `name` (`….weight`) has in a LoRA file:

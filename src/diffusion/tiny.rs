@@ -166,10 +166,7 @@ pub fn write_lora(path: &std::path::Path, width: Width) -> std::io::Result<()> {
                 .map(|(n, shape)| (format!("lora_te_{n}"), shape)),
         );
     for (name, shape) in layers {
-        let key = name
-            .strip_suffix(".weight")
-            .expect("weight names end so")
-            .replace('.', "_");
+        let [key, _] = super::lora::keys_of(&name).expect("weight names end so");
         shapes.insert(format!("{key}.lora_down.weight"), vec![RANK, shape[1]]);
         shapes.insert(format!("{key}.lora_up.weight"), vec![shape[0], RANK]);
         keys.push(key);

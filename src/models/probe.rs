@@ -153,21 +153,17 @@ fn classify_single(
 /// A LoRA's family, from the input width of an adapted cross-attention key projection (its down
 /// weight is `[rank, width]`) or, failing that, of the text encoder's first layer.
 fn lora_base(tensors: &std::collections::BTreeMap<String, TensorInfo>) -> Result<Base, ApiError> {
-    let down = |n: &str| {
-        [".lora_down.weight", ".lora_A.weight", ".lora.down.weight"]
-            .iter()
-            .any(|suffix| n.ends_with(suffix))
-    };
-    let width_of = |wanted: &dyn Fn(&str) -> bool| {
+    use crate::diffusion::lora::{Part, down_weight};
+    let width_of = |wanted: &dyn Fn(Part, &str) -> bool| {
         tensors
             .iter()
-            .find(|(n, info)| down(n) && wanted(n) && info.shape.len() == 2)
+            .filter(|(_, info)| info.shape.len() == 2)
+            .find(|(n, _)| down_weight(n).is_some_and(|(part, key)| wanted(part, &key)))
             .map(|(_, info)| info.shape[1])
     };
-    let cross = width_of(&|n| n.contains("attn2") && n.contains("to_k"));
-    let text = width_of(&|n| {
-        (n.starts_with("lora_te_") || n.starts_with("text_encoder.")) && n.contains("q_proj")
-    });
+    let cross =
+        width_of(&|part, key| part == Part::Unet && key.contains("attn2") && key.contains("to_k"));
+    let text = width_of(&|part, key| part == Part::Text && key.contains("q_proj"));
     match (cross, text) {
         (Some(768), _) | (None, Some(768)) => Ok(Base::Sd1),
         (Some(1024), _) | (None, Some(1024)) => Ok(Base::Sd2),
