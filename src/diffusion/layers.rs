@@ -24,6 +24,11 @@ impl Affine {
         })
     }
 
+    /// The input width of a linear layer.
+    pub(crate) fn in_features(&self) -> i64 {
+        self.weight.size()[1]
+    }
+
     /// A linear layer.
     pub(crate) fn linear(&self, x: &Tensor) -> Tensor {
         x.linear(&self.weight, Some(&self.bias))

@@ -352,6 +352,7 @@ impl Pipeline {
             &Tensor::cat(&[&input, &input], 0),
             run.plan.timesteps[i],
             &run.context,
+            None,
         );
         let parts = eps.chunk(2, 0);
         let guided = &parts[0] + (&parts[1] - &parts[0]) * run.params.cfg_scale;

@@ -2,7 +2,9 @@
 //! down path of resnets (with cross-attention transformers where the weights have them) and
 //! strided convolutions, a middle block, an up path that concatenates the skip connections, and
 //! an output head. The structure (blocks, layers, widths, projections) is read from the weights;
-//! attention uses `scaled_dot_product_attention`.
+//! attention uses `scaled_dot_product_attention`. SDXL's UNet also adds an embedding of the pooled
+//! text embedding and six size and crop numbers (`add_embedding`, diffusers' "text_time") to the
+//! timestep's.
 
 use tch::{Kind, Tensor};
 
@@ -236,11 +238,23 @@ struct Block {
     resample: Option<Conv>,
 }
 
+/// SDXL's added conditioning: the second text encoder's pooled, projected embedding `[b, p]` and
+/// the size and crop numbers `[b, 6]` (original height and width, crop top and left, target
+/// height and width).
+pub struct Added<'a> {
+    /// `[b, p]`.
+    pub pooled: &'a Tensor,
+    /// `[b, 6]`.
+    pub time_ids: &'a Tensor,
+}
+
 /// A loaded UNet.
 pub struct UNet {
     time_width: i64,
     time_in: Affine,
     time_out: Affine,
+    /// SDXL's `add_embedding` (its two linears).
+    add: Option<(Affine, Affine)>,
     conv_in: Conv,
     down: Vec<Block>,
     mid: (Resnet, Transformer, Resnet),
@@ -349,8 +363,20 @@ impl UNet {
             skips.is_empty(),
             "the UNet's up path does not use every skip connection"
         );
+        let add = match weights.shape("add_embedding.linear_1.weight") {
+            Some(shape) => Some((
+                Affine::load(weights, "add_embedding.linear_1", &[time_width, shape[1]])?,
+                Affine::load(
+                    weights,
+                    "add_embedding.linear_2",
+                    &[time_width, time_width],
+                )?,
+            )),
+            None => None,
+        };
         Ok(Self {
             time_width: base,
+            add,
             time_in: Affine::load(weights, "time_embedding.linear_1", &[time_width, base])?,
             time_out: Affine::load(
                 weights,
@@ -366,27 +392,38 @@ impl UNet {
         })
     }
 
-    /// The sinusoidal embedding of `timestep` (cosines first), `[batch, width]`.
-    fn timestep_embedding(&self, timestep: f64, batch: i64, like: &Tensor) -> Tensor {
-        let half = self.time_width / 2;
-        let exponent =
-            Tensor::arange(half, (Kind::Float, like.device())) * (-(10000f64.ln()) / half as f64);
-        let angles = exponent.exp() * timestep;
-        Tensor::cat(&[angles.cos(), angles.sin()], 0)
-            .unsqueeze(0)
-            .repeat([batch, 1])
-            .to_kind(like.kind())
+    /// Whether the UNet needs SDXL's added conditioning.
+    pub fn wants_added(&self) -> bool {
+        self.add.is_some()
     }
 
     /// The predicted noise for `latents` `[b, 4, h, w]` at `timestep`, attending to `context`
-    /// `[b, tokens, width]`.
-    pub fn forward(&self, latents: &Tensor, timestep: f64, context: &Tensor) -> Tensor {
+    /// `[b, tokens, width]`, with SDXL's added conditioning where the UNet has it.
+    pub fn forward(
+        &self,
+        latents: &Tensor,
+        timestep: f64,
+        context: &Tensor,
+        added: Option<&Added>,
+    ) -> Tensor {
         let batch = latents.size()[0];
-        let embedding = self.timestep_embedding(timestep, batch, latents);
-        let time = self
+        let steps = Tensor::full([batch], timestep, (Kind::Float, latents.device()));
+        let embedding = sinusoidal(&steps, self.time_width).to_kind(latents.kind());
+        let mut time = self
             .time_out
-            .linear(&self.time_in.linear(&embedding).silu())
-            .silu();
+            .linear(&self.time_in.linear(&embedding).silu());
+        if let (Some((add_in, add_out)), Some(added)) = (&self.add, added) {
+            // Each of the six numbers gets its own sinusoidal embedding, as wide as the rest of
+            // the projection's input leaves for it.
+            let pooled = added.pooled.size()[1];
+            let width = (add_in.in_features() - pooled) / 6;
+            let numbers = sinusoidal(&added.time_ids.to_kind(Kind::Float).flatten(0, -1), width)
+                .reshape([batch, 6 * width]);
+            let input = Tensor::cat(&[added.pooled.to_kind(Kind::Float), numbers], 1)
+                .to_kind(latents.kind());
+            time += add_out.linear(&add_in.linear(&input).silu());
+        }
+        let time = time.silu();
         let mut x = self.conv_in.forward(latents);
         let mut skips = vec![x.shallow_clone()];
         for block in &self.down {
@@ -426,6 +463,15 @@ impl UNet {
     }
 }
 
+/// The sinusoidal embedding (cosines first) of each value of `values` `[n]`, `[n, width]` (f32).
+fn sinusoidal(values: &Tensor, width: i64) -> Tensor {
+    let half = width / 2;
+    let exponent =
+        Tensor::arange(half, (Kind::Float, values.device())) * (-(10000f64.ln()) / half as f64);
+    let angles = values.to_kind(Kind::Float).unsqueeze(1) * exponent.exp().unsqueeze(0);
+    Tensor::cat(&[angles.cos(), angles.sin()], 1)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -438,21 +484,42 @@ mod tests {
         names: BTreeMap<String, Vec<i64>>,
         latent_shape: Vec<i64>,
         context_shape: Vec<i64>,
+        #[serde(default)]
+        pooled_width: i64,
+        #[serde(default)]
+        time_ids: Vec<Vec<f64>>,
         timestep: f64,
         eps_row0: Vec<Vec<Vec<f64>>>,
         eps_sum: f64,
         eps_abs_sum: f64,
     }
 
-    #[test]
-    fn the_unet_matches_the_reference_on_formula_weights() {
-        let golden: Golden =
-            serde_json::from_str(include_str!("../../tests/data/unet_golden.json")).unwrap();
+    /// Runs the UNet of `golden` on its formula weights and inputs and compares the prediction.
+    fn matches(golden: &Golden) {
         let unet = UNet::new(&formula_weights(&golden.names, 0.05, true), Heads::Fixed(2)).unwrap();
+        assert_eq!(unet.wants_added(), !golden.time_ids.is_empty());
         let latents = formula_input(&golden.latent_shape, 0.5, 0.11, Tensor::sin);
         let context = formula_input(&golden.context_shape, 0.5, 0.07, Tensor::cos);
+        let pooled = formula_input(
+            &[golden.latent_shape[0], golden.pooled_width],
+            0.5,
+            0.13,
+            Tensor::sin,
+        );
+        let time_ids = Tensor::from_slice(&golden.time_ids.concat())
+            .view([-1, 6])
+            .to_kind(Kind::Float);
+        let added = Added {
+            pooled: &pooled,
+            time_ids: &time_ids,
+        };
         let eps = unet
-            .forward(&latents, golden.timestep, &context)
+            .forward(
+                &latents,
+                golden.timestep,
+                &context,
+                unet.wants_added().then_some(&added),
+            )
             .to_kind(Kind::Double);
         assert_eq!(eps.size(), golden.latent_shape);
         let close = |a: f64, b: f64, what: &str| assert_close(a, b, 2e-3, what);
@@ -474,5 +541,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_unet_matches_the_reference_on_formula_weights() {
+        matches(&serde_json::from_str(include_str!("../../tests/data/unet_golden.json")).unwrap());
+    }
+
+    #[test]
+    fn the_sdxl_unet_with_added_conditioning_matches_the_reference() {
+        matches(
+            &serde_json::from_str(include_str!("../../tests/data/unet_xl_golden.json")).unwrap(),
+        );
     }
 }
