@@ -1,6 +1,8 @@
 //! The CLIP text encoder (a causal transformer), in diffusers' naming: token and position
 //! embeddings, pre-norm layers with `scaled_dot_product_attention`, a final layer norm. Sizes
-//! come from the weights' shapes; SD 1.x uses quick-GELU, the 1024-wide SD 2.x encoder GELU.
+//! come from the weights' shapes; SD 1.x uses quick-GELU, the OpenCLIP encoders (1024 wide in
+//! SD 2.x, 1280 in SDXL) GELU. SDXL reads the penultimate layer's hidden states and a pooled
+//! embedding: the final-normed state at the end-of-text token, through `text_projection`.
 
 use anyhow::Context;
 use tch::{Kind, Tensor};
@@ -55,7 +57,7 @@ impl ClipConfig {
             heads: (width / 64).max(1),
             positions: position[0],
             intermediate: fc1[0],
-            gelu: width == 1024,
+            gelu: width >= 1024,
         })
     }
 }
@@ -78,6 +80,8 @@ pub struct ClipTextEncoder {
     position: Tensor,
     layers: Vec<Layer>,
     final_norm: Affine,
+    /// `text_projection.weight` `[projection, width]`, where the encoder has one (SDXL's second).
+    projection: Option<Tensor>,
 }
 
 impl ClipTextEncoder {
@@ -111,6 +115,10 @@ impl ClipTextEncoder {
             )?,
             layers,
             final_norm: Affine::load(weights, &format!("{PREFIX}final_layer_norm"), &[w])?,
+            projection: match weights.shape("text_projection.weight") {
+                Some(shape) => Some(weights.get("text_projection.weight", &[shape[0], w])?),
+                None => None,
+            },
         })
     }
 
@@ -121,13 +129,41 @@ impl ClipTextEncoder {
 
     /// Hidden states `[batch, positions, width]` for token ids `[batch, positions]` (int64).
     pub fn forward(&self, ids: &Tensor) -> Tensor {
+        self.final_norm.layer_norm(&self.layers_out(ids).1, 1e-5)
+    }
+
+    /// SDXL's conditioning from this encoder: the penultimate layer's hidden states
+    /// `[batch, positions, width]` (no final norm) and the pooled embedding `[batch, projection]`
+    /// (`[batch, width]` without a projection): the final-normed state at each row's end-of-text
+    /// token, which is its highest id.
+    pub fn forward_penultimate(&self, ids: &Tensor) -> (Tensor, Tensor) {
+        let (penultimate, last) = self.layers_out(ids);
+        let last = self.final_norm.layer_norm(&last, 1e-5);
+        let batch = last.size()[0];
+        let ends = ids.argmax(-1, false);
+        let pooled = last.index(&[
+            Some(Tensor::arange(batch, (Kind::Int64, last.device()))),
+            Some(ends),
+        ]);
+        let pooled = match &self.projection {
+            Some(projection) => pooled.linear::<Tensor>(projection, None),
+            None => pooled,
+        };
+        (penultimate, pooled)
+    }
+
+    /// The hidden states after the last layer but one and after the last, before the final
+    /// norm.
+    fn layers_out(&self, ids: &Tensor) -> (Tensor, Tensor) {
         let (batch, length) = ids.size2().expect("ids are [batch, positions]");
         let c = self.config;
         let head = c.width / c.heads;
         let mut x = Tensor::embedding(&self.token, ids, -1, false, false)
             + self.position.narrow(0, 0, length).unsqueeze(0);
         let split = |t: Tensor| t.view([batch, length, c.heads, head]).transpose(1, 2);
+        let mut penultimate = x.shallow_clone();
         for layer in &self.layers {
+            penultimate = x.shallow_clone();
             let h = layer.norm1.layer_norm(&x, 1e-5);
             let attention = Tensor::scaled_dot_product_attention(
                 &split(layer.q.linear(&h)),
@@ -140,16 +176,16 @@ impl ClipTextEncoder {
                 false,
             );
             let attention = attention.transpose(1, 2).reshape([batch, length, c.width]);
-            x += layer.out.linear(&attention);
+            x = x + layer.out.linear(&attention);
             let h = layer.fc1.linear(&layer.norm2.layer_norm(&x, 1e-5));
             let h = if c.gelu {
                 h.gelu("none")
             } else {
                 &h * (&h * 1.702).sigmoid()
             };
-            x += layer.fc2.linear(&h);
+            x = x + layer.fc2.linear(&h);
         }
-        self.final_norm.layer_norm(&x, 1e-5)
+        (penultimate, x)
     }
 
     /// The dtype of its weights.
@@ -187,6 +223,39 @@ mod tests {
             for (a, b) in ours.iter().zip(expected) {
                 assert_close(*a, *b, 1e-4, &format!("position {position}"));
             }
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    struct PooledGolden {
+        names: BTreeMap<String, Vec<i64>>,
+        ids: Vec<i64>,
+        positions: Vec<i64>,
+        penultimate: Vec<Vec<f64>>,
+        pooled: Vec<f64>,
+    }
+
+    #[test]
+    fn the_sdxl_outputs_match_the_reference_with_a_projection() {
+        let golden: PooledGolden =
+            serde_json::from_str(include_str!("../../tests/data/clip_pooled_golden.json"))
+                .unwrap();
+        let encoder = ClipTextEncoder::new(&formula_weights(&golden.names, 0.1, true)).unwrap();
+        assert!(encoder.config().gelu);
+        let ids = Tensor::from_slice(&golden.ids).unsqueeze(0);
+        let (penultimate, pooled) = encoder.forward_penultimate(&ids);
+        assert_eq!(penultimate.size(), [1, 77, 1024]);
+        for (position, expected) in golden.positions.iter().zip(&golden.penultimate) {
+            let ours = Vec::<f64>::try_from(penultimate.get(0).get(*position).to_kind(Kind::Double))
+                .unwrap();
+            for (a, b) in ours.iter().zip(expected) {
+                assert_close(*a, *b, 1e-3, &format!("penultimate at {position}"));
+            }
+        }
+        let ours = Vec::<f64>::try_from(pooled.get(0).to_kind(Kind::Double)).unwrap();
+        assert_eq!(ours.len(), golden.pooled.len());
+        for (a, b) in ours.iter().zip(&golden.pooled) {
+            assert_close(*a, *b, 1e-3, "pooled");
         }
     }
 

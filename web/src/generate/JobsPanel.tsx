@@ -9,7 +9,8 @@ export function JobsPanel({ jobs }: { jobs: JobProgress[] }) {
   return (
     <ul className="jobs" data-testid="jobs">
       {jobs.map((job) => {
-        const fraction = job.total > 0 ? job.step / job.total : 0;
+        // A running job whose step count has not arrived yet (it was listed, not followed): an indeterminate bar.
+        const fraction = job.total > 0 ? job.step / job.total : job.status === 'in_progress' ? undefined : 0;
         return (
           <li key={job.id} className="job" data-testid="job" data-job-id={job.id} data-status={job.status}>
             <div className="job-head">

@@ -1,7 +1,11 @@
-// Follows the caller's own jobs on the event socket: status, step progress and previews.
-import { useEffect, useState } from 'react';
+// Follows the caller's own jobs on the event socket: status, step progress and previews; starts
+// from the queue listing the page hands over (its recent jobs), and reads it again after a resync.
+import { useCallback, useEffect, useState } from 'react';
+import { listQueue } from '../api/queue';
+import type { QueueItem } from '../api/types';
 import type { EventBus } from '../events/bus';
 import { isJobEvent, type ServerEvent } from '../events/messages';
+import { withListedJobs } from './listedJobs';
 
 export interface JobProgress {
   id: string;
@@ -54,18 +58,28 @@ export function applyEvent(jobs: JobMap, event: ServerEvent, myId: string): JobM
   return jobs;
 }
 
+/**
+ * The caller's jobs for the Generate page. `showListed` merges a queue listing in (the page passes
+ * the one it loads with the form, so the jobs are there once the page is ready); `track` adds
+ * jobs just queued.
+ */
 export function useJobProgress(bus: EventBus, myId: string) {
   const [jobs, setJobs] = useState<JobMap>({});
+  const showListed = useCallback((items: QueueItem[]) => setJobs((old) => withListedJobs(old, items)), []);
   useEffect(() => {
     const update = (event: ServerEvent) => setJobs((old) => applyEvent(old, event, myId));
-    const stops = [bus.subscribe('progress', update), bus.subscribe('job', update)];
+    // Events were missed while the socket was away: the listing says where the jobs are now.
+    const resync = (event: ServerEvent) => {
+      if (event.type === 'resync') listQueue().then(showListed, () => undefined);
+    };
+    const stops = [bus.subscribe('progress', update), bus.subscribe('job', update), bus.subscribe('queue', resync)];
     return () => stops.forEach((stop) => stop());
-  }, [bus, myId]);
+  }, [bus, myId, showListed]);
   const track = (ids: string[]) =>
     setJobs((old) => {
       const next = { ...old };
       for (const id of ids) next[id] = next[id] ?? blank(id);
       return next;
     });
-  return { jobs, track };
+  return { jobs, track, showListed };
 }

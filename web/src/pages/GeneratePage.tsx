@@ -1,6 +1,6 @@
 // Generate: the parameters form (restored from the server-side UI state, or filled from an image's
 // parameters) with the VAE and LoRAs, an optional init image (image to image) and mask
-// (inpainting), Invoke, and live progress.
+// (inpainting), Invoke, and the caller's recent jobs with live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
 import { listBoards } from '../api/boards';
@@ -68,7 +68,7 @@ export function GeneratePage() {
   const { error, info, busy, setError, setInfo, run } = useAction();
   const savedState = useRef<UiState>({});
   const saveTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
-  const { jobs, track } = useJobProgress(session.bus, session.user.id);
+  const { jobs, track, showListed } = useJobProgress(session.bus, session.user.id);
 
   useEffect(() => {
     let live = true;
@@ -129,7 +129,8 @@ export function GeneratePage() {
       setLoras(allLoras);
       setBoards(own);
       setForm(restored);
-      track(queue.filter((q) => q.is_mine && (q.status === 'pending' || q.status === 'in_progress')).map((q) => q.id));
+      // The caller's recent jobs, as they stand now (also after coming back from another page).
+      showListed(queue);
       setLoaded(true);
       if (initId && !initKept) notices.push('The init image is no longer available, so it was cleared.');
       else if (maskId && !maskKept) notices.push('The mask is no longer available, so it was cleared.');
