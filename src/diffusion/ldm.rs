@@ -47,6 +47,8 @@ pub fn unet_name(name: &str, layers: usize) -> Option<String> {
     let simple = [
         ("time_embed.0.", "time_embedding.linear_1."),
         ("time_embed.2.", "time_embedding.linear_2."),
+        ("label_emb.0.0.", "add_embedding.linear_1."),
+        ("label_emb.0.2.", "add_embedding.linear_2."),
         ("input_blocks.0.0.", "conv_in."),
         ("out.0.", "conv_norm_out."),
         ("out.2.", "conv_out."),
@@ -195,10 +197,11 @@ mod tests {
     struct Keys {
         unet: Vec<(String, String, Vec<i64>)>,
         vae: Vec<(String, String, Vec<i64>)>,
+        unet_xl: Vec<(String, String, Vec<i64>)>,
     }
 
     #[test]
-    fn every_key_of_an_sd15_checkpoint_maps_as_the_reference_converter_maps_it() {
+    fn every_key_of_sd15_and_sdxl_checkpoints_maps_as_the_reference_converter_maps_it() {
         let keys: Keys =
             serde_json::from_str(include_str!("../../tests/data/ldm_keys.json")).unwrap();
         assert_eq!((keys.unet.len(), keys.vae.len()), (686, 248));
@@ -224,6 +227,16 @@ mod tests {
             );
         }
         assert_eq!(unet_name("cond_stage_model.transformer.x", 2), None);
+        assert_eq!(keys.unet_xl.len(), 1680);
+        let layers = layers_per_block(keys.unet_xl.iter().map(|(ldm, _, _)| ldm.as_str()));
+        assert_eq!(layers, Some(2));
+        for (ldm, expected, _) in &keys.unet_xl {
+            assert_eq!(
+                unet_name(ldm, 2).as_deref(),
+                Some(expected.as_str()),
+                "SDXL: {ldm}"
+            );
+        }
         assert_eq!(vae_name("first_stage_model.loss.logvar", 4), None);
     }
 }

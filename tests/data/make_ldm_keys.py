@@ -1,5 +1,6 @@
 """Writes ldm_keys.json: every UNet and VAE weight of an SD 1.5 single-file (original LDM)
-checkpoint, with its shape and the diffusers name it maps to. The LDM names are generated here
+checkpoint, and every UNet weight of an SDXL one (transformer depths 2 and 10, linear
+projections, the added-conditioning embedding `label_emb`), with its shape and the diffusers name it maps to. The LDM names are generated here
 from the architecture (not downloaded); diffusers' own converter (the reference) then maps them,
 and the result must be exactly the parameter set of diffusers' SD 1.5 UNet and VAE, which checks
 the generated list. Run once, from the repository root, in a venv that has torch:
@@ -37,11 +38,18 @@ def resnet(prefix, cin, cout, emb=None):
     return keys
 
 
-def transformer(prefix, c, ctx=768):
-    t = f"{prefix}.transformer_blocks.0"
+def transformer(prefix, c, ctx=768, depth=1, linear=False):
+    projection = [c, c] if linear else [c, c, 1, 1]
     keys = {f"{prefix}.norm.weight": [c], f"{prefix}.norm.bias": [c],
-            f"{prefix}.proj_in.weight": [c, c, 1, 1], f"{prefix}.proj_in.bias": [c],
-            f"{prefix}.proj_out.weight": [c, c, 1, 1], f"{prefix}.proj_out.bias": [c]}
+            f"{prefix}.proj_in.weight": projection, f"{prefix}.proj_in.bias": [c],
+            f"{prefix}.proj_out.weight": projection, f"{prefix}.proj_out.bias": [c]}
+    for d in range(depth):
+        keys.update(transformer_block(f"{prefix}.transformer_blocks.{d}", c, ctx))
+    return keys
+
+
+def transformer_block(t, c, ctx):
+    keys = {}
     for attn, kv in [("attn1", c), ("attn2", ctx)]:
         keys[f"{t}.{attn}.to_q.weight"] = [c, c]
         keys[f"{t}.{attn}.to_k.weight"] = [c, kv]
@@ -58,20 +66,28 @@ def transformer(prefix, c, ctx=768):
     return keys
 
 
-def ldm_unet(ch=(320, 640, 1280, 1280), attn=(True, True, True, False), layers=2, ctx=768):
+def ldm_unet(ch=(320, 640, 1280, 1280), attn=(True, True, True, False), layers=2, ctx=768,
+             depth=None, linear=False, added=None):
+    """`attn` says which levels have transformers, `depth` how many blocks each has (1 each by
+    default; the middle block has the last level's); `added` is the input width of SDXL's
+    added-conditioning embedding."""
     p, base = "model.diffusion_model", ch[0]
     emb = base * 4
     last = len(ch) - 1
+    depth = depth or [1] * len(ch)
     keys = {f"{p}.time_embed.0.weight": [emb, base], f"{p}.time_embed.0.bias": [emb],
             f"{p}.time_embed.2.weight": [emb, emb], f"{p}.time_embed.2.bias": [emb],
             f"{p}.input_blocks.0.0.weight": [base, 4, 3, 3], f"{p}.input_blocks.0.0.bias": [base]}
+    if added:
+        keys.update({f"{p}.label_emb.0.0.weight": [emb, added], f"{p}.label_emb.0.0.bias": [emb],
+                     f"{p}.label_emb.0.2.weight": [emb, emb], f"{p}.label_emb.0.2.bias": [emb]})
     i, c, skips = 1, base, [base]
     for level, cout in enumerate(ch):
         for _ in range(layers):
             keys.update(resnet(f"{p}.input_blocks.{i}.0", c, cout, emb))
             c = cout
             if attn[level]:
-                keys.update(transformer(f"{p}.input_blocks.{i}.1", c, ctx))
+                keys.update(transformer(f"{p}.input_blocks.{i}.1", c, ctx, depth[level], linear))
             skips.append(c)
             i += 1
         if level < last:
@@ -80,7 +96,7 @@ def ldm_unet(ch=(320, 640, 1280, 1280), attn=(True, True, True, False), layers=2
             skips.append(c)
             i += 1
     keys.update(resnet(f"{p}.middle_block.0", c, c, emb))
-    keys.update(transformer(f"{p}.middle_block.1", c, ctx))
+    keys.update(transformer(f"{p}.middle_block.1", c, ctx, depth[last], linear))
     keys.update(resnet(f"{p}.middle_block.2", c, c, emb))
     i = 0
     for level, cout in enumerate(reversed(ch)):
@@ -89,7 +105,8 @@ def ldm_unet(ch=(320, 640, 1280, 1280), attn=(True, True, True, False), layers=2
             c = cout
             n = 1
             if attn[last - level]:
-                keys.update(transformer(f"{p}.output_blocks.{i}.1", c, ctx))
+                keys.update(transformer(f"{p}.output_blocks.{i}.1", c, ctx, depth[last - level],
+                                        linear))
                 n = 2
             if j == layers and level < last:
                 keys[f"{p}.output_blocks.{i}.{n}.conv.weight"] = [c, c, 3, 3]
@@ -182,6 +199,20 @@ TINY_UNET = dict(UNET, block_out_channels=[32, 64], layers_per_block=1, cross_at
                  attention_head_dim=2, sample_size=8, down_block_types=["CrossAttnDownBlock2D", "DownBlock2D"],
                  up_block_types=["UpBlock2D", "CrossAttnUpBlock2D"])
 TINY_VAE = dict(VAE, block_out_channels=[32, 32, 32, 32], layers_per_block=1)
+# SDXL's UNet, and the tiny SDXL test model's (tests/data/make_unet_xl_golden.py).
+XL_UNET = dict(sample_size=128, in_channels=4, out_channels=4, layers_per_block=2,
+               block_out_channels=[320, 640, 1280], cross_attention_dim=2048,
+               attention_head_dim=[5, 10, 20], transformer_layers_per_block=[1, 2, 10],
+               use_linear_projection=True, addition_embed_type="text_time",
+               addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
+               down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+               up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"])
+TINY_XL_UNET = dict(XL_UNET, sample_size=8, layers_per_block=1, block_out_channels=[32, 64],
+                    cross_attention_dim=128, attention_head_dim=2,
+                    transformer_layers_per_block=[1, 2], addition_time_embed_dim=8,
+                    projection_class_embeddings_input_dim=80,
+                    down_block_types=["DownBlock2D", "CrossAttnDownBlock2D"],
+                    up_block_types=["CrossAttnUpBlock2D", "UpBlock2D"])
 
 
 def main():
@@ -190,9 +221,14 @@ def main():
     tiny_unet = mapping(ldm_unet((32, 64), (True, False), 1, 128), convert_ldm_unet_checkpoint,
                         UNet2DConditionModel, TINY_UNET)
     tiny_vae = mapping(ldm_vae((32, 32, 32, 32), 1), convert_ldm_vae_checkpoint, AutoencoderKL, TINY_VAE)
+    unet_xl = mapping(ldm_unet((320, 640, 1280), (False, True, True), 2, 2048, [0, 2, 10], True, 2816),
+                      convert_ldm_unet_checkpoint, UNet2DConditionModel, XL_UNET)
+    tiny_unet_xl = mapping(ldm_unet((32, 64), (False, True), 1, 128, [0, 2], True, 80),
+                           convert_ldm_unet_checkpoint, UNet2DConditionModel, TINY_XL_UNET)
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ldm_keys.json")
     with open(out, "w", encoding="utf-8") as f:
-        json.dump({"unet": unet, "vae": vae, "tiny_unet": tiny_unet, "tiny_vae": tiny_vae}, f)
+        json.dump({"unet": unet, "vae": vae, "tiny_unet": tiny_unet, "tiny_vae": tiny_vae,
+                   "unet_xl": unet_xl, "tiny_unet_xl": tiny_unet_xl}, f)
         f.write("\n")
 
 
