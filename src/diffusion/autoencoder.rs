@@ -18,6 +18,7 @@ pub struct Autoencoder {
     decoder: VaeDecoder,
     encoder: Option<VaeEncoder>,
     bytes: i64,
+    kind: Kind,
 }
 
 impl Autoencoder {
@@ -30,6 +31,7 @@ impl Autoencoder {
                 .transpose()
                 .context("VAE encoder")?,
             bytes: vae.bytes(),
+            kind: vae.kind().unwrap_or(Kind::Float),
         })
     }
 
@@ -70,9 +72,14 @@ impl Autoencoder {
         self.bytes
     }
 
-    /// Pixels in [-1, 1] of unscaled latents.
+    /// Pixels in [-1, 1] of unscaled latents (of any dtype; they are converted to the VAE's).
     pub fn decode(&self, latents: &Tensor) -> Tensor {
-        self.decoder.decode(latents)
+        self.decoder.decode(&latents.to_kind(self.kind))
+    }
+
+    /// The dtype of its weights.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// The encoder, if these weights have one.

@@ -162,8 +162,11 @@ impl ClipTextEncoder {
             + self.position.narrow(0, 0, length).unsqueeze(0);
         let split = |t: Tensor| t.view([batch, length, c.heads, head]).transpose(1, 2);
         let mut penultimate = x.shallow_clone();
-        for layer in &self.layers {
-            penultimate = x.shallow_clone();
+        for (n, layer) in self.layers.iter().enumerate() {
+            if n + 1 == self.layers.len() {
+                // A copy: the residual additions below are in place.
+                penultimate = x.copy();
+            }
             let h = layer.norm1.layer_norm(&x, 1e-5);
             let attention = Tensor::scaled_dot_product_attention(
                 &split(layer.q.linear(&h)),
@@ -176,14 +179,14 @@ impl ClipTextEncoder {
                 false,
             );
             let attention = attention.transpose(1, 2).reshape([batch, length, c.width]);
-            x = x + layer.out.linear(&attention);
+            x += layer.out.linear(&attention);
             let h = layer.fc1.linear(&layer.norm2.layer_norm(&x, 1e-5));
             let h = if c.gelu {
                 h.gelu("none")
             } else {
                 &h * (&h * 1.702).sigmoid()
             };
-            x = x + layer.fc2.linear(&h);
+            x += layer.fc2.linear(&h);
         }
         (penultimate, x)
     }
@@ -238,16 +241,16 @@ mod tests {
     #[test]
     fn the_sdxl_outputs_match_the_reference_with_a_projection() {
         let golden: PooledGolden =
-            serde_json::from_str(include_str!("../../tests/data/clip_pooled_golden.json"))
-                .unwrap();
+            serde_json::from_str(include_str!("../../tests/data/clip_pooled_golden.json")).unwrap();
         let encoder = ClipTextEncoder::new(&formula_weights(&golden.names, 0.1, true)).unwrap();
         assert!(encoder.config().gelu);
         let ids = Tensor::from_slice(&golden.ids).unsqueeze(0);
         let (penultimate, pooled) = encoder.forward_penultimate(&ids);
         assert_eq!(penultimate.size(), [1, 77, 1024]);
         for (position, expected) in golden.positions.iter().zip(&golden.penultimate) {
-            let ours = Vec::<f64>::try_from(penultimate.get(0).get(*position).to_kind(Kind::Double))
-                .unwrap();
+            let ours =
+                Vec::<f64>::try_from(penultimate.get(0).get(*position).to_kind(Kind::Double))
+                    .unwrap();
             for (a, b) in ours.iter().zip(expected) {
                 assert_close(*a, *b, 1e-3, &format!("penultimate at {position}"));
             }

@@ -18,8 +18,10 @@ use super::weights::Weights;
 /// Which part of the model a layer belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Part {
-    /// The text encoder.
+    /// The text encoder (SDXL's first).
     Text,
+    /// SDXL's second text encoder.
+    Text2,
     /// The UNet.
     Unet,
 }
@@ -85,8 +87,15 @@ fn split(name: &str) -> Option<(Part, String, Role)> {
         };
         let (part, key) = if let Some(rest) = key.strip_prefix("lora_unet_") {
             (Part::Unet, rest)
-        } else if let Some(rest) = key.strip_prefix("lora_te_") {
+        } else if let Some(rest) = key
+            .strip_prefix("lora_te_")
+            .or_else(|| key.strip_prefix("lora_te1_"))
+        {
             (Part::Text, rest)
+        } else if let Some(rest) = key.strip_prefix("lora_te2_") {
+            (Part::Text2, rest)
+        } else if let Some(rest) = key.strip_prefix("text_encoder_2.") {
+            (Part::Text2, rest)
         } else if let Some(rest) = key.strip_prefix("unet.") {
             (Part::Unet, rest)
         } else if let Some(rest) = key.strip_prefix("text_encoder.") {
@@ -210,9 +219,18 @@ mod tests {
             assert!(!key.contains("lora"), "{key}");
         }
         assert!(split("model.diffusion_model.out.0.weight").is_none());
-        assert!(
-            split("lora_te2_text_model.lora_down.weight").is_none(),
+        assert_eq!(
+            split("lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight").map(|s| s.0),
+            Some(Part::Text2),
             "SDXL's second encoder"
+        );
+        assert_eq!(
+            split("text_encoder_2.text_model.encoder.layers.0.mlp.fc1.lora_A.weight").map(|s| s.0),
+            Some(Part::Text2)
+        );
+        assert_eq!(
+            split("lora_te1_text_model_encoder_layers_0_mlp_fc1.alpha").map(|s| s.0),
+            Some(Part::Text)
         );
         assert!(is_lora(
             ["x.alpha", "lora_unet_a_b.lora_down.weight"].into_iter()

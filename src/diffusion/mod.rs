@@ -2,8 +2,8 @@
 //! the VAE decoder and encoder, the samplers, weight loading for diffusers folders and
 //! single-file LDM checkpoints, the step-by-step pipeline (text to image and image to image), and
 //! `engine::TchEngine`, the implementation of `worker::engine::Engine`, which also swaps in an
-//! installed VAE (`autoencoder`) for a job that names one. SD 1.x and SD 2.x
-//! (OpenCLIP at its penultimate layer, v-prediction); not SDXL.
+//! installed VAE (`autoencoder`) for a job that names one. SD 1.x, SD 2.x (OpenCLIP at its
+//! penultimate layer, v-prediction) and SDXL (two text encoders, added conditioning).
 
 #[cfg(test)]
 mod adapter_tests;
@@ -22,6 +22,8 @@ pub mod open_clip;
 pub mod pipeline;
 pub mod sampler;
 pub mod schedule;
+#[cfg(test)]
+mod sdxl_tests;
 pub mod tiny;
 pub mod tokenizer;
 pub mod unet;

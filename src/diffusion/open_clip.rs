@@ -1,29 +1,49 @@
-//! Key adapters for SD 2.x single-file checkpoints, whose text encoder is OpenCLIP ViT-H
-//! (`cond_stage_model.model.*`): renamed into the diffusers naming `diffusion::clip` reads, the
-//! fused attention projection split into q, k and v, and the last layer dropped, because SD 2.x
-//! conditions on the penultimate layer's output (then the final layer norm), as diffusers'
-//! converted `text_encoder` (23 of 24 layers) does.
+//! Key adapters for the OpenCLIP text encoders of single-file checkpoints: SD 2.x's ViT-H
+//! (`cond_stage_model.model.*`) and SDXL's second encoder, ViT-bigG
+//! (`conditioner.embedders.1.model.*`). Names become the diffusers naming `diffusion::clip`
+//! reads, and the fused attention projections are split into q, k and v. SD 2.x drops the last
+//! layer, because it conditions on the penultimate layer's output (then the final layer norm), as
+//! diffusers' converted `text_encoder` (23 of 24 layers) does; SDXL keeps every layer and its
+//! `text_projection` (a matrix applied on the right, so it is transposed into a linear weight).
 
 use tch::Tensor;
 
 use super::weights::Weights;
 
-const PREFIX: &str = "cond_stage_model.model.";
+/// Where SD 2.x checkpoints keep their text encoder.
+pub const SD2: &str = "cond_stage_model.model.";
+/// Where SDXL checkpoints keep their second text encoder.
+pub const SDXL: &str = "conditioner.embedders.1.model.";
+/// Where SDXL checkpoints keep their first text encoder (CLIP ViT-L in transformers' naming).
+pub const SDXL_CLIP: &str = "conditioner.embedders.0.transformer.";
+const PROJECTION: &str = "text_projection";
 
-/// Whether a checkpoint's names hold an OpenCLIP text encoder.
-pub fn is_open_clip<'a>(mut names: impl Iterator<Item = &'a str>) -> bool {
-    names.any(|n| n.starts_with("cond_stage_model.model.transformer.resblocks."))
+/// Whether a checkpoint's names hold an OpenCLIP text encoder under `prefix`.
+pub fn is_open_clip<'a>(prefix: &str, mut names: impl Iterator<Item = &'a str>) -> bool {
+    names.any(|n| {
+        n.strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with("transformer.resblocks."))
+    })
 }
 
-/// The number of transformer blocks in the checkpoint's text encoder.
-pub fn blocks<'a>(names: impl Iterator<Item = &'a str>) -> usize {
-    super::ldm::count_numbered(names, "cond_stage_model.model.transformer.resblocks.")
+/// The number of transformer blocks in the checkpoint's text encoder under `prefix`.
+pub fn blocks<'a>(prefix: &str, names: impl Iterator<Item = &'a str>) -> usize {
+    super::ldm::count_numbered(names, &format!("{prefix}transformer.resblocks."))
 }
 
-/// The diffusers name of an OpenCLIP text-encoder tensor, keeping blocks below `keep`
-/// (attention projections stay fused as `self_attn.in_proj.*` until [`split_in_proj`]).
-pub fn name(name: &str, keep: usize) -> Option<String> {
-    let rest = name.strip_prefix(PREFIX)?;
+/// The diffusers name of an SDXL second-encoder tensor: every block, and the projection (which
+/// [`finish`] transposes).
+pub fn sdxl_name(name: &str) -> Option<String> {
+    match name.strip_prefix(SDXL) {
+        Some(PROJECTION) => Some(format!("{PROJECTION}.weight")),
+        _ => self::name(SDXL, name, usize::MAX),
+    }
+}
+
+/// The diffusers name of an OpenCLIP text-encoder tensor under `prefix`, keeping blocks below
+/// `keep` (attention projections stay fused as `self_attn.in_proj.*` until [`finish`]).
+pub fn name(prefix: &str, name: &str, keep: usize) -> Option<String> {
+    let rest = name.strip_prefix(prefix)?;
     let fixed = match rest {
         "token_embedding.weight" => "embeddings.token_embedding.weight",
         "positional_embedding" => "embeddings.position_embedding.weight",
@@ -60,8 +80,11 @@ pub fn name(name: &str, keep: usize) -> Option<String> {
 }
 
 /// Splits every fused `self_attn.in_proj.{weight,bias}` (`[3w, …]`) into `q_proj`, `k_proj`
-/// and `v_proj`.
-pub fn split_in_proj(weights: &mut Weights) {
+/// and `v_proj`, and transposes a `text_projection` into a linear weight.
+pub fn finish(weights: &mut Weights) {
+    if let Some(projection) = weights.take(&format!("{PROJECTION}.weight")) {
+        weights.insert(format!("{PROJECTION}.weight"), projection.tr().contiguous());
+    }
     let fused: Vec<String> = weights
         .names()
         .filter(|n| n.contains(".self_attn.in_proj."))
@@ -78,13 +101,21 @@ pub fn split_in_proj(weights: &mut Weights) {
     }
 }
 
-/// The inverse of [`name`] and [`split_in_proj`], for writing test checkpoints: diffusers-named
-/// text-encoder tensors in OpenCLIP's naming, plus one extra block (a copy of the last) that a
-/// penultimate-layer reader must ignore.
-pub fn from_diffusers(tensors: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+/// The inverse of [`name`] and [`finish`], for writing test checkpoints: diffusers-named
+/// text-encoder tensors in OpenCLIP's naming under `prefix`; with `extra_block`, plus one more
+/// block (a copy of the last) that SD 2.x's penultimate-layer reader must ignore.
+pub fn from_diffusers(
+    prefix: &str,
+    tensors: Vec<(String, Tensor)>,
+    extra_block: bool,
+) -> Vec<(String, Tensor)> {
     let mut out = Vec::new();
     let mut fused: std::collections::BTreeMap<String, Vec<(String, Tensor)>> = Default::default();
     for (name, tensor) in tensors {
+        if name == format!("{PROJECTION}.weight") {
+            out.push((format!("{prefix}{PROJECTION}"), tensor.tr().contiguous()));
+            continue;
+        }
         let rest = name.strip_prefix("text_model.").unwrap_or(&name);
         let renamed = match rest {
             "embeddings.token_embedding.weight" => "token_embedding.weight".to_owned(),
@@ -118,20 +149,23 @@ pub fn from_diffusers(tensors: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
                 format!("transformer.resblocks.{block}.{module}.{leaf}")
             }
         };
-        out.push((format!("{PREFIX}{renamed}"), tensor));
+        out.push((format!("{prefix}{renamed}"), tensor));
     }
     for (key, mut parts) in fused {
         parts.sort_by(|a, b| a.0.cmp(&b.0)); // k, q, v
         let [k, q, v] = [&parts[0].1, &parts[1].1, &parts[2].1];
-        out.push((format!("{PREFIX}{key}"), Tensor::cat(&[q, k, v], 0)));
+        out.push((format!("{prefix}{key}"), Tensor::cat(&[q, k, v], 0)));
     }
-    let last = blocks(out.iter().map(|(n, _)| n.as_str()));
-    let from = format!("{PREFIX}transformer.resblocks.{}.", last.saturating_sub(1));
+    if !extra_block {
+        return out;
+    }
+    let last = blocks(prefix, out.iter().map(|(n, _)| n.as_str()));
+    let from = format!("{prefix}transformer.resblocks.{}.", last.saturating_sub(1));
     let extra: Vec<(String, Tensor)> = out
         .iter()
         .filter(|(n, _)| n.starts_with(&from))
         .map(|(n, t)| {
-            let to = format!("{PREFIX}transformer.resblocks.{last}.");
+            let to = format!("{prefix}transformer.resblocks.{last}.");
             (n.replacen(&from, &to, 1), t.copy())
         })
         .collect();
@@ -180,14 +214,25 @@ mod tests {
             ("model.diffusion_model.out.0.weight", None),
         ];
         for (from, to) in cases {
-            assert_eq!(name(from, 23).as_deref(), to, "{from}");
+            assert_eq!(name(SD2, from, 23).as_deref(), to, "{from}");
         }
         let names = [
             "cond_stage_model.model.transformer.resblocks.0.ln_1.weight",
             "cond_stage_model.model.transformer.resblocks.23.ln_1.weight",
         ];
-        assert!(is_open_clip(names.into_iter()));
-        assert_eq!(blocks(names.into_iter()), 24);
+        assert!(is_open_clip(SD2, names.into_iter()));
+        assert!(!is_open_clip(SDXL, names.into_iter()));
+        assert_eq!(blocks(SD2, names.into_iter()), 24);
+        assert_eq!(
+            sdxl_name("conditioner.embedders.1.model.text_projection").as_deref(),
+            Some("text_projection.weight")
+        );
+        assert_eq!(
+            sdxl_name("conditioner.embedders.1.model.transformer.resblocks.31.ln_1.bias")
+                .as_deref(),
+            Some("text_model.encoder.layers.31.layer_norm1.bias")
+        );
+        assert_eq!(sdxl_name("cond_stage_model.model.ln_final.bias"), None);
     }
 
     /// An OpenCLIP-named encoder with one extra block encodes exactly like the diffusers-named
@@ -218,11 +263,11 @@ mod tests {
             ("final_layer_norm.bias", "ln_final.bias", vec![w]),
         ] {
             let t = random(&shape);
-            open_clip.insert(format!("{PREFIX}{theirs}"), t.copy());
+            open_clip.insert(format!("{SD2}{theirs}"), t.copy());
             diffusers.insert(format!("text_model.{ours}"), t);
         }
         for block in 0..3 {
-            let theirs = format!("{PREFIX}transformer.resblocks.{block}");
+            let theirs = format!("{SD2}transformer.resblocks.{block}");
             let ours = format!("text_model.encoder.layers.{block}");
             let (q, k, v) = (random(&[w, w]), random(&[w, w]), random(&[w, w]));
             let (qb, kb, vb) = (random(&[w]), random(&[w]), random(&[w]));
@@ -265,13 +310,13 @@ mod tests {
                 }
             }
         }
-        let keep = blocks(open_clip.keys().map(String::as_str)) - 1;
+        let keep = blocks(SD2, open_clip.keys().map(String::as_str)) - 1;
         let renamed: HashMap<String, Tensor> = open_clip
             .into_iter()
-            .filter_map(|(n, t)| Some((name(&n, keep)?, t)))
+            .filter_map(|(n, t)| Some((name(SD2, &n, keep)?, t)))
             .collect();
         let mut adapted = Weights::from_map(renamed);
-        split_in_proj(&mut adapted);
+        finish(&mut adapted);
         let ids = Tensor::from_slice(&[1i64, 5, 9, 2]).unsqueeze(0);
         let expected = ClipTextEncoder::new(&Weights::from_map(diffusers))
             .unwrap()

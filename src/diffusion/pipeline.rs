@@ -3,7 +3,10 @@
 //! so that a worker can report progress, stop, or suspend it between steps. A run's state
 //! (latents, sampler state, step) is all that a suspended job keeps. Image to image encodes the
 //! init image, noises it to the level of step `steps - floor(steps * strength)` and runs from
-//! there, as diffusers' img2img pipeline does.
+//! there, as diffusers' img2img pipeline does. SDXL (a second text encoder, detected by its
+//! weights) conditions on both encoders' penultimate layers side by side, on the second's pooled
+//! embedding and on the image size, and uses zeros for an empty negative prompt, as diffusers'
+//! SDXL pipeline does.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
@@ -21,13 +24,24 @@ use super::open_clip;
 use super::sampler::{SamplerState, step_noise, with_seed};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
-use super::unet::{Heads, UNet};
+use super::unet::{Added, Heads, UNet};
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
 use crate::worker::engine::{GrayImage, RgbImage};
 
-/// SD's latent scaling factor.
+/// SD 1.x and 2.x's latent scaling factor.
 const LATENT_SCALE: f64 = 0.18215;
+/// SDXL's.
+const LATENT_SCALE_XL: f64 = 0.13025;
+
+/// The text encoders of a family.
+enum TextEncoders {
+    /// SD 1.x and 2.x: one encoder, read after its final norm.
+    One(ClipTextEncoder),
+    /// SDXL: CLIP ViT-L and OpenCLIP ViT-bigG (with its projection), both read at their
+    /// penultimate layer.
+    Two(ClipTextEncoder, Box<ClipTextEncoder>),
+}
 
 /// What the UNet predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,11 +67,12 @@ impl Prediction {
 
 /// A model ready to generate.
 pub struct Pipeline {
-    clip: ClipTextEncoder,
+    text: TextEncoders,
     unet: UNet,
-    /// The text encoder's and the UNet's weights, sharing storage with the modules (LoRA
+    /// The text encoders' and the UNet's weights, sharing storage with the modules (LoRA
     /// adapters change them in place, through [`Pipeline::apply`]).
     text_weights: Weights,
+    text2_weights: Option<Weights>,
     unet_weights: Weights,
     vae: Autoencoder,
     prediction: Prediction,
@@ -90,6 +105,8 @@ pub struct Run {
     pub state: SamplerState,
     plan: Plan,
     context: Tensor,
+    /// SDXL's pooled embeddings and size numbers, `[2 * images, …]` like `context`.
+    added: Option<(Tensor, Tensor)>,
     params: GenerationParams,
     /// Whether the prompt was cut to 75 tokens.
     pub truncated: bool,
@@ -97,6 +114,12 @@ pub struct Run {
     first: usize,
     /// Inpainting's mask and init image, when a mask was given.
     inpaint: Option<Inpaint>,
+}
+
+/// The dtype of a model's own VAE: SDXL's overflows in f16, so it is kept in f32 (diffusers'
+/// `force_upcast`).
+fn vae_kind(xl: bool, kind: Kind) -> Kind {
+    if xl { Kind::Float } else { kind }
 }
 
 fn component(dir: &Path, part: &str) -> anyhow::Result<std::path::PathBuf> {
@@ -122,10 +145,21 @@ impl Pipeline {
     pub fn load_diffusers(dir: &Path, device: Device, kind: Kind) -> anyhow::Result<Self> {
         let keep = |name: &str| Some(name.to_owned());
         let text = Weights::load(&component(dir, "text_encoder")?, keep, device, kind)?;
+        let text2 = if dir.join("text_encoder_2").is_dir() {
+            Some(Weights::load(
+                &component(dir, "text_encoder_2")?,
+                keep,
+                device,
+                kind,
+            )?)
+        } else {
+            None
+        };
         let unet = Weights::load(&component(dir, "unet")?, keep, device, kind)?;
-        let vae = Weights::load(&component(dir, "vae")?, keep, device, kind)?;
+        let vae_kind = vae_kind(text2.is_some(), kind);
+        let vae = Weights::load(&component(dir, "vae")?, keep, device, vae_kind)?;
         let prediction = Prediction::of_diffusers_folder(dir);
-        Self::assemble(text, unet, &vae, prediction, (device, kind))
+        Self::assemble([Some(text), text2], unet, &vae, prediction, (device, kind))
     }
 
     /// Loads a single-file checkpoint in the original LDM layout (`model.diffusion_model.*`,
@@ -136,37 +170,72 @@ impl Pipeline {
         let layers = ldm::layers_per_block(header.keys().map(String::as_str))
             .context("the checkpoint's UNet has no downsampler, so its layout is unknown")?;
         let levels = ldm::vae_levels(header.keys());
-        // SD 2.x checkpoints carry OpenCLIP's text encoder, used at its penultimate layer; they
-        // are taken as v-predicting, like the 768 models most SD 2.x single files are.
-        let (text, prediction) = if open_clip::is_open_clip(header.keys().map(String::as_str)) {
-            let keep = open_clip::blocks(header.keys().map(String::as_str)).saturating_sub(1);
-            let mut text = Weights::load(path, |n| open_clip::name(n, keep), device, kind)?;
-            open_clip::split_in_proj(&mut text);
-            (text, Prediction::V)
+        let names = || header.keys().map(String::as_str);
+        let (text, prediction) = if open_clip::is_open_clip(open_clip::SDXL, names()) {
+            // SDXL: CLIP ViT-L in transformers' naming, then OpenCLIP ViT-bigG.
+            let clip = |n: &str| {
+                n.strip_prefix(open_clip::SDXL_CLIP)
+                    .filter(|rest| rest.starts_with("text_model."))
+                    .map(str::to_owned)
+            };
+            let first = Weights::load(path, clip, device, kind)?;
+            let mut second = Weights::load(path, open_clip::sdxl_name, device, kind)?;
+            open_clip::finish(&mut second);
+            ([Some(first), Some(second)], Prediction::Epsilon)
+        } else if open_clip::is_open_clip(open_clip::SD2, names()) {
+            // SD 2.x checkpoints carry OpenCLIP's text encoder, used at its penultimate layer;
+            // they are taken as v-predicting, like the 768 models most SD 2.x single files are.
+            let keep = open_clip::blocks(open_clip::SD2, names()).saturating_sub(1);
+            let rename = |n: &str| open_clip::name(open_clip::SD2, n, keep);
+            let mut text = Weights::load(path, rename, device, kind)?;
+            open_clip::finish(&mut text);
+            ([Some(text), None], Prediction::V)
         } else {
             let text = Weights::load(path, super::weights::clip_name, device, kind)?;
-            (text, Prediction::Epsilon)
+            ([Some(text), None], Prediction::Epsilon)
         };
         let unet = Weights::load(path, |n| ldm::unet_name(n, layers), device, kind)?;
-        let mut vae = Weights::load(path, |n| ldm::vae_name(n, levels), device, kind)?;
+        let vae_kind = vae_kind(text[1].is_some(), kind);
+        let mut vae = Weights::load(path, |n| ldm::vae_name(n, levels), device, vae_kind)?;
         vae.squeeze_convolutions(ldm::is_vae_attention_projection);
         Self::assemble(text, unet, &vae, prediction, (device, kind))
     }
 
+    /// Builds the pipeline from its weights: `text` is the text encoder and, for SDXL, the
+    /// second one.
     fn assemble(
-        text: Weights,
+        [text, text2]: [Option<Weights>; 2],
         unet: Weights,
         vae: &Weights,
         prediction: Prediction,
         (device, kind): (Device, Kind),
     ) -> anyhow::Result<Self> {
-        let bytes = text.bytes() + unet.bytes() + vae.bytes();
-        let clip = ClipTextEncoder::new(&text).context("text encoder")?;
-        let heads = Heads::for_context(clip.config().width);
+        let text = text.context("the model has no text encoder")?;
+        let bytes = text.bytes() + text2.as_ref().map_or(0, Weights::bytes) + unet.bytes();
+        let bytes = bytes + vae.bytes();
+        let first = ClipTextEncoder::new(&text).context("text encoder")?;
+        let (encoders, context) = match &text2 {
+            None => {
+                let width = first.config().width;
+                (TextEncoders::One(first), width)
+            }
+            Some(weights) => {
+                let second = ClipTextEncoder::new(weights).context("second text encoder")?;
+                let width = first.config().width + second.config().width;
+                (TextEncoders::Two(first, Box::new(second)), width)
+            }
+        };
+        let unet_module = UNet::new(&unet, Heads::for_context(context)).context("UNet")?;
+        anyhow::ensure!(
+            unet_module.wants_added() == text2.is_some(),
+            "the UNet and the text encoders are of different families (one or two encoders, \
+             with or without SDXL's added conditioning)"
+        );
         Ok(Self {
-            clip,
-            unet: UNet::new(&unet, heads).context("UNet")?,
+            text: encoders,
+            unet: unet_module,
             text_weights: text,
+            text2_weights: text2,
             unet_weights: unet,
             vae: Autoencoder::from_weights(vae)?,
             prediction,
@@ -174,6 +243,15 @@ impl Pipeline {
             kind,
             bytes,
         })
+    }
+
+    /// [`Pipeline::conditioning`], for the SDXL tests.
+    #[cfg(test)]
+    pub(super) fn conditioning_for_tests(
+        &self,
+        params: &GenerationParams,
+    ) -> (Tensor, Option<(Tensor, Tensor)>, bool) {
+        self.conditioning(params)
     }
 
     /// Loads a diffusers folder or a single-file checkpoint, whichever `path` is.
@@ -205,10 +283,12 @@ impl Pipeline {
         }
         let _guard = tch::no_grad_guard();
         let mut index: HashMap<(Part, String), (&Weights, &str)> = HashMap::new();
-        for (part, weights) in [
-            (Part::Text, &self.text_weights),
-            (Part::Unet, &self.unet_weights),
-        ] {
+        let parts = [
+            (Part::Text, Some(&self.text_weights)),
+            (Part::Text2, self.text2_weights.as_ref()),
+            (Part::Unet, Some(&self.unet_weights)),
+        ];
+        for (part, weights) in parts.into_iter().filter_map(|(p, w)| Some((p, w?))) {
             for name in weights.names() {
                 for key in lora::keys_of(name).into_iter().flatten() {
                     index.insert((part, key), (weights, name));
@@ -241,11 +321,85 @@ impl Pipeline {
         Ok(patched)
     }
 
-    fn encode(&self, prompt: &str) -> (Tensor, bool) {
-        let tokens = tokenizer::shared().tokenize(prompt, EOT);
+    /// Token ids `[1, 77]` of `prompt`, padded with `pad`, and whether it was cut.
+    fn tokens(&self, prompt: &str, pad: u32) -> (Tensor, bool) {
+        let tokens = tokenizer::shared().tokenize(prompt, pad);
         let ids: Vec<i64> = tokens.ids.iter().map(|id| i64::from(*id)).collect();
         let ids = Tensor::from_slice(&ids).unsqueeze(0).to_device(self.device);
-        (self.clip.forward(&ids), tokens.truncated)
+        (ids, tokens.truncated)
+    }
+
+    /// The conditioning of one prompt: the context `[1, 77, width]`, SDXL's pooled embedding
+    /// `[1, p]`, and whether the prompt was cut. SDXL's second tokenizer pads with id 0 ("!").
+    fn encode(&self, prompt: &str) -> (Tensor, Option<Tensor>, bool) {
+        let (ids, truncated) = self.tokens(prompt, EOT);
+        match &self.text {
+            TextEncoders::One(clip) => (clip.forward(&ids), None, truncated),
+            TextEncoders::Two(first, second) => {
+                let (context, _) = first.forward_penultimate(&ids);
+                let (ids, _) = self.tokens(prompt, 0);
+                let (context2, pooled) = second.forward_penultimate(&ids);
+                (
+                    Tensor::cat(&[context, context2], -1),
+                    Some(pooled),
+                    truncated,
+                )
+            }
+        }
+    }
+
+    /// Whether this is an SDXL pipeline.
+    fn is_xl(&self) -> bool {
+        matches!(self.text, TextEncoders::Two(..))
+    }
+
+    /// The factor between the VAE's latents and the UNet's.
+    fn latent_scale(&self) -> f64 {
+        if self.is_xl() {
+            LATENT_SCALE_XL
+        } else {
+            LATENT_SCALE
+        }
+    }
+
+    /// The conditioning of both prompts for `images` images, unconditional first: the context
+    /// and SDXL's (pooled embeddings, size numbers). SDXL's empty negative prompt is zeros, as
+    /// in diffusers (`force_zeros_for_empty_prompt`).
+    fn conditioning(&self, params: &GenerationParams) -> (Tensor, Option<(Tensor, Tensor)>, bool) {
+        let images = i64::from(params.num_images);
+        let (cond, pooled, truncated) = self.encode(&params.prompt);
+        let (uncond, uncond_pooled, _) = if self.is_xl() && params.negative_prompt.trim().is_empty()
+        {
+            (
+                cond.zeros_like(),
+                pooled.as_ref().map(Tensor::zeros_like),
+                false,
+            )
+        } else {
+            self.encode(&params.negative_prompt)
+        };
+        let both = |u: &Tensor, c: &Tensor| {
+            let repeat = |t: &Tensor| {
+                let mut times = vec![1; t.dim()];
+                times[0] = images;
+                t.repeat(times.as_slice())
+            };
+            Tensor::cat(&[repeat(u), repeat(c)], 0)
+        };
+        let context = both(&uncond, &cond);
+        let added = match (uncond_pooled, pooled) {
+            (Some(u), Some(c)) => {
+                let (h, w) = (f64::from(params.height), f64::from(params.width));
+                let numbers = Tensor::from_slice(&[h, w, 0.0, 0.0, h, w])
+                    .to_kind(Kind::Float)
+                    .to_device(self.device)
+                    .unsqueeze(0)
+                    .repeat([2 * images, 1]);
+                Some((both(&u, &c), numbers))
+            }
+            _ => None,
+        };
+        (context, added, truncated)
     }
 
     /// Starts a run: encodes both prompts and draws the initial noise from the seed; with an
@@ -266,12 +420,7 @@ impl Pipeline {
             params.steps as usize,
         );
         let images = i64::from(params.num_images);
-        let (cond, truncated) = self.encode(&params.prompt);
-        let (uncond, _) = self.encode(&params.negative_prompt);
-        let context = Tensor::cat(
-            &[uncond.repeat([images, 1, 1]), cond.repeat([images, 1, 1])],
-            0,
-        );
+        let (context, added, truncated) = self.conditioning(params);
         let seed = params.seed.unwrap_or(0);
         let shape = [
             images,
@@ -309,6 +458,7 @@ impl Pipeline {
             state: SamplerState::starting_at(first),
             plan,
             context,
+            added,
             params: params.clone(),
             truncated,
             first,
@@ -334,7 +484,7 @@ impl Pipeline {
             .to_kind(Kind::Float)
             / 127.5
             - 1.0;
-        let latents = encoder.encode(&pixels.to_kind(self.kind)) * LATENT_SCALE;
+        let latents = encoder.encode(&pixels.to_kind(vae.kind())) * self.latent_scale();
         Ok(latents.to_kind(Kind::Float))
     }
 
@@ -348,11 +498,15 @@ impl Pipeline {
         let _guard = tch::no_grad_guard();
         let i = run.state.step;
         let input = run.plan.scale_input(&run.latents, i);
+        let added = run
+            .added
+            .as_ref()
+            .map(|(pooled, time_ids)| Added { pooled, time_ids });
         let eps = self.unet.forward(
             &Tensor::cat(&[&input, &input], 0),
             run.plan.timesteps[i],
             &run.context,
-            None,
+            added.as_ref(),
         );
         let parts = eps.chunk(2, 0);
         let guided = &parts[0] + (&parts[1] - &parts[0]) * run.params.cfg_scale;
@@ -383,7 +537,7 @@ impl Pipeline {
     pub fn decode(&self, run: &Run, vae: Option<&Autoencoder>) -> Vec<(u32, u32, Vec<u8>)> {
         let _guard = tch::no_grad_guard();
         let vae = vae.unwrap_or(&self.vae);
-        let pixels = vae.decode(&(&run.latents / LATENT_SCALE));
+        let pixels = vae.decode(&(&run.latents / self.latent_scale()));
         let pixels = ((pixels.to_kind(Kind::Float) + 1.0) * 127.5)
             .clamp(0.0, 255.0)
             .round()

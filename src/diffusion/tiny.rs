@@ -5,7 +5,10 @@
 //! width belongs to no real family, so the catalogue's probe refuses it; register it directly.
 //! [`Width::Sd15`] widens the text encoder and the cross-attention keys to SD 1.x's 768, so the
 //! probe accepts it (about 180 MB, mostly the token embedding): the UI's end-to-end tests
-//! install that one through the API.
+//! install that one through the API. [`write_sdxl_diffusers`] and [`write_sdxl_single_file`]
+//! write a tiny SDXL-shaped model: two 64-wide text encoders (the second with a 32-wide
+//! projection), the UNet of `tests/data/unet_xl_golden.json` (added conditioning, two transformer
+//! blocks in its second level) and the same VAE.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -67,16 +70,83 @@ pub fn write_tiny_diffusers(dir: &std::path::Path) -> std::io::Result<()> {
 /// Writes a tiny model of the given text width into `dir`, in the diffusers layout.
 pub fn write_diffusers(dir: &std::path::Path, width: Width) -> std::io::Result<()> {
     let [clip, unet, decoder, encoder] = parts(width);
+    write_folder(
+        dir,
+        vec![
+            ("text_encoder", "model.safetensors", vec![clip]),
+            ("unet", "diffusion_pytorch_model.safetensors", vec![unet]),
+            (
+                "vae",
+                "diffusion_pytorch_model.safetensors",
+                vec![decoder, encoder],
+            ),
+        ],
+    )
+}
+
+/// Writes the tiny SDXL-shaped model into `dir`, in the diffusers layout (`text_encoder_2/` too).
+pub fn write_sdxl_diffusers(dir: &std::path::Path) -> std::io::Result<()> {
+    let [clip, clip2, unet, decoder, encoder] = sdxl_parts();
+    write_folder(
+        dir,
+        vec![
+            ("text_encoder", "model.safetensors", vec![clip]),
+            ("text_encoder_2", "model.safetensors", vec![clip2]),
+            ("unet", "diffusion_pytorch_model.safetensors", vec![unet]),
+            (
+                "vae",
+                "diffusion_pytorch_model.safetensors",
+                vec![decoder, encoder],
+            ),
+        ],
+    )
+}
+
+/// The same SDXL-shaped model as one file in the original layout: the first encoder under
+/// `conditioner.embedders.0.transformer.`, the second in OpenCLIP's naming under
+/// `conditioner.embedders.1.model.`, the UNet in the LDM names diffusers' converter maps to the
+/// folder's (`tests/data/ldm_keys.json`), and the VAE as SD's.
+pub fn write_sdxl_single_file(path: &std::path::Path) -> std::io::Result<()> {
+    let keys = ldm_keys();
+    let [
+        (clip, clip_names),
+        (clip2, clip2_names),
+        (unet, _),
+        decoder,
+        encoder,
+    ] = sdxl_parts();
+    let mut tensors: Vec<(String, Tensor)> = clip_names
+        .iter()
+        .map(|(name, shape)| {
+            let key = format!("{}{name}", super::open_clip::SDXL_CLIP);
+            (key, tensor(&clip, name, shape))
+        })
+        .collect();
+    let second = clip2_names
+        .iter()
+        .map(|(name, shape)| (name.clone(), tensor(&clip2, name, shape)))
+        .collect();
+    tensors.extend(super::open_clip::from_diffusers(
+        super::open_clip::SDXL,
+        second,
+        false,
+    ));
+    for (ldm, name, shape) in &keys.tiny_unet_xl {
+        tensors.push((ldm.clone(), tensor(&unet, name, shape)));
+    }
+    tensors.extend(ldm_vae(&keys, decoder, encoder));
+    write_tensors(path, tensors)
+}
+
+type Source = (Weights, BTreeMap<String, Vec<i64>>);
+
+/// Writes each `(folder, file, sources)` of a diffusers model into `dir`.
+fn write_folder(
+    dir: &std::path::Path,
+    parts: Vec<(&str, &str, Vec<Source>)>,
+) -> std::io::Result<()> {
     std::fs::write(dir.join("model_index.json"), "{}")?;
-    for (part, file, sources) in [
-        ("text_encoder", "model.safetensors", vec![clip]),
-        ("unet", "diffusion_pytorch_model.safetensors", vec![unet]),
-        (
-            "vae",
-            "diffusion_pytorch_model.safetensors",
-            vec![decoder, encoder],
-        ),
-    ] {
+    for (part, file, sources) in parts {
         std::fs::create_dir_all(dir.join(part))?;
         let tensors = sources
             .iter()
@@ -104,25 +174,47 @@ pub fn write_tiny_single_file_sd2(path: &std::path::Path) -> std::io::Result<()>
     write_single_file(path, true)
 }
 
+#[derive(serde::Deserialize)]
+struct LdmKeys {
+    tiny_unet: Vec<(String, String, Vec<i64>)>,
+    tiny_unet_xl: Vec<(String, String, Vec<i64>)>,
+    tiny_vae: Vec<(String, String, Vec<i64>)>,
+}
+
+fn ldm_keys() -> LdmKeys {
+    serde_json::from_str(include_str!("../../tests/data/ldm_keys.json"))
+        .expect("the key list parses")
+}
+
+/// The tiny VAE's tensors under their LDM names.
+fn ldm_vae(keys: &LdmKeys, decoder: Source, encoder: Source) -> Vec<(String, Tensor)> {
+    let (decoder, _) = decoder;
+    let (encoder, encoder_names) = encoder;
+    keys.tiny_vae
+        .iter()
+        .map(|(ldm, name, shape)| {
+            let vae = if encoder_names.contains_key(name) {
+                &encoder
+            } else {
+                &decoder
+            };
+            let mut value = tensor(vae, name, shape);
+            if super::ldm::is_vae_attention_projection(name) {
+                value = value.reshape([shape[0], shape[1], 1, 1]);
+            }
+            (ldm.clone(), value)
+        })
+        .collect()
+}
+
 fn write_single_file(path: &std::path::Path, open_clip: bool) -> std::io::Result<()> {
-    #[derive(serde::Deserialize)]
-    struct LdmKeys {
-        tiny_unet: Vec<(String, String, Vec<i64>)>,
-        tiny_vae: Vec<(String, String, Vec<i64>)>,
-    }
-    let keys: LdmKeys = serde_json::from_str(include_str!("../../tests/data/ldm_keys.json"))
-        .expect("the key list parses");
-    let [
-        (clip, clip_names),
-        (unet, _),
-        (decoder, _),
-        (encoder, encoder_names),
-    ] = parts(Width::Tiny);
+    let keys = ldm_keys();
+    let [(clip, clip_names), (unet, _), decoder, encoder] = parts(Width::Tiny);
     let text = clip_names
         .iter()
         .map(|(name, shape)| (name.clone(), tensor(&clip, name, shape)));
     let mut tensors: Vec<(String, Tensor)> = if open_clip {
-        super::open_clip::from_diffusers(text.collect())
+        super::open_clip::from_diffusers(super::open_clip::SD2, text.collect(), true)
     } else {
         text.map(|(name, t)| (format!("cond_stage_model.transformer.{name}"), t))
             .collect()
@@ -130,18 +222,7 @@ fn write_single_file(path: &std::path::Path, open_clip: bool) -> std::io::Result
     for (ldm, name, shape) in &keys.tiny_unet {
         tensors.push((ldm.clone(), tensor(&unet, name, shape)));
     }
-    for (ldm, name, shape) in &keys.tiny_vae {
-        let vae = if encoder_names.contains_key(name) {
-            &encoder
-        } else {
-            &decoder
-        };
-        let mut value = tensor(vae, name, shape);
-        if super::ldm::is_vae_attention_projection(name) {
-            value = value.reshape([shape[0], shape[1], 1, 1]);
-        }
-        tensors.push((ldm.clone(), value));
-    }
+    tensors.extend(ldm_vae(&keys, decoder, encoder));
     write_tensors(path, tensors)
 }
 
@@ -182,8 +263,36 @@ pub fn write_lora(path: &std::path::Path, width: Width) -> std::io::Result<()> {
     write_tensors(path, tensors)
 }
 
+/// The formula weights and name lists of the tiny SDXL model's two text encoders (64 wide; the
+/// second with different values and a projection to 32), UNet, VAE decoder and VAE encoder.
+fn sdxl_parts() -> [Source; 5] {
+    let [
+        (_, clip),
+        _,
+        (decoder_weights, decoder),
+        (encoder_weights, encoder),
+    ] = parts(Width::Tiny);
+    let mut clip = clip;
+    for shape in clip.values_mut() {
+        shape
+            .iter_mut()
+            .filter(|d| **d == 128)
+            .for_each(|d| *d = 64);
+    }
+    let mut clip2 = clip.clone();
+    clip2.insert("text_projection.weight".into(), vec![32, 64]);
+    let unet = names(include_str!("../../tests/data/unet_xl_golden.json")).names;
+    [
+        (formula_weights(&clip, 0.1, false), clip),
+        (formula_weights(&clip2, 0.12, false), clip2),
+        (formula_weights(&unet, 0.05, true), unet),
+        (decoder_weights, decoder),
+        (encoder_weights, encoder),
+    ]
+}
+
 /// The formula weights and name lists of the text encoder, UNet, VAE decoder and VAE encoder.
-fn parts(width: Width) -> [(Weights, BTreeMap<String, Vec<i64>>); 4] {
+fn parts(width: Width) -> [Source; 4] {
     let mut clip = names(include_str!("../../tests/data/clip_text_golden.json")).names;
     clip.insert(
         "text_model.embeddings.token_embedding.weight".into(),

@@ -366,11 +366,7 @@ impl UNet {
         let add = match weights.shape("add_embedding.linear_1.weight") {
             Some(shape) => Some((
                 Affine::load(weights, "add_embedding.linear_1", &[time_width, shape[1]])?,
-                Affine::load(
-                    weights,
-                    "add_embedding.linear_2",
-                    &[time_width, time_width],
-                )?,
+                Affine::load(weights, "add_embedding.linear_2", &[time_width, time_width])?,
             )),
             None => None,
         };
@@ -404,7 +400,7 @@ impl UNet {
         latents: &Tensor,
         timestep: f64,
         context: &Tensor,
-        added: Option<&Added>,
+        added: Option<&Added<'_>>,
     ) -> Tensor {
         let batch = latents.size()[0];
         let steps = Tensor::full([batch], timestep, (Kind::Float, latents.device()));

@@ -194,7 +194,12 @@ impl Weights {
         self.tensors.insert(name, tensor);
     }
 
-    /// Names of the tensors held.
+    /// The dtype of the tensors held (any one's; loading gives them all the same).
+    pub fn kind(&self) -> Option<Kind> {
+        self.tensors.values().next().map(Tensor::kind)
+    }
+
+    /// The names held.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.tensors.keys().map(String::as_str)
     }

@@ -164,11 +164,14 @@ fn lora_base(tensors: &std::collections::BTreeMap<String, TensorInfo>) -> Result
     let cross =
         width_of(&|part, key| part == Part::Unet && key.contains("attn2") && key.contains("to_k"));
     let text = width_of(&|part, key| part == Part::Text && key.contains("q_proj"));
+    let second_encoder = tensors
+        .keys()
+        .any(|n| down_weight(n).is_some_and(|(part, _)| part == Part::Text2));
     match (cross, text) {
+        _ if second_encoder => Ok(Base::Sdxl),
         (Some(768), _) | (None, Some(768)) => Ok(Base::Sd1),
         (Some(1024), _) | (None, Some(1024)) => Ok(Base::Sd2),
         (Some(2048), _) => Ok(Base::Sdxl),
-        _ if tensors.keys().any(|k| k.starts_with("lora_te2_")) => Ok(Base::Sdxl),
         _ => Err(unrecognized(
             "a LoRA whose family cannot be told: it adapts no cross-attention key projection \
              of a known width"

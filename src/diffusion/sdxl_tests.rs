@@ -1,0 +1,144 @@
+//! SDXL end to end on the tiny SDXL-shaped model (`tiny::write_sdxl_*`): its folder and its
+//! single file give the same images, seeds reproduce, suspension changes nothing, image to image
+//! and inpainting run, and the conditioning is SDXL's (two encoders side by side, a pooled
+//! embedding, the size numbers, zeros for an empty negative prompt).
+
+use tch::{Device, Kind, Tensor};
+
+use super::engine::TchEngine;
+use super::engine::tests::{Hook, finished, hook, job, with_init};
+use super::pipeline::Pipeline;
+use super::tiny::{write_sdxl_diffusers, write_sdxl_single_file};
+use crate::worker::engine::{Engine, GrayImage, Outcome};
+
+/// The tiny SDXL model as a folder and as a single file, in a temporary directory.
+fn both_layouts() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    write_sdxl_diffusers(&folder).unwrap();
+    let file = dir.path().join("xl.safetensors");
+    write_sdxl_single_file(&file).unwrap();
+    let (folder, file) = (
+        folder.to_str().unwrap().to_owned(),
+        file.to_str().unwrap().to_owned(),
+    );
+    (dir, folder, file)
+}
+
+#[test]
+fn an_sdxl_model_gives_the_same_images_from_its_folder_and_its_single_file() {
+    let (_dir, folder, file) = both_layouts();
+    let engine = TchEngine::new(Device::Cpu, 1 << 30);
+    let generate = |location: &str, seed: u64| {
+        finished(
+            engine
+                .generate(&job(location, "euler", seed), None, &mut hook())
+                .unwrap(),
+        )
+    };
+    let pngs = generate(&folder, 9);
+    assert_eq!(pngs.len(), 2);
+    let decoded = image::load_from_memory(&pngs[0]).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 72));
+    assert_eq!(generate(&file, 9), pngs, "both layouts hold the same model");
+    assert_eq!(
+        generate(&folder, 9),
+        pngs,
+        "the same seed gives the same images"
+    );
+    assert_ne!(
+        generate(&folder, 10),
+        pngs,
+        "another seed gives other images"
+    );
+
+    let job = job(&folder, "dpmpp_2m_karras", 4);
+    let whole = finished(engine.generate(&job, None, &mut hook()).unwrap());
+    let mut suspending = Hook {
+        suspend_at: Some(2),
+        ..hook()
+    };
+    let Outcome::Suspended(state) = engine.generate(&job, None, &mut suspending).unwrap() else {
+        panic!("expected a suspension")
+    };
+    engine
+        .generate(&self::job(&file, "euler", 1), None, &mut hook())
+        .unwrap();
+    let resumed = finished(engine.generate(&job, Some(state), &mut suspending).unwrap());
+    assert_eq!(resumed, whole, "suspend and resume change nothing");
+}
+
+#[test]
+fn sdxl_image_to_image_and_inpainting_run_in_both_layouts() {
+    let (_dir, folder, file) = both_layouts();
+    let engine = TchEngine::new(Device::Cpu, 1 << 30);
+    let img2img = |location: &str| {
+        let job = with_init(job(location, "euler", 9), 0.5, 1);
+        let mut steps = hook();
+        let pngs = finished(engine.generate(&job, None, &mut steps).unwrap());
+        assert_eq!(steps.seen.len(), 3, "half of 6 steps");
+        pngs
+    };
+    let from_folder = img2img(&folder);
+    assert_eq!(img2img(&file), from_folder);
+    let plain = finished(
+        engine
+            .generate(&job(&folder, "euler", 9), None, &mut hook())
+            .unwrap(),
+    );
+    assert_ne!(from_folder, plain, "the init image matters");
+
+    let mut masked = with_init(job(&folder, "euler", 9), 0.8, 1);
+    let (width, height) = (masked.params.width, masked.params.height);
+    let init = masked.init_image.clone().unwrap();
+    masked.params.mask_image_id = Some(uuid::Uuid::from_u128(99));
+    // Repaint the right half; keep the left.
+    masked.mask = Some(GrayImage {
+        width,
+        height,
+        luma: (0..width * height)
+            .map(|i| if i % width >= width / 2 { 255 } else { 0 })
+            .collect(),
+    });
+    let pngs = finished(engine.generate(&masked, None, &mut hook()).unwrap());
+    let image = image::load_from_memory(&pngs[0]).unwrap().to_rgb8();
+    for y in 0..height {
+        for x in 0..width / 2 - 8 {
+            let i = ((y * width + x) * 3) as usize;
+            assert_eq!(
+                image.get_pixel(x, y).0,
+                [init.rgb[i], init.rgb[i + 1], init.rgb[i + 2]],
+                "the kept half is the init image's at ({x}, {y})"
+            );
+        }
+    }
+}
+
+#[test]
+fn sdxl_conditions_on_both_encoders_the_pooled_embedding_and_the_size() {
+    let (_dir, folder, _file) = both_layouts();
+    let pipeline = Pipeline::load(folder.as_ref(), Device::Cpu, Kind::Float).unwrap();
+    let mut params = job(&folder, "euler", 9).params;
+    params.negative_prompt = String::new();
+    let (context, added, _) = pipeline.conditioning_for_tests(&params);
+    assert_eq!(
+        context.size(),
+        [4, 77, 128],
+        "2 images, unconditional first; 64 + 64 wide"
+    );
+    let (pooled, numbers) = added.expect("SDXL has added conditioning");
+    assert_eq!(pooled.size(), [4, 32]);
+    let zero = |t: &Tensor| t.abs().max().double_value(&[]) == 0.0;
+    assert!(zero(&context.narrow(0, 0, 2)) && zero(&pooled.narrow(0, 0, 2)));
+    assert!(!zero(&context.narrow(0, 2, 2)) && !zero(&pooled.narrow(0, 2, 2)));
+    assert_eq!(
+        Vec::<f64>::try_from(numbers.get(3).to_kind(Kind::Double)).unwrap(),
+        [72.0, 64.0, 0.0, 0.0, 72.0, 64.0],
+        "height, width, crop top and left, target height and width"
+    );
+    params.negative_prompt = "blurry".into();
+    let (context, added, _) = pipeline.conditioning_for_tests(&params);
+    let (pooled, _) = added.unwrap();
+    assert!(!zero(&context.narrow(0, 0, 2)) && !zero(&pooled.narrow(0, 0, 2)));
+}
