@@ -21,18 +21,42 @@ pub fn layers_per_block<'a>(names: impl Iterator<Item = &'a str>) -> Option<usiz
         .map(|first| first - 1)
 }
 
+/// A UNet resnet's parts: (LDM, internal).
+const RESNET_PARTS: [(&str, &str); 6] = [
+    ("in_layers.0.", "norm1."),
+    ("in_layers.2.", "conv1."),
+    ("emb_layers.1.", "time_emb_proj."),
+    ("out_layers.0.", "norm2."),
+    ("out_layers.3.", "conv2."),
+    ("skip_connection.", "conv_shortcut."),
+];
+
+/// UNet weights outside the blocks: (LDM, internal).
+const UNET_SIMPLE: [(&str, &str); 7] = [
+    ("time_embed.0.", "time_embedding.linear_1."),
+    ("time_embed.2.", "time_embedding.linear_2."),
+    ("label_emb.0.0.", "add_embedding.linear_1."),
+    ("label_emb.0.2.", "add_embedding.linear_2."),
+    ("input_blocks.0.0.", "conv_in."),
+    ("out.0.", "conv_norm_out."),
+    ("out.2.", "conv_out."),
+];
+
+/// `rest` with the first matching prefix of `pairs` replaced; `forward` maps the first of each
+/// pair to the second, otherwise the second to the first.
+fn renamed(rest: &str, pairs: &[(&str, &str)], forward: bool) -> Option<String> {
+    pairs.iter().find_map(|&(ldm, internal)| {
+        let (from, to) = if forward {
+            (ldm, internal)
+        } else {
+            (internal, ldm)
+        };
+        rest.strip_prefix(from).map(|tail| format!("{to}{tail}"))
+    })
+}
+
 fn resnet_part(rest: &str) -> Option<String> {
-    let renames = [
-        ("in_layers.0.", "norm1."),
-        ("in_layers.2.", "conv1."),
-        ("emb_layers.1.", "time_emb_proj."),
-        ("out_layers.0.", "norm2."),
-        ("out_layers.3.", "conv2."),
-        ("skip_connection.", "conv_shortcut."),
-    ];
-    renames
-        .iter()
-        .find_map(|(from, to)| rest.strip_prefix(from).map(|tail| format!("{to}{tail}")))
+    renamed(rest, &RESNET_PARTS, true)
 }
 
 /// Splits `"{index}.{rest}"`.
@@ -44,19 +68,7 @@ fn index(text: &str) -> Option<(usize, &str)> {
 /// The internal name of an LDM UNet weight, for a UNet with `layers` layers per block.
 pub fn unet_name(name: &str, layers: usize) -> Option<String> {
     let rest = name.strip_prefix(UNET)?;
-    let simple = [
-        ("time_embed.0.", "time_embedding.linear_1."),
-        ("time_embed.2.", "time_embedding.linear_2."),
-        ("label_emb.0.0.", "add_embedding.linear_1."),
-        ("label_emb.0.2.", "add_embedding.linear_2."),
-        ("input_blocks.0.0.", "conv_in."),
-        ("out.0.", "conv_norm_out."),
-        ("out.2.", "conv_out."),
-    ];
-    if let Some(found) = simple
-        .iter()
-        .find_map(|(from, to)| rest.strip_prefix(from).map(|tail| format!("{to}{tail}")))
-    {
+    if let Some(found) = renamed(rest, &UNET_SIMPLE, true) {
         return Some(found);
     }
     if let Some(mid) = rest.strip_prefix("middle_block.") {
@@ -104,6 +116,41 @@ pub fn unet_name(name: &str, layers: usize) -> Option<String> {
         return (part == 1).then(|| format!("up_blocks.{block}.attentions.{layer}.{tail}"));
     }
     None
+}
+
+/// The LDM module path (without `model.diffusion_model.`) of an internal UNet weight name, for a
+/// UNet with `layers` layers per block: the inverse of [`unet_name`], which kohya's SDXL LoRA
+/// files name their layers by. Upsamplers, whose LDM index depends on whether their block has
+/// attention, give None.
+pub fn unet_ldm_name(name: &str, layers: usize) -> Option<String> {
+    if let Some(found) = renamed(name, &UNET_SIMPLE, false) {
+        return Some(found);
+    }
+    let resnet = |tail: &str| renamed(tail, &RESNET_PARTS, false);
+    if let Some(mid) = name.strip_prefix("mid_block.") {
+        if let Some(tail) = mid.strip_prefix("attentions.0.") {
+            return Some(format!("middle_block.1.{tail}"));
+        }
+        let (i, tail) = index(mid.strip_prefix("resnets.")?)?;
+        return Some(format!("middle_block.{}.{}", 2 * i, resnet(tail)?));
+    }
+    let (side, first, rest) = if let Some(rest) = name.strip_prefix("down_blocks.") {
+        ("input_blocks", 1, rest)
+    } else {
+        ("output_blocks", 0, name.strip_prefix("up_blocks.")?)
+    };
+    let (block, rest) = index(rest)?;
+    let at = |layer: usize| first + block * (layers + 1) + layer;
+    if let Some(conv) = rest.strip_prefix("downsamplers.0.conv.") {
+        return Some(format!("{side}.{}.0.op.{conv}", at(layers)));
+    }
+    let (kind, rest) = rest.split_once('.')?;
+    let (layer, tail) = index(rest)?;
+    match kind {
+        "resnets" => Some(format!("{side}.{}.0.{}", at(layer), resnet(tail)?)),
+        "attentions" => Some(format!("{side}.{}.1.{tail}", at(layer))),
+        _ => None,
+    }
 }
 
 /// One more than the highest index `N` in names `{prefix}N.…` (0 where none has it): how many
@@ -227,6 +274,14 @@ mod tests {
             );
         }
         assert_eq!(unet_name("cond_stage_model.transformer.x", 2), None);
+        for (ldm, internal, _) in keys.unet.iter().chain(&keys.unet_xl) {
+            let back = unet_ldm_name(internal, 2).map(|n| format!("{UNET}{n}"));
+            if internal.contains("upsamplers") {
+                assert_eq!(back, None);
+            } else {
+                assert_eq!(back.as_deref(), Some(ldm.as_str()), "back from {internal}");
+            }
+        }
         assert_eq!(keys.unet_xl.len(), 1680);
         let layers = layers_per_block(keys.unet_xl.iter().map(|(ldm, _, _)| ldm.as_str()));
         assert_eq!(layers, Some(2));

@@ -1,8 +1,10 @@
 //! LoRA adapters: low-rank weight deltas `W += weight * alpha / rank * up @ down` for the text
 //! encoder's and the UNet's layers. Files in kohya's naming (`lora_unet_down_blocks_0_…_to_q`
-//! with `.lora_down.weight`, `.lora_up.weight` and `.alpha`; `lora_te_…` for the text encoder)
+//! with `.lora_down.weight`, `.lora_up.weight` and `.alpha`; `lora_te_…` for the text encoder;
+//! for SDXL `lora_te1_…`, `lora_te2_…` and UNet layers by their LDM paths, such as
+//! `lora_unet_input_blocks_4_1_…`, which the pipeline resolves through `ldm::unet_ldm_name`)
 //! and in diffusers/PEFT naming (`unet.….to_q.lora_A.weight` and `.lora_B.weight`, or older
-//! `.lora.down.weight` and `.lora.up.weight`) are read. A
+//! `.lora.down.weight` and `.lora.up.weight`; `text_encoder_2.…` for SDXL) are read. A
 //! pipeline applies adapters in place for one engine request and restores the saved originals
 //! when the request ends (`pipeline::Patched`), so the cached model is never left changed and
 //! jobs without adapters give exactly the images they gave before.

@@ -288,9 +288,20 @@ impl Pipeline {
             (Part::Text2, self.text2_weights.as_ref()),
             (Part::Unet, Some(&self.unet_weights)),
         ];
+        // kohya's SDXL files name UNet layers by their LDM module paths.
+        let layers = ldm::count_numbered(self.unet_weights.names(), "down_blocks.0.resnets.");
         for (part, weights) in parts.into_iter().filter_map(|(p, w)| Some((p, w?))) {
             for name in weights.names() {
-                for key in lora::keys_of(name).into_iter().flatten() {
+                let ldm = match part {
+                    Part::Unet => ldm::unet_ldm_name(name, layers),
+                    _ => None,
+                };
+                let keys = [Some(name), ldm.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(lora::keys_of)
+                    .flatten();
+                for key in keys {
                     index.insert((part, key), (weights, name));
                 }
             }

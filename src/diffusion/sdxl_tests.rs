@@ -142,3 +142,127 @@ fn sdxl_conditions_on_both_encoders_the_pooled_embedding_and_the_size() {
     let (pooled, _) = added.unwrap();
     assert!(!zero(&context.narrow(0, 0, 2)) && !zero(&pooled.narrow(0, 0, 2)));
 }
+
+/// Writes one LoRA for the tiny SDXL model twice, with the same values: in kohya's SDXL naming
+/// (UNet layers by their LDM module paths, `lora_te1_`, `lora_te2_`) and in diffusers' naming.
+/// It adapts every UNet attention query and cross-attention key, a 3x3 resnet convolution, and
+/// a layer of each text encoder.
+fn write_sdxl_loras(model: &std::path::Path, kohya: &std::path::Path, diffusers: &std::path::Path) {
+    use super::weights::Weights;
+    const RANK: i64 = 4;
+    let load = |part: &str, file: &str| {
+        let path = model.join(part).join(file);
+        Weights::load(&path, |n| Some(n.to_owned()), Device::Cpu, Kind::Float).unwrap()
+    };
+    let unet = load("unet", "diffusion_pytorch_model.safetensors");
+    let text = load("text_encoder", "model.safetensors");
+    let text2 = load("text_encoder_2", "model.safetensors");
+    let mut layers = Vec::new();
+    for name in unet.names() {
+        let attention = name.ends_with("attn1.to_q.weight") || name.ends_with("attn2.to_k.weight");
+        if attention || name == "down_blocks.0.resnets.0.conv1.weight" {
+            let ldm = super::ldm::unet_ldm_name(name, 1).unwrap();
+            layers.push((
+                "unet",
+                "lora_unet_",
+                name.to_owned(),
+                ldm,
+                unet.shape(name).unwrap(),
+            ));
+        }
+    }
+    for (weights, part, kohya_part, name) in [
+        (
+            &text,
+            "text_encoder",
+            "lora_te1_",
+            "text_model.encoder.layers.0.self_attn.q_proj.weight",
+        ),
+        (
+            &text2,
+            "text_encoder_2",
+            "lora_te2_",
+            "text_model.encoder.layers.1.mlp.fc1.weight",
+        ),
+    ] {
+        layers.push((
+            part,
+            kohya_part,
+            name.to_owned(),
+            name.to_owned(),
+            weights.shape(name).unwrap(),
+        ));
+    }
+    let mut shapes = std::collections::BTreeMap::new();
+    for (part, _, name, _, shape) in &layers {
+        let module = name.strip_suffix(".weight").unwrap();
+        let down = [&[RANK, shape[1]][..], &shape[2..]].concat();
+        let up = [&[shape[0], RANK][..], &vec![1; shape.len() - 2][..]].concat();
+        shapes.insert(format!("{part}.{module}.lora_A.weight"), down);
+        shapes.insert(format!("{part}.{module}.lora_B.weight"), up);
+    }
+    let values = super::tiny::formula_weights(&shapes, 0.3, false);
+    let mut kohya_tensors = Vec::new();
+    let mut diffusers_tensors = Vec::new();
+    for (part, kohya_part, name, kohya_name, _) in &layers {
+        let module = name.strip_suffix(".weight").unwrap();
+        let key = format!(
+            "{kohya_part}{}",
+            kohya_name
+                .strip_suffix(".weight")
+                .unwrap()
+                .replace('.', "_")
+        );
+        for (role, kohya_role) in [("lora_A", "lora_down"), ("lora_B", "lora_up")] {
+            let name = format!("{part}.{module}.{role}.weight");
+            let value = values.get(&name, &shapes[&name]).unwrap();
+            kohya_tensors.push((format!("{key}.{kohya_role}.weight"), value.copy()));
+            diffusers_tensors.push((name, value));
+        }
+        kohya_tensors.push((format!("{key}.alpha"), Tensor::from(RANK as f32)));
+    }
+    super::tiny::write_tensors(kohya, kohya_tensors).unwrap();
+    super::tiny::write_tensors(diffusers, diffusers_tensors).unwrap();
+}
+
+#[test]
+fn sdxl_loras_in_kohya_and_diffusers_naming_change_the_images_alike_and_are_undone() {
+    let (dir, folder, file) = both_layouts();
+    let kohya = dir.path().join("kohya.safetensors");
+    let diffusers = dir.path().join("diffusers.safetensors");
+    write_sdxl_loras(folder.as_ref(), &kohya, &diffusers);
+    let probed = crate::models::probe::probe(&kohya).unwrap();
+    assert_eq!(probed.kind, crate::models::model::ModelType::Lora);
+    assert_eq!(
+        probed.base,
+        crate::models::model::Base::Sdxl,
+        "it adapts a second encoder"
+    );
+    let engine = TchEngine::new(Device::Cpu, 1 << 30);
+    let generate = |location: &str, lora: Option<&std::path::Path>| {
+        let mut job = job(location, "euler", 9);
+        job.lora_locations = lora
+            .map(|l| (Some(l.to_str().unwrap().to_owned()), 0.8))
+            .into_iter()
+            .collect();
+        finished(engine.generate(&job, None, &mut hook()).unwrap())
+    };
+    let plain = generate(&folder, None);
+    let adapted = generate(&folder, Some(&kohya));
+    assert_ne!(adapted, plain, "the LoRA changes the images");
+    assert_eq!(
+        generate(&folder, Some(&diffusers)),
+        adapted,
+        "both namings adapt the same layers"
+    );
+    assert_eq!(
+        generate(&file, Some(&kohya)),
+        adapted,
+        "on the single file too"
+    );
+    assert_eq!(
+        generate(&folder, None),
+        plain,
+        "and the model is as loaded again"
+    );
+}
