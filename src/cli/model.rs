@@ -54,8 +54,12 @@ pub(super) enum ModelCommand {
         /// The directory to write (created).
         dir: std::path::PathBuf,
         /// Make it 768 wide like SD 1.x (about 180 MB), so `model add` and the API install it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "sdxl")]
         sd15: bool,
+        /// Make it SDXL-shaped (two text encoders, added conditioning; about 40 MB); register
+        /// it with base `sdxl` in `atelier db psql`.
+        #[arg(long, conflicts_with = "lora")]
+        sdxl: bool,
         /// Also write a LoRA for it to this file (an SD 1.x LoRA with `--sd15`).
         #[arg(long)]
         lora: Option<std::path::PathBuf>,
@@ -64,11 +68,23 @@ pub(super) enum ModelCommand {
 
 impl ModelCommand {
     pub(super) async fn run(self, config: Config) -> anyhow::Result<()> {
-        if let ModelCommand::WriteTiny { dir, sd15, lora } = &self {
-            use crate::diffusion::tiny::{Width, write_diffusers, write_lora};
+        if let ModelCommand::WriteTiny {
+            dir,
+            sd15,
+            sdxl,
+            lora,
+        } = &self
+        {
+            use crate::diffusion::tiny::{
+                Width, write_diffusers, write_lora, write_sdxl_diffusers,
+            };
             let width = if *sd15 { Width::Sd15 } else { Width::Tiny };
             std::fs::create_dir_all(dir)?;
-            write_diffusers(dir, width)?;
+            if *sdxl {
+                write_sdxl_diffusers(dir)?;
+            } else {
+                write_diffusers(dir, width)?;
+            }
             println!("wrote a tiny model to {}", dir.display());
             if let Some(lora) = lora {
                 write_lora(lora, width)?;

@@ -723,3 +723,45 @@ async fn admins_forget_dead_workers_and_reports_prune_long_dead_ones() {
         .unwrap();
     assert_eq!(names().await, ["alive"]);
 }
+
+#[tokio::test]
+async fn an_sdxl_model_generates_through_the_queue_and_takes_only_sdxl_loras() {
+    let app = TestApp::spawn_with(fast_worker(0.0)).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let model = tempfile::tempdir().unwrap();
+    atelier::diffusion::tiny::write_sdxl_diffusers(model.path()).unwrap();
+    let db = superuser_client(&app.dbname).await;
+    // Registered directly: the tiny model's cross-attention is 128 wide, not SDXL's 2048.
+    register_model(
+        &db,
+        "tiny-xl",
+        "sdxl",
+        "main",
+        model.path().to_str().unwrap(),
+    )
+    .await;
+    let engine = Arc::new(atelier::diffusion::engine::TchEngine::new(
+        tch::Device::Cpu,
+        1 << 30,
+    ));
+    let _worker = spawn_engine_worker(&app, engine, "cpu");
+    let body = json!({"model": "tiny-xl", "prompt": "a lighthouse at dusk", "width": 64,
+                      "height": 72, "steps": 4, "seed": 5});
+    let id = enqueue(&app, &joe, body).await;
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+    let bytes = full_image(&app, &joe, &item["result_image_ids"][0]).await;
+    let decoded = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 72));
+    assert!(
+        String::from_utf8_lossy(&bytes).contains("tiny-xl"),
+        "parameters in the PNG"
+    );
+
+    let lora = model.path().join("sd1-lora.safetensors");
+    atelier::diffusion::tiny::write_lora(&lora, atelier::diffusion::tiny::Width::Tiny).unwrap();
+    register_model(&db, "sd1-lora", "sd-1", "lora", lora.to_str().unwrap()).await;
+    let body =
+        json!({"model": "tiny-xl", "prompt": "x", "loras": [{"name": "sd1-lora", "weight": 1}]});
+    app.enqueue_refused(&joe, &body, "sd1-lora").await;
+}
