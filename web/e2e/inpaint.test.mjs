@@ -2,7 +2,8 @@
 // over its right half in the mask editor, and the job repaints only that part (the left of the
 // image comes back bit for bit). The mask is an asset of his own that Jane cannot read; it is
 // shown in the queue and the viewer, kept across a reload, loaded again for editing, dropped when
-// deleted, and removed with "Remove mask" or with the init image. In a real browser against `atelier serve --multiuser`.
+// deleted, and removed with "Remove mask" or with the init image. Escape or a click outside the
+// editor asks before a painting is thrown away. In a real browser against `atelier serve --multiuser`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './server.mjs';
@@ -95,6 +96,17 @@ test('Joe paints the right half of his image in the mask editor and only that pa
     await page.mouse.move(x, box.y + box.height - 2, { steps: 8 });
     await page.mouse.up();
   }
+  // Escape and a click outside the dialog ask before throwing the painting away; keeping it loses
+  // nothing (the mask below is the whole painting).
+  await page.keyboard.press('Escape');
+  await page.getByTestId('mask-discard-prompt').waitFor();
+  await screenshot(page, '50-mask-editor-discard-prompt');
+  await page.keyboard.press('Escape');
+  await page.getByTestId('mask-discard-prompt').waitFor({ state: 'detached' });
+  await page.mouse.click(5, 5);
+  await page.getByTestId('mask-keep').click();
+  await page.getByTestId('mask-discard-prompt').waitFor({ state: 'detached' });
+  assert.equal(await page.getByTestId('mask-editor').count(), 1, 'the editor closed');
   await screenshot(page, '50-mask-editor');
   await page.getByTestId('mask-use').click();
   await page.getByTestId('mask-editor').waitFor({ state: 'detached' });
@@ -183,14 +195,16 @@ test('the mask survives a reload, opens again for editing, is dropped once delet
   const alpha = (x, y) => canvas.evaluate((c, [x, y]) => c.getContext('2d').getImageData(x, y, 1, 1).data[3], [x, y]);
   await page.waitForFunction(() => document.querySelector('[data-testid="mask-canvas"]').getContext('2d').getImageData(60, 32, 1, 1).data[3] > 0);
   assert.deepEqual([await alpha(5, 32), await alpha(60, 5), await alpha(60, 60)], [0, 255, 255]);
-  // Clear, then Cancel: the mask in use stays.
+  // Clear, then Cancel and Discard: the mask in use stays.
   await page.getByTestId('mask-clear').click();
   assert.equal(await alpha(60, 32), 0);
   await page.getByTestId('mask-use').click();
   await page.getByTestId('mask-error').filter({ hasText: 'Paint over' }).waitFor();
   await page.getByTestId('mask-cancel').click();
+  await page.getByTestId('mask-discard').click();
   await page.getByTestId('mask-editor').waitFor({ state: 'detached' });
   await page.getByTestId('gen-mask-thumb').waitFor();
+  assert.match(await page.getByTestId('gen-mask-thumb').getAttribute('src'), new RegExp(id));
 
   await page.getByTestId('gen-mask-clear').click();
   await page.getByTestId('gen-mask-thumb').waitFor({ state: 'detached' });

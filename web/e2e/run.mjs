@@ -1,4 +1,5 @@
-// Entry point of the browser tests: checks the prerequisites, then runs every e2e/*.test.mjs.
+// Entry point of the browser tests: checks the prerequisites, then runs every e2e/*.test.mjs, or
+// those whose names contain one of the arguments (`node e2e/run.mjs inpaint jobs`).
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +16,13 @@ if (problems.length) {
 }
 
 const dir = path.join(webDir, 'e2e');
-const files = readdirSync(dir).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => path.join(dir, f));
+const wanted = process.argv.slice(2);
+const names = readdirSync(dir).filter((f) => f.endsWith('.test.mjs') && (wanted.length === 0 || wanted.some((w) => f.includes(w))));
+if (names.length === 0) {
+  console.error(`no browser test file matches ${wanted.join(', ')}`);
+  process.exit(2);
+}
+const files = names.sort().map((f) => path.join(dir, f));
 // The spec reporter also when piped (Node picks TAP then), so logs and CI summaries read the same.
 const args = ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files];
 const result = spawnSync(process.execPath, args, { stdio: 'inherit' });

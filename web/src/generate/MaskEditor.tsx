@@ -1,8 +1,9 @@
 // The inpainting mask editor: the init image with a canvas over it (at the image's natural size)
 // on which the user paints, with the mouse, a pen or a finger, what to repaint; a brush size, an
 // eraser and Clear. "Use mask" uploads the mask (white: repaint, black: keep) as one of the user's
-// assets and hands back its id. An existing mask is loaded for editing.
-import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
+// assets and hands back its id. An existing mask is loaded for editing. Closing it (Cancel, ×,
+// Escape or a click outside) after painting asks first, so a stray key or click loses nothing.
+import { useCallback, useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import { getImage, uploadImage } from '../api/images';
 import { errorMessage } from '../api/client';
 import type { Image } from '../api/types';
@@ -15,6 +16,7 @@ interface Props {
   /** The mask in use, loaded for editing; '' for none. */
   maskImageId: string;
   onUse: (maskImageId: string) => void;
+  /** Closes the editor, dropping what was painted; stable (the dialog's focus depends on it). */
   onCancel: () => void;
 }
 
@@ -61,8 +63,22 @@ export function MaskEditor({ initImageId, maskImageId, onUse, onCancel }: Props)
   const [brush, setBrush] = useState<number>(BRUSH.default);
   const [eraser, setEraser] = useState(false);
   const [busy, setBusy] = useState(false);
+  /** Whether "Discard the painting?" is shown, after a request to close with changes. */
+  const [askingToDiscard, setAskingToDiscard] = useState(false);
   const canvas = useRef<HTMLCanvasElement>(null);
   const last = useRef<Point | null>(null);
+  /** Whether the user painted, erased or cleared since the editor opened (a ref: closing reads it). */
+  const changed = useRef(false);
+  const keepButton = useRef<HTMLButtonElement>(null);
+  const cancelButton = useRef<HTMLButtonElement>(null);
+  // The prompt's "Keep painting" takes the focus (so Enter, like Escape, keeps the painting); when
+  // the prompt goes, Cancel takes it in its place rather than the page behind the dialog.
+  const wasAsking = useRef(false);
+  useEffect(() => {
+    if (askingToDiscard) keepButton.current?.focus();
+    else if (wasAsking.current) cancelButton.current?.focus();
+    wasAsking.current = askingToDiscard;
+  }, [askingToDiscard]);
   const live = useRef(true);
   useEffect(
     () => () => {
@@ -130,6 +146,7 @@ export function MaskEditor({ initImageId, maskImageId, onUse, onCancel }: Props)
   const down = (event: ReactPointerEvent<HTMLCanvasElement>) => {
     if (event.pointerType === 'mouse' && event.button !== 0) return;
     event.preventDefault();
+    changed.current = true;
     event.currentTarget.setPointerCapture(event.pointerId);
     const p = at(event);
     last.current = p;
@@ -147,8 +164,18 @@ export function MaskEditor({ initImageId, maskImageId, onUse, onCancel }: Props)
 
   const clear = () => {
     const c = canvas.current;
-    c?.getContext('2d')?.clearRect(0, 0, c.width, c.height);
+    const ctx = c?.getContext('2d');
+    if (!c || !ctx) return;
+    if (hasPaint(ctx.getImageData(0, 0, c.width, c.height).data)) changed.current = true;
+    ctx.clearRect(0, 0, c.width, c.height);
   };
+
+  // Every way of closing (Cancel, ×, Escape, a click outside) comes here. Without changes it
+  // closes; with changes it asks, and asking again (a second Escape) means "keep painting".
+  const requestClose = useCallback(() => {
+    if (!changed.current) return onCancel();
+    setAskingToDiscard((asking) => !asking);
+  }, [onCancel]);
 
   const use = async () => {
     if (!canvas.current) return;
@@ -171,7 +198,7 @@ export function MaskEditor({ initImageId, maskImageId, onUse, onCancel }: Props)
 
   const ratio = init ? init.width / init.height : 1;
   return (
-    <Modal title="Paint a mask" onClose={onCancel} testId="mask-editor" className="modal-mask">
+    <Modal title="Paint a mask" onClose={requestClose} testId="mask-editor" className="modal-mask">
       <ErrorBanner message={error} onDismiss={() => setError(null)} testId="mask-error" />
       <p className="muted small">
         Paint over what to repaint; the rest of the image is kept exactly. The mask is {init ? `${init.width}×${init.height}, ` : ''}the init image's own size.
@@ -218,14 +245,26 @@ export function MaskEditor({ initImageId, maskImageId, onUse, onCancel }: Props)
           Clear
         </button>
       </div>
-      <div className="row mask-actions">
-        <button type="button" className="secondary" onClick={onCancel} data-testid="mask-cancel">
-          Cancel
-        </button>
-        <button type="button" className="primary" onClick={() => void use()} disabled={!init || busy} data-testid="mask-use">
-          {busy ? 'Saving…' : 'Use mask'}
-        </button>
-      </div>
+      {askingToDiscard ? (
+        <div className="confirm mask-actions" role="group" aria-label="Discard the painting" data-testid="mask-discard-prompt">
+          <span>Discard this painting? It is not the mask yet.</span>
+          <button type="button" className="secondary" onClick={() => setAskingToDiscard(false)} ref={keepButton} data-testid="mask-keep">
+            Keep painting
+          </button>
+          <button type="button" className="danger" onClick={onCancel} data-testid="mask-discard">
+            Discard
+          </button>
+        </div>
+      ) : (
+        <div className="row mask-actions">
+          <button type="button" className="secondary" onClick={requestClose} ref={cancelButton} data-testid="mask-cancel">
+            Cancel
+          </button>
+          <button type="button" className="primary" onClick={() => void use()} disabled={!init || busy} data-testid="mask-use">
+            {busy ? 'Saving…' : 'Use mask'}
+          </button>
+        </div>
+      )}
     </Modal>
   );
 }
