@@ -362,11 +362,11 @@ fn loras_that_do_not_fit_fail_clearly_and_change_nothing() {
             "elsewhere",
             vec![
                 (
-                    "lora_unet_input_blocks_1_1_proj_in.lora_down.weight".into(),
+                    "lora_unet_joint_blocks_0_x_block_attn_qkv.lora_down.weight".into(),
                     t(&[2, 320]),
                 ),
                 (
-                    "lora_unet_input_blocks_1_1_proj_in.lora_up.weight".into(),
+                    "lora_unet_joint_blocks_0_x_block_attn_qkv.lora_up.weight".into(),
                     t(&[320, 2]),
                 ),
             ],

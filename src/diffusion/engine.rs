@@ -332,7 +332,11 @@ fn run_job(
             .map_err(|e| failure(format!("{e:#}"), false))?,
     };
     if run.truncated {
-        tracing::warn!(item = %job.id, "the prompt was cut to 75 tokens");
+        tracing::warn!(
+            item = %job.id,
+            chunks = super::prompt::MAX_CHUNKS,
+            "the prompt was cut to its first chunks of 75 tokens"
+        );
     }
     while !pipeline.done(&run) {
         pipeline.step(&mut run);

@@ -20,6 +20,7 @@ pub mod ldm;
 pub mod lora;
 pub mod open_clip;
 pub mod pipeline;
+pub mod prompt;
 pub mod sampler;
 pub mod schedule;
 #[cfg(test)]

@@ -21,6 +21,7 @@ use super::inpaint::Inpaint;
 use super::ldm;
 use super::lora::{self, Lora, Part};
 use super::open_clip;
+use super::prompt;
 use super::sampler::{SamplerState, step_noise, with_seed};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::tokenizer::{self, EOT};
@@ -108,7 +109,7 @@ pub struct Run {
     /// SDXL's pooled embeddings and size numbers, `[2 * images, …]` like `context`.
     added: Option<(Tensor, Tensor)>,
     params: GenerationParams,
-    /// Whether the prompt was cut to 75 tokens.
+    /// Whether the prompt was cut to `prompt::MAX_CHUNKS` chunks of 75 tokens.
     pub truncated: bool,
     /// The step the run started at (0 for text to image).
     first: usize,
@@ -332,31 +333,31 @@ impl Pipeline {
         Ok(patched)
     }
 
-    /// Token ids `[1, 77]` of `prompt`, padded with `pad`, and whether it was cut.
-    fn tokens(&self, prompt: &str, pad: u32) -> (Tensor, bool) {
-        let tokens = tokenizer::shared().tokenize(prompt, pad);
-        let ids: Vec<i64> = tokens.ids.iter().map(|id| i64::from(*id)).collect();
-        let ids = Tensor::from_slice(&ids).unsqueeze(0).to_device(self.device);
-        (ids, tokens.truncated)
-    }
-
-    /// The conditioning of one prompt: the context `[1, 77, width]`, SDXL's pooled embedding
-    /// `[1, p]`, and whether the prompt was cut. SDXL's second tokenizer pads with id 0 ("!").
+    /// The conditioning of one prompt (weights and chunks as `diffusion::prompt` reads them):
+    /// the context `[1, 77 * chunks, width]`, SDXL's pooled embedding `[1, p]` (of the first
+    /// chunk), and whether the prompt was cut. SDXL's second tokenizer pads with id 0 ("!").
     fn encode(&self, prompt: &str) -> (Tensor, Option<Tensor>, bool) {
-        let (ids, truncated) = self.tokens(prompt, EOT);
-        match &self.text {
-            TextEncoders::One(clip) => (clip.forward(&ids), None, truncated),
-            TextEncoders::Two(first, second) => {
-                let (context, _) = first.forward_penultimate(&ids);
-                let (ids, _) = self.tokens(prompt, 0);
-                let (context2, pooled) = second.forward_penultimate(&ids);
-                (
-                    Tensor::cat(&[context, context2], -1),
-                    Some(pooled),
-                    truncated,
-                )
-            }
+        let chunks = prompt::chunks(tokenizer::shared(), prompt);
+        let mut contexts = Vec::new();
+        let mut pooled = None;
+        for chunk in &chunks.chunks {
+            let ids = |pad| {
+                Tensor::from_slice(&chunk.padded(pad))
+                    .unsqueeze(0)
+                    .to_device(self.device)
+            };
+            let context = match &self.text {
+                TextEncoders::One(clip) => clip.forward(&ids(EOT)),
+                TextEncoders::Two(first, second) => {
+                    let (context, _) = first.forward_penultimate(&ids(EOT));
+                    let (context2, chunk_pooled) = second.forward_penultimate(&ids(0));
+                    pooled = pooled.or(Some(chunk_pooled));
+                    Tensor::cat(&[context, context2], -1)
+                }
+            };
+            contexts.push(weighted(context, chunk.weights()));
         }
+        (Tensor::cat(&contexts, 1), pooled, chunks.truncated)
     }
 
     /// Whether this is an SDXL pipeline.
@@ -379,16 +380,28 @@ impl Pipeline {
     fn conditioning(&self, params: &GenerationParams) -> (Tensor, Option<(Tensor, Tensor)>, bool) {
         let images = i64::from(params.num_images);
         let (cond, pooled, truncated) = self.encode(&params.prompt);
-        let (uncond, uncond_pooled, _) = if self.is_xl() && params.negative_prompt.trim().is_empty()
-        {
-            (
-                cond.zeros_like(),
-                pooled.as_ref().map(Tensor::zeros_like),
-                false,
-            )
-        } else {
-            self.encode(&params.negative_prompt)
-        };
+        let (mut cond, mut uncond, uncond_pooled) =
+            if self.is_xl() && params.negative_prompt.trim().is_empty() {
+                let zeros = cond.zeros_like();
+                (cond, zeros, pooled.as_ref().map(Tensor::zeros_like))
+            } else {
+                let (uncond, uncond_pooled, _) = self.encode(&params.negative_prompt);
+                (cond, uncond, uncond_pooled)
+            };
+        // Guidance batches both, so the shorter is padded with chunks of the empty prompt.
+        let (tokens, uncond_tokens) = (cond.size()[1], uncond.size()[1]);
+        if tokens != uncond_tokens {
+            let (empty, _, _) = self.encode("");
+            let pad = |t: &Tensor, missing: i64| {
+                let chunks = missing / empty.size()[1];
+                Tensor::cat(&[t.shallow_clone(), empty.repeat([1, chunks, 1])], 1)
+            };
+            if tokens < uncond_tokens {
+                cond = pad(&cond, uncond_tokens - tokens);
+            } else {
+                uncond = pad(&uncond, tokens - uncond_tokens);
+            }
+        }
         let both = |u: &Tensor, c: &Tensor| {
             let repeat = |t: &Tensor| {
                 let mut times = vec![1; t.dim()];
@@ -567,6 +580,31 @@ impl Pipeline {
             })
             .collect()
     }
+}
+
+/// Hidden states `[1, tokens, width]` scaled token by token by `weights`, then by one factor
+/// that brings their mean back to the unweighted mean (A1111's normalisation), so a weight
+/// changes a token's share rather than the whole prompt's scale.
+fn weighted(context: Tensor, weights: Option<Vec<f64>>) -> Tensor {
+    let Some(weights) = weights else {
+        return context;
+    };
+    let original = context.to_kind(Kind::Float);
+    let per_token = Tensor::from_slice(&weights)
+        .to_kind(Kind::Float)
+        .to_device(context.device())
+        .view([1, -1, 1]);
+    let scaled = &original * per_token;
+    let (before, after) = (
+        original.mean(Kind::Double).double_value(&[]),
+        scaled.mean(Kind::Double).double_value(&[]),
+    );
+    let restored = if after.abs() > 1e-12 && before.is_finite() {
+        scaled * (before / after)
+    } else {
+        scaled
+    };
+    restored.to_kind(context.kind())
 }
 
 /// The step image to image starts at: diffusers' `steps - floor(steps * strength)`, but always
