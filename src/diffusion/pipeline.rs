@@ -472,7 +472,7 @@ impl Pipeline {
                     params.height
                 );
                 if let Some(mask) = mask {
-                    inpaint = Some(Inpaint::new(&clean, &noise, image, mask)?);
+                    inpaint = Some(Inpaint::new(&clean, &noise, image, mask, params.mask_blur)?);
                 }
                 (plan.noised(&clean, &noise, first), first)
             }

@@ -648,10 +648,19 @@ async fn the_real_engine_generates_on_the_cpu_through_the_queue() {
         .post("/api/v1/queue/items", Some(&jane.token), &janes)
         .await;
     assert_error(response, StatusCode::NOT_FOUND, "image_not_found").await;
-    let mut no_init = body;
+    let mut no_init = body.clone();
     no_init.as_object_mut().unwrap().remove("init_image_id");
     app.enqueue_refused(&joe, &no_init, "needs an init_image_id")
         .await;
+
+    // A mask blur is kept with the job; beyond 64 pixels it is refused.
+    let mut blurry = body;
+    blurry["mask_blur"] = json!(65);
+    app.enqueue_refused(&joe, &blurry, "mask_blur").await;
+    blurry["mask_blur"] = json!(8);
+    let id = enqueue(&app, &joe, blurry).await;
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(60)).await;
+    assert_eq!(item["params"]["mask_blur"], 8);
 }
 
 #[tokio::test]
