@@ -1,9 +1,10 @@
 // Inpainting on the Generate page: Joe uses one of his images as the init image, paints a mask
-// over its right half in the mask editor, and the job repaints only that part (the left of the
-// image comes back bit for bit). The mask is an asset of his own that Jane cannot read; it is
-// shown in the queue and the viewer, kept across a reload, loaded again for editing, dropped when
-// deleted, and removed with "Remove mask" or with the init image. Escape or a click outside the
-// editor asks before a painting is thrown away. In a real browser against `atelier serve --multiuser`.
+// over its right half in the mask editor, sets the mask blur, and the job repaints only that part
+// (the left of the image comes back bit for bit). The mask is an asset of his own that Jane cannot
+// read; it and its blur are shown in the queue and the viewer, the blur is recalled by "Use these
+// parameters", the mask is kept across a reload, loaded again for editing, dropped when deleted,
+// and removed with "Remove mask" or with the init image. Escape or a click outside the editor asks
+// before a painting is thrown away. In a real browser against `atelier serve --multiuser`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './server.mjs';
@@ -76,6 +77,7 @@ test('Joe paints the right half of his image in the mask editor and only that pa
   await page.getByTestId('viewer-use-init').click();
   await page.getByTestId('gen-init-thumb').waitFor();
   assert.equal(await page.getByTestId('gen-mask-thumb').count(), 0, 'a mask is set already');
+  assert.equal(await page.getByTestId('gen-mask-blur').count(), 0, 'a mask blur is offered without a mask');
 
   await page.getByTestId('gen-mask-paint').click();
   await page.getByTestId('mask-editor').waitFor();
@@ -123,6 +125,13 @@ test('Joe paints the right half of his image in the mask editor and only that pa
   await page.getByTestId('gen-mask-strength-hint').waitFor({ state: 'detached' });
   // Another seed, so the repainted part cannot come out as it was.
   await page.getByTestId('gen-seed').fill('8');
+  // The mask blur starts at 8 px; more than the server takes (64) is refused by the field itself.
+  const blur = page.getByTestId('gen-mask-blur');
+  assert.equal(await blur.inputValue(), '8');
+  await blur.fill('65');
+  assert.equal(await blur.evaluate((input) => input.validity.rangeOverflow), true);
+  await blur.fill('6');
+  assert.equal(await blur.evaluate((input) => input.validity.valid), true);
   await screenshot(page, '52-generate-mask');
 
   inpainted = await invokeAndWait(page, joeApi);
@@ -130,8 +139,12 @@ test('Joe paints the right half of his image in the mask editor and only that pa
   assert.equal(body.init_image_id, source);
   assert.equal(body.strength, 1);
   assert.match(body.mask_image_id ?? '', /^[0-9a-f-]{36}$/, JSON.stringify(body));
+  assert.equal(body.mask_blur, 6, JSON.stringify(body));
+  const stored = await joeApi.call('GET', `/queue/items/${inpainted.job}`);
+  assert.equal(stored.params.mask_blur, 6, JSON.stringify(stored.params));
   const result = await joeApi.call('GET', `/images/${image}`);
   assert.equal(result.metadata?.atelier?.mask_image_id, body.mask_image_id, JSON.stringify(result.metadata));
+  assert.equal(result.metadata?.atelier?.mask_blur, 6, JSON.stringify(result.metadata));
 
   // The mask: black on the left, white on the right, at the init image's size.
   const mask = await pixels(body.mask_image_id);
@@ -162,11 +175,14 @@ test('the mask is Joe’s own asset, which Jane cannot read', async () => {
   await assert.rejects(janeApi.call('GET', `/images/${id}`), (e) => e.status === 404);
 });
 
-test('the queue says the job had a mask, and the viewer lists it', async () => {
+test('the queue says the job had a mask and its blur, the viewer lists them, and "Use these parameters" recalls the blur', async () => {
   const { page } = joe;
+  // Another blur in the form first, so that the recall shows.
+  await page.getByTestId('gen-mask-blur').fill('20');
+  await Api.until(async () => (await savedForm(joeApi)).mask_blur === 20, { what: 'the mask blur to be saved' });
   await go(page, 'queue');
   const row = page.locator(`[data-testid="queue-row"][data-item-id="${inpainted.job}"]`);
-  assert.equal((await row.getByTestId('params-init').innerText()).trim(), '· from image with a mask (strength 1)');
+  assert.equal((await row.getByTestId('params-init').innerText()).trim(), '· from image with a mask (blur 6 px, strength 1)');
   assert.ok(!(await row.innerText()).includes(inpainted.body.mask_image_id), 'the mask id is shown');
 
   await go(page, 'gallery');
@@ -175,8 +191,14 @@ test('the queue says the job had a mask, and the viewer lists it', async () => {
   await page.locator(`[data-testid="image-tile"][data-image-id="${inpainted.image}"]`).getByRole('button').click();
   await page.getByTestId('meta-mask').filter({ hasText: 'yes' }).waitFor();
   assert.equal(await page.getByTestId('meta-strength').innerText(), '1');
+  assert.equal(await page.getByTestId('meta-mask-blur').innerText(), '6 px');
   await screenshot(page, '53-viewer-mask');
-  await page.getByTestId('modal-close').click();
+  await page.getByTestId('viewer-use-params').click();
+  await generateReady(page);
+  await page.getByTestId('generate-info').filter({ hasText: 'Parameters filled in' }).waitFor();
+  assert.equal(await page.getByTestId('gen-mask-blur').inputValue(), '6');
+  assert.match(await page.getByTestId('gen-mask-thumb').getAttribute('src'), new RegExp(inpainted.body.mask_image_id), 'the recall changed the mask');
+  await Api.until(async () => (await savedForm(joeApi)).mask_blur === 6, { what: 'the recalled mask blur to be saved' });
 });
 
 test('the mask survives a reload, opens again for editing, is dropped once deleted, and goes with Remove mask or the init image', async () => {
@@ -247,5 +269,5 @@ test('the mask survives a reload, opens again for editing, is dropped once delet
   const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
   await invoke(page);
   const body = (await enqueued).postDataJSON();
-  assert.ok(!('mask_image_id' in body) && !('init_image_id' in body), JSON.stringify(body));
+  assert.ok(!('mask_image_id' in body) && !('init_image_id' in body) && !('mask_blur' in body), JSON.stringify(body));
 });

@@ -52,12 +52,13 @@ async function result(job) {
 
 let withLora; // the job and image made with tiny-lora at 0.8
 
-test('the Models page lists the LoRA as an SD-1 LoRA, without default settings', async () => {
+test('the Models page lists the LoRA as an SD 1.x LoRA, without default settings', async () => {
   const { page } = joe;
   await go(page, 'models');
   const item = page.locator('[data-testid="model-item"][data-model-name="tiny-lora"]');
-  assert.match(await item.innerText(), /sd-1 · LoRA/);
+  assert.match(await item.innerText(), /SD 1\.x · LoRA/);
   await item.click();
+  assert.equal(await page.getByTestId('model-base').innerText(), 'SD 1.x');
   assert.equal(await page.getByTestId('model-type').innerText(), 'LoRA');
   assert.equal(await page.getByTestId('model-defaults').count(), 0, 'a LoRA offers default generation settings');
   await page.locator('[data-testid="model-item"][data-model-name="tiny"]').click();
@@ -71,7 +72,7 @@ test('Joe adds the LoRA from the keyboard at weight 0.8, the job sends it and th
   assert.equal(await page.getByTestId('gen-lora').count(), 0, 'a LoRA is chosen by default');
   const add = page.getByTestId('gen-lora-add');
   const labels = (await add.locator('option').allInnerTexts()).map((t) => t.trim());
-  assert.deepEqual(labels, ['tiny-lora (sd-1)']);
+  assert.deepEqual(labels, ['tiny-lora (SD 1.x)']);
 
   // The picker, Tab to Add, Enter: focus lands on the new LoRA's weight.
   await add.focus();

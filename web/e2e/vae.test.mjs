@@ -50,11 +50,13 @@ test('Joe picks the installed VAE for the tiny model, and the image records it',
   const { page } = joe;
   await go(page, 'generate');
   await generateReady(page);
+  const model = page.getByTestId('gen-model');
+  assert.deepEqual((await model.locator('option').allInnerTexts()).map((t) => t.trim()), ['tiny (SD 1.x)']);
   const select = page.getByTestId('gen-vae');
   assert.equal(await select.inputValue(), '', 'the model’s own VAE is not the default');
   const labels = (await select.locator('option').allInnerTexts()).map((t) => t.trim());
-  assert.deepEqual(labels, ['The model\'s own', 'tiny-vae (any)']);
-  await select.selectOption({ label: 'tiny-vae (any)' });
+  assert.deepEqual(labels, ['The model\'s own', 'tiny-vae (Any)']);
+  await select.selectOption({ label: 'tiny-vae (Any)' });
   await fillGenerate(page, { prompt: 'a tiny green boat', steps: 2, size: 64, seed: 11 });
   await screenshot(page, '40-generate-vae');
 

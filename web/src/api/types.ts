@@ -100,6 +100,11 @@ export interface GenerationParams {
    * job's size; white is repainted, black keeps the init image's pixels exactly, grey blends.
    */
   mask_image_id?: string;
+  /**
+   * Inpainting (with mask_image_id only): how far, in pixels (0 to 64), the repainted region fades
+   * into the kept one; 0 or absent uses the mask as painted. The server drops it without a mask.
+   */
+  mask_blur?: number;
   /** An installed VAE (type vae, base "any" or the model's) to use instead of the model's own; absent or '' is the model's own. */
   vae?: string;
   /** Installed LoRAs (type lora, the model's base) applied in this order: at most 8, each once; absent is none. */

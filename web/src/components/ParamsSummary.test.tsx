@@ -1,4 +1,4 @@
-// Queue parameters (with the VAE and LoRAs when chosen): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
+// Queue parameters (with the VAE, LoRAs and mask blur when there are any): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import { ParamsSummary } from './ParamsSummary';
@@ -37,10 +37,18 @@ describe('ParamsSummary', () => {
     expect(screen.getByTestId('params-visible').textContent).not.toContain('0190-secret-id');
   });
 
-  it('says an init image has a mask, without its id', () => {
-    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a dog', steps: 4, init_image_id: 'i1', mask_image_id: '0190-mask-id', strength: 1 }} />);
-    expect(screen.getByTestId('params-init').textContent).toBe(' · from image with a mask (strength 1)');
+  it('says an init image has a mask, and its blur, without its id', () => {
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a dog', steps: 4, init_image_id: 'i1', mask_image_id: '0190-mask-id', mask_blur: 8, strength: 1 }} />);
+    expect(screen.getByTestId('params-init').textContent).toBe(' · from image with a mask (blur 8 px, strength 1)');
     expect(screen.getByTestId('params-visible').textContent).not.toContain('0190-mask-id');
+  });
+
+  it('reads a mask without a recorded blur as 0 px (the server leaves 0 out), and no blur without a mask', () => {
+    const { unmount } = render(<ParamsSummary params={{ model: 'tiny', prompt: 'a dog', init_image_id: 'i1', mask_image_id: 'm1', strength: 1 }} />);
+    expect(screen.getByTestId('params-init').textContent).toBe(' · from image with a mask (blur 0 px, strength 1)');
+    unmount();
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a dog', init_image_id: 'i1', mask_blur: 8, strength: 0.5 }} />);
+    expect(screen.getByTestId('params-init').textContent).toBe(' · from image (strength 0.5)');
   });
 
   it('shows the VAE and the LoRAs as name × weight when chosen', () => {

@@ -1,8 +1,8 @@
 // Shows a queue item's parameters (an init image only as "from image", and its mask as "with a
-// mask", without their ids; the VAE and LoRAs when chosen), or "<hidden>" when they belong to
-// another user.
+// mask" and its blur, without their ids; the VAE and LoRAs when chosen), or "<hidden>" when they
+// belong to another user.
 import type { GenerationParams } from '../api/types';
-import { formatLoras } from '../util/format';
+import { formatLoras, formatMaskBlur } from '../util/format';
 
 export const HIDDEN = '<hidden>';
 
@@ -22,6 +22,11 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
     );
   }
   const loras = formatLoras(params.loras);
+  // "(blur 8 px, strength 1)": what there is of the two, in one pair of brackets.
+  const initDetails = [
+    params.mask_image_id ? `blur ${formatMaskBlur(params.mask_blur)}` : '',
+    params.strength !== undefined ? `strength ${params.strength}` : '',
+  ].filter(Boolean);
   return (
     <span className="params" data-testid="params-visible">
       <span className="params-prompt" data-testid="params-prompt">
@@ -49,7 +54,7 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
         <span className="muted" data-testid="params-init">
           {' '}
           · from image{params.mask_image_id ? ' with a mask' : ''}
-          {params.strength !== undefined ? ` (strength ${params.strength})` : ''}
+          {initDetails.length ? ` (${initDetails.join(', ')})` : ''}
         </span>
       )}
     </span>

@@ -1,4 +1,5 @@
-// The viewer's parameter rows: known fields in order, strength only for image to image, LoRAs as name × weight.
+// The viewer's parameter rows: known fields in order, strength only for image to image, the mask
+// blur only with a mask, LoRAs as name × weight.
 import { describe, expect, it } from 'vitest';
 import { metadataRows } from './metadata';
 
@@ -20,14 +21,20 @@ describe('metadataRows', () => {
     ]);
   });
 
-  it('shows an inpainting mask as "yes" after the strength, and no row without one', () => {
-    const rows = metadataRows({ atelier: { prompt: 'a barn', init_image_id: 'id-1', strength: 1, mask_image_id: 'id-2' } });
+  it('shows an inpainting mask as "yes" after the strength, then its blur, and no rows without one', () => {
+    const rows = metadataRows({ atelier: { prompt: 'a barn', init_image_id: 'id-1', strength: 1, mask_image_id: 'id-2', mask_blur: 8 } });
     expect(rows).toEqual([
       { label: 'Prompt', value: 'a barn' },
       { label: 'Strength', value: '1' },
       { label: 'Mask', value: 'yes' },
+      { label: 'Mask blur', value: '8 px' },
     ]);
-    expect(metadataRows({ atelier: { init_image_id: 'id-1', strength: 1, mask_image_id: null } }).map((r) => r.label)).toEqual(['Strength']);
+    expect(metadataRows({ atelier: { init_image_id: 'id-1', strength: 1, mask_image_id: null, mask_blur: 8 } }).map((r) => r.label)).toEqual(['Strength']);
+  });
+
+  it('reads a mask without a recorded blur as 0 px, since the server leaves 0 out', () => {
+    const rows = metadataRows({ atelier: { init_image_id: 'id-1', strength: 1, mask_image_id: 'id-2' } });
+    expect(rows.at(-1)).toEqual({ label: 'Mask blur', value: '0 px' });
   });
 
   it('shows the VAE and the LoRAs as name × weight after the model', () => {

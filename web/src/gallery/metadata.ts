@@ -1,6 +1,6 @@
 // Pulls the generation parameters out of an image's metadata for the viewer (its rows, and the
 // raw parameters behind "Use these parameters").
-import { formatLoras } from '../util/format';
+import { formatLoras, formatMaskBlur } from '../util/format';
 
 export interface MetadataRow {
   label: string;
@@ -21,6 +21,7 @@ const FIELDS: [string, string][] = [
   ['height', 'Height'],
   ['strength', 'Strength'],
   ['mask_image_id', 'Mask'],
+  ['mask_blur', 'Mask blur'],
 ];
 
 function text(value: unknown): string {
@@ -35,6 +36,18 @@ export function generationParams(metadata: Record<string, unknown> | null | unde
   return params as Record<string, unknown>;
 }
 
+/**
+ * One parameter as the viewer shows it ('' for no row). LoRAs read "name × weight, …". An
+ * inpainting mask reads "yes" (its id, like the init image's, means nothing to the reader), and
+ * its blur "8 px", shown with a mask only (the server leaves a blur of 0 out).
+ */
+function rowValue(key: string, record: Record<string, unknown>): string {
+  if (key === 'loras') return formatLoras(record.loras);
+  if (key === 'mask_image_id') return record.mask_image_id ? 'yes' : '';
+  if (key === 'mask_blur') return record.mask_image_id ? formatMaskBlur(record.mask_blur) : '';
+  return text(record[key]);
+}
+
 /** The generation parameters (the `atelier` PNG chunk) first, then any other text chunks. */
 export function metadataRows(metadata: Record<string, unknown> | null | undefined): MetadataRow[] {
   if (!metadata) return [];
@@ -44,9 +57,7 @@ export function metadataRows(metadata: Record<string, unknown> | null | undefine
     for (const [key, label] of FIELDS) {
       // The server records a strength for every job; it means something only from an init image.
       if (key === 'strength' && !record.init_image_id) continue;
-      // LoRAs read "name × weight, …"; an empty list or value gets no row. An inpainting mask
-      // reads "yes" (its id, like the init image's, means nothing to the reader).
-      const value = key === 'loras' ? formatLoras(record[key]) : key === 'mask_image_id' ? (record[key] ? 'yes' : '') : text(record[key]);
+      const value = rowValue(key, record);
       if (value !== '') rows.push({ label, value });
     }
   }

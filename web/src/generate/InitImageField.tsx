@@ -1,5 +1,5 @@
 // The Generate form's "Init image" section: the chosen image's thumbnail, the strength slider,
-// Clear and an optional inpainting mask; without one it says how to pick one (the image viewer's
+// Clear and an optional inpainting mask with its blur; without one it says how to pick one (the image viewer's
 // "Use as init image").
 import { thumbnailUrl } from '../api/images';
 import { effectiveSteps, STRENGTH, suggestFullStrength, type GenerateForm } from './formState';
@@ -12,9 +12,10 @@ interface Props {
   onClear: () => void;
   /** Sets the mask ('' removes it). */
   onMask: (maskImageId: string) => void;
+  onMaskBlur: (maskBlur: number) => void;
 }
 
-export function InitImageField({ form, onStrength, onClear, onMask }: Props) {
+export function InitImageField({ form, onStrength, onClear, onMask, onMaskBlur }: Props) {
   return (
     <fieldset className="init-image" data-testid="gen-init">
       <legend>Init image</legend>
@@ -46,8 +47,10 @@ export function InitImageField({ form, onStrength, onClear, onMask }: Props) {
           <MaskField
             initImageId={form.init_image_id}
             maskImageId={form.mask_image_id}
+            maskBlur={form.mask_blur}
             suggestFullStrength={suggestFullStrength(form)}
             onChange={onMask}
+            onMaskBlur={onMaskBlur}
             onFullStrength={() => onStrength(STRENGTH.max)}
           />
         </div>

@@ -30,6 +30,7 @@ describe('LoraField', () => {
     const onChange = vi.fn();
     render(<Harness choices={[lora('a'), lora('b')]} onChange={onChange} />);
     expect(options()).toEqual(['a', 'b']);
+    expect((screen.getByTestId('gen-lora-add') as HTMLSelectElement).options[0].textContent).toBe('a (SD 1.x)');
     fireEvent.change(screen.getByTestId('gen-lora-add'), { target: { value: 'b' } });
     fireEvent.click(screen.getByTestId('gen-lora-add-button'));
     expect(onChange).toHaveBeenLastCalledWith([{ name: 'b', weight: 1 }]);

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { LoraChoice, Model } from '../api/types';
 import { LORA } from './formState';
+import { familyLabel } from '../models/family';
 
 interface Props {
   loras: LoraChoice[];
@@ -72,7 +73,7 @@ export function LoraField({ loras, choices, onChange }: Props) {
               <select ref={addRef} value={picked} onChange={(e) => setPick(e.target.value)} data-testid="gen-lora-add">
                 {available.map((c) => (
                   <option key={c.id} value={c.name}>
-                    {c.name} ({c.base})
+                    {c.name} ({familyLabel(c.base)})
                   </option>
                 ))}
               </select>

@@ -37,7 +37,7 @@ afterEach(() => {
 /** Opens the editor from the Generate form's mask field; returns the field's onChange. */
 async function openEditor() {
   const onChange = vi.fn();
-  render(<MaskField initImageId="init-1" maskImageId="" suggestFullStrength={false} onChange={onChange} onFullStrength={vi.fn()} />);
+  render(<MaskField initImageId="init-1" maskImageId="" maskBlur={8} suggestFullStrength={false} onChange={onChange} onMaskBlur={vi.fn()} onFullStrength={vi.fn()} />);
   fireEvent.click(screen.getByTestId('gen-mask-paint'));
   const canvas = await screen.findByTestId('mask-canvas');
   return { onChange, canvas };

@@ -1,6 +1,6 @@
 // Inpainting under the init image: painting a mask opens the editor at the image's natural size,
-// "Use mask" uploads black and white as an asset and sets its id, "Remove mask", the hints, and
-// clearing the init image takes the mask with it.
+// "Use mask" uploads black and white as an asset and sets its id, "Remove mask", the hints, the
+// mask blur (with a mask only), and clearing the init image takes the mask with it.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 import { useState } from 'react';
@@ -26,8 +26,9 @@ function Harness({ initial }: { initial: Partial<GenerateForm> }) {
         onStrength={(strength) => update({ strength })}
         onClear={() => update({ init_image_id: '', mask_image_id: '' })}
         onMask={(mask_image_id) => update({ mask_image_id })}
+        onMaskBlur={(mask_blur) => update({ mask_blur })}
       />
-      <output data-testid="state">{JSON.stringify({ init: form.init_image_id, mask: form.mask_image_id, strength: form.strength })}</output>
+      <output data-testid="state">{JSON.stringify({ init: form.init_image_id, mask: form.mask_image_id, strength: form.strength, blur: form.mask_blur })}</output>
     </>
   );
 }
@@ -51,18 +52,36 @@ function fakeCanvas(painted: Uint8ClampedArray) {
 describe('MaskField', () => {
   it('offers to paint a mask; with one, shows it, says what white means and removes it', () => {
     const onChange = vi.fn();
-    const { rerender } = render(<MaskField initImageId="i1" maskImageId="" suggestFullStrength={false} onChange={onChange} onFullStrength={vi.fn()} />);
+    const { rerender } = render(<MaskField initImageId="i1" maskImageId="" maskBlur={8} suggestFullStrength={false} onChange={onChange} onMaskBlur={vi.fn()} onFullStrength={vi.fn()} />);
     expect(screen.getByTestId('gen-mask-paint').textContent).toBe('Paint a mask');
     expect(screen.queryByTestId('gen-mask-thumb')).toBeNull();
     expect(screen.queryByTestId('gen-mask-clear')).toBeNull();
 
-    rerender(<MaskField initImageId="i1" maskImageId="m1" suggestFullStrength={false} onChange={onChange} onFullStrength={vi.fn()} />);
+    rerender(<MaskField initImageId="i1" maskImageId="m1" maskBlur={8} suggestFullStrength={false} onChange={onChange} onMaskBlur={vi.fn()} onFullStrength={vi.fn()} />);
     expect(screen.getByTestId('gen-mask-thumb').getAttribute('src')).toBe('/api/v1/images/m1/thumbnail');
     expect(screen.getByTestId('gen-mask-hint').textContent).toMatch(/white part of the mask is repainted/);
     expect(screen.getByTestId('gen-mask-paint').textContent).toBe('Edit mask');
     fireEvent.click(screen.getByTestId('gen-mask-clear'));
     expect(onChange).toHaveBeenCalledWith('');
     expect(document.activeElement).toBe(screen.getByTestId('gen-mask-paint'));
+  });
+
+  it('offers the mask blur in pixels only with a mask, described by its hint, starting at 8', () => {
+    const { unmount } = render(<Harness initial={{ init_image_id: 'i1' }} />);
+    expect(screen.queryByTestId('gen-mask-blur')).toBeNull();
+    unmount();
+
+    render(<Harness initial={{ init_image_id: 'i1', mask_image_id: 'm1' }} />);
+    const blur = screen.getByLabelText(/Mask blur/) as HTMLInputElement;
+    expect(blur).toBe(screen.getByTestId('gen-mask-blur'));
+    expect([blur.value, blur.min, blur.max, blur.step]).toEqual(['8', '0', '64', '1']);
+    expect(document.getElementById(blur.getAttribute('aria-describedby')!)?.textContent).toMatch(/0 keeps the painted edge/);
+    fireEvent.change(blur, { target: { value: '0' } });
+    expect(state().blur).toBe(0);
+    fireEvent.change(blur, { target: { value: '24' } });
+    expect(state().blur).toBe(24);
+    fireEvent.click(screen.getByTestId('gen-mask-clear'));
+    expect(screen.queryByTestId('gen-mask-blur')).toBeNull();
   });
 
   it('suggests strength 1 with a mask below it, without forcing it', () => {
@@ -77,7 +96,7 @@ describe('MaskField', () => {
   it('has no hint without a mask, and clearing the init image clears the mask', () => {
     render(<Harness initial={{ init_image_id: 'i1', mask_image_id: 'm1', strength: 0.5 }} />);
     fireEvent.click(screen.getByTestId('gen-init-clear'));
-    expect(state()).toEqual({ init: '', mask: '', strength: 0.5 });
+    expect(state()).toEqual({ init: '', mask: '', strength: 0.5, blur: 8 });
     expect(screen.queryByTestId('gen-mask')).toBeNull();
     expect(screen.getByTestId('gen-init-none')).toBeTruthy();
   });

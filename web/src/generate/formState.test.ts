@@ -1,8 +1,9 @@
-// The Generate form's save/restore round trip, recalling an image's parameters, and the enqueue request it builds.
+// The Generate form's save/restore round trip, recalling an image's parameters, the enqueue request
+// it builds, and the size that follows a newly picked model's family.
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_FORM, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, snapStrength, storeForm, suggestFullStrength, toParams, vaesFor,
-  withModelDefaults, STATE_KEY,
+  DEFAULT_FORM, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, sizeForModel, snapStrength, storeForm, suggestFullStrength, toParams,
+  vaesFor, withModelDefaults, MASK_BLUR, STATE_KEY,
 } from './formState';
 import type { Model } from '../api/types';
 import { generationParams } from '../gallery/metadata';
@@ -122,6 +123,36 @@ describe('inpainting mask', () => {
     const form = { ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', mask_image_id: 'm1' };
     const { form: recalled } = recallParams(form, { model: 'tiny', init_image_id: 'i-old', mask_image_id: 'm-old' }, ['tiny']);
     expect([recalled.init_image_id, recalled.mask_image_id]).toEqual(['i1', 'm1']);
+  });
+
+  it('keeps a mask blur of 0 to 64 px, 8 when there is none or it is malformed', () => {
+    expect(DEFAULT_FORM.mask_blur).toBe(8);
+    expect(MASK_BLUR).toEqual({ min: 0, max: 64, default: 8 });
+    const form = { ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', mask_image_id: 'm1', mask_blur: 0 };
+    expect(restoreForm(JSON.parse(JSON.stringify(storeForm({}, form))))).toEqual(form);
+    expect(restoreForm({ [STATE_KEY]: { mask_blur: 64 } }).mask_blur).toBe(64);
+    expect(restoreForm({ [STATE_KEY]: { init_image_id: 'i1' } }).mask_blur).toBe(8);
+    for (const bad of [65, -1, '12', null, Number.NaN]) expect(restoreForm({ [STATE_KEY]: { mask_blur: bad } }).mask_blur).toBe(8);
+  });
+
+  it('sends the mask blur with a mask only, 0 included', () => {
+    const masked = { ...DEFAULT_FORM, model: 'tiny', init_image_id: 'i1', mask_image_id: 'm1', strength: 1 };
+    expect(toParams(masked).mask_blur).toBe(8);
+    expect(toParams({ ...masked, mask_blur: 0 }).mask_blur).toBe(0);
+    expect(toParams({ ...masked, mask_blur: 33 })).toMatchObject({ mask_image_id: 'm1', mask_blur: 33 });
+    expect('mask_blur' in toParams({ ...masked, mask_image_id: '' })).toBe(false);
+    expect('mask_blur' in toParams({ ...masked, init_image_id: '' })).toBe(false);
+  });
+
+  it('recalls the mask blur of an image made with a mask (absent: 0), and keeps the form’s otherwise', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', mask_blur: 20 };
+    const recall = (params: Record<string, unknown>) => recallParams(form, { model: 'tiny', ...params }, ['tiny']).form.mask_blur;
+    expect(recall({ init_image_id: 'i', mask_image_id: 'm', mask_blur: 12 })).toBe(12);
+    expect(recall({ init_image_id: 'i', mask_image_id: 'm' })).toBe(0);
+    expect(recall({ init_image_id: 'i', mask_image_id: 'm', mask_blur: 99 })).toBe(20);
+    expect(recall({ init_image_id: 'i', mask_image_id: 'm', mask_blur: 'wide' })).toBe(20);
+    expect(recall({ init_image_id: 'i' })).toBe(20);
+    expect(recall({ mask_blur: 12 })).toBe(20);
   });
 
   it('suggests strength 1 only with a mask and a lower strength', () => {
@@ -245,5 +276,57 @@ describe('LoRA choice', () => {
     const unlisted = recallParams(form, { model: 'tiny', loras: [{ name: 'a', weight: 1 }] }, ['tiny']);
     expect(unlisted.form.loras).toEqual([]);
     expect(unlisted.missingLoras).toEqual(['a']);
+  });
+});
+
+describe('size for a newly picked model', () => {
+  const main = (name: string, base: string, defaults: Model['defaults'] = {}) => ({ name, base, type: 'main', defaults }) as Model;
+  const sd1 = main('sd1', 'sd-1');
+  const sd2 = main('sd2', 'sd-2');
+  const xl = main('xl', 'sdxl');
+  const square = (n: number) => ({ width: n, height: n });
+
+  it('switches the previous family’s square to the new family’s: 512 for SD 1.x and 2.x, 1024 for SDXL', () => {
+    expect(sizeForModel(square(512), xl, sd1)).toEqual(square(1024));
+    expect(sizeForModel(square(512), xl, sd2)).toEqual(square(1024));
+    expect(sizeForModel(square(1024), sd1, xl)).toEqual(square(512));
+    expect(sizeForModel(square(1024), sd2, xl)).toEqual(square(512));
+    expect(sizeForModel(square(512), sd2, sd1)).toEqual(square(512));
+    expect(sizeForModel(square(1024), main('xl2', 'sdxl'), xl)).toEqual(square(1024));
+  });
+
+  it('never overrides a size the user chose', () => {
+    expect(sizeForModel(square(768), xl, sd1)).toEqual(square(768));
+    expect(sizeForModel({ width: 512, height: 768 }, xl, sd1)).toEqual({ width: 512, height: 768 });
+    expect(sizeForModel(square(64), sd1, xl)).toEqual(square(64));
+    // 1024 is not SD 1.x's square: someone typed it.
+    expect(sizeForModel(square(1024), xl, sd1)).toEqual(square(1024));
+    expect(sizeForModel(square(512), sd1, xl)).toEqual(square(512));
+  });
+
+  it('lets the new model’s default size win, as before', () => {
+    expect(sizeForModel(square(512), main('xl-wide', 'sdxl', { width: 1152, height: 896 }), sd1)).toEqual({ width: 1152, height: 896 });
+    expect(sizeForModel(square(64), main('sd1-small', 'sd-1', { width: 256, height: 256 }), sd1)).toEqual(square(256));
+    expect(sizeForModel(square(512), main('xl-w', 'sdxl', { width: 1216 }), sd1)).toEqual({ width: 1216, height: 512 });
+  });
+
+  it('takes the previous model’s own default size as not the user’s', () => {
+    const sd2At768 = main('sd2-768', 'sd-2', { width: 768, height: 768 });
+    expect(sizeForModel(square(768), xl, sd2At768)).toEqual(square(1024));
+    expect(sizeForModel(square(768), sd1, sd2At768)).toEqual(square(512));
+    // With its own size, the family's square is the user's choice.
+    expect(sizeForModel(square(512), xl, sd2At768)).toEqual(square(512));
+  });
+
+  it('keeps the size without a previous model, or for a model of no family ("any")', () => {
+    expect(sizeForModel(square(512), xl, undefined)).toEqual(square(512));
+    expect(sizeForModel(square(512), main('odd', 'any'), sd1)).toEqual(square(512));
+    expect(sizeForModel(square(512), xl, main('odd', 'any'))).toEqual(square(512));
+  });
+
+  it('applies the size with the rest of the model’s defaults', () => {
+    const form = { ...DEFAULT_FORM, model: 'sd1', prompt: 'kept', steps: 30 };
+    expect(withModelDefaults(form, main('xl', 'sdxl', { steps: 8 }), sd1)).toMatchObject({ model: 'xl', steps: 8, prompt: 'kept', width: 1024, height: 1024 });
+    expect(withModelDefaults({ ...form, width: 640 }, xl, sd1)).toMatchObject({ model: 'xl', width: 640, height: 512 });
   });
 });

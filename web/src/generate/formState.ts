@@ -2,12 +2,13 @@
 // parameters, and building the request.
 import { SAMPLERS, type GenerationParams, type LoraChoice, type Model } from '../api/types';
 import type { UiState } from '../api/uiState';
+import { nativeSize } from '../models/family';
 
 /** The key under which the form is kept in the server-side UI state. */
 export const STATE_KEY = 'generate';
 
 /** The request's plain fields, edited as they are sent. */
-type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'strength' | 'vae' | 'loras'>;
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'mask_blur' | 'strength' | 'vae' | 'loras'>;
 
 export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
@@ -18,6 +19,8 @@ export interface GenerateForm extends PlainParams {
   init_image_id: string;
   /** '' is none; used only with an init image (white: repainted, black: kept). */
   mask_image_id: string;
+  /** Pixels over which the repainted region fades into the kept one; used only with a mask. */
+  mask_blur: number;
   /** Used only with an init image. */
   strength: number;
   /** '' is the model's own VAE. */
@@ -31,6 +34,9 @@ export const LORA = { max: 8, minWeight: -4, maxWeight: 4, step: 0.05, defaultWe
 
 /** The strength slider's range and step (the server takes 0 < s <= 1). */
 export const STRENGTH = { min: 0.05, max: 1, step: 0.05, default: 0.75 } as const;
+
+/** The mask blur's range in pixels (as the server takes it) and its value for a new mask. */
+export const MASK_BLUR = { min: 0, max: 64, default: 8 } as const;
 
 export const DEFAULT_FORM: GenerateForm = {
   model: '',
@@ -47,6 +53,7 @@ export const DEFAULT_FORM: GenerateForm = {
   board_id: '',
   init_image_id: '',
   mask_image_id: '',
+  mask_blur: MASK_BLUR.default,
   strength: STRENGTH.default,
   vae: '',
   loras: [],
@@ -113,6 +120,7 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     init_image_id: init,
     // A mask means something only over its init image.
     mask_image_id: init ? str(s.mask_image_id, '', 64) : '',
+    mask_blur: int(s.mask_blur, MASK_BLUR.min, MASK_BLUR.max, MASK_BLUR.default),
     strength: snapStrength(s.strength),
     vae: str(s.vae, '', 200),
     loras: cleanLoras(s.loras),
@@ -135,8 +143,9 @@ export interface Recalled {
  * steps, CFG, sampler, the seed (fixed), the model when it is one of `models`, the VAE when it
  * is one of `vaes` (the installed VAEs that fit) and the LoRAs that are among `loras` (likewise).
  * A missing or malformed field keeps the form's value, except the VAE and LoRAs: the image's when
- * they can be used, else the model's own VAE ('') and no LoRAs. The init image, its mask, the
- * board and image count stay as they are.
+ * they can be used, else the model's own VAE ('') and no LoRAs. The mask blur of an image made
+ * with a mask is recalled too (absent: 0, as the server records it). The init image, its mask,
+ * the board and image count stay as they are.
  */
 export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = [], loras: string[] = []): Recalled {
   const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
@@ -161,11 +170,19 @@ export function recallParams(form: GenerateForm, params: Record<string, unknown>
       seed: seed >= 0 ? seed : form.seed,
       vae: vaeInstalled ? vae : '',
       loras: keepFitting(imageLoras, loras),
+      mask_blur: recalledMaskBlur(form, params),
     },
     missingModel: model && !installed ? model : null,
     missingVae: vae && !vaeInstalled ? vae : null,
     missingLoras: imageLoras.filter((l) => !loras.includes(l.name)).map((l) => l.name),
   };
+}
+
+/** The mask blur an image was made with, when it had a mask (the server leaves 0 out); else the form's. */
+function recalledMaskBlur(form: GenerateForm, params: Record<string, unknown>): number {
+  if (typeof params.mask_image_id !== 'string' || !params.mask_image_id) return form.mask_blur;
+  if (params.mask_blur === undefined) return 0;
+  return int(params.mask_blur, MASK_BLUR.min, MASK_BLUR.max, form.mask_blur);
 }
 
 /** The UI state with the form stored in it (other keys kept). */
@@ -185,7 +202,7 @@ export function suggestFullStrength(form: Pick<GenerateForm, 'init_image_id' | '
 
 /**
  * The enqueue request for the form (the init image and strength only when an init image is set,
- * its mask only with it, the VAE and LoRAs only when chosen).
+ * its mask and the mask blur only with it, the VAE and LoRAs only when chosen).
  */
 export function toParams(form: GenerateForm): GenerationParams {
   const params: GenerationParams = {
@@ -204,7 +221,10 @@ export function toParams(form: GenerateForm): GenerationParams {
   if (form.init_image_id) {
     params.init_image_id = form.init_image_id;
     params.strength = form.strength;
-    if (form.mask_image_id) params.mask_image_id = form.mask_image_id;
+    if (form.mask_image_id) {
+      params.mask_image_id = form.mask_image_id;
+      params.mask_blur = form.mask_blur;
+    }
   }
   if (form.vae) params.vae = form.vae;
   if (form.loras.length) params.loras = form.loras.map(({ name, weight }) => ({ name, weight }));
@@ -228,8 +248,32 @@ export function keepFitting(chosen: LoraChoice[], fitting: string[]): LoraChoice
   return chosen.filter((l) => fitting.includes(l.name));
 }
 
-/** Applies a model's default settings when the user picks it. */
-export function withModelDefaults(form: GenerateForm, model: Model): GenerateForm {
+/** Whether the form's size is a model's rather than the user's: its default size, or else its family's square. */
+function isModelSize(form: Pick<GenerateForm, 'width' | 'height'>, model: Model): boolean {
+  const { width, height } = model.defaults ?? {};
+  if (width !== undefined && height !== undefined) return form.width === width && form.height === height;
+  const native = nativeSize(model.base);
+  return native !== null && form.width === native && form.height === native;
+}
+
+/**
+ * The size to use with a newly picked model: its default size when it has one; else its family's
+ * square (1024 for SDXL, 512 for SD 1.x and 2.x) when the form still has the previous model's
+ * size; else the size as it is, since the user chose it.
+ */
+export function sizeForModel(form: Pick<GenerateForm, 'width' | 'height'>, model: Model, previous: Model | undefined): { width: number; height: number } {
+  const d = model.defaults ?? {};
+  if (d.width !== undefined || d.height !== undefined) return { width: d.width ?? form.width, height: d.height ?? form.height };
+  const native = nativeSize(model.base);
+  if (native === null || !previous || !isModelSize(form, previous)) return { width: form.width, height: form.height };
+  return { width: native, height: native };
+}
+
+/**
+ * Applies a model's default settings when the user picks it instead of `previous` (the form's
+ * model before), and a size that fits it (see sizeForModel).
+ */
+export function withModelDefaults(form: GenerateForm, model: Model, previous?: Model): GenerateForm {
   const d = model.defaults ?? {};
   return {
     ...form,
@@ -237,7 +281,6 @@ export function withModelDefaults(form: GenerateForm, model: Model): GenerateFor
     steps: d.steps ?? form.steps,
     cfg_scale: d.cfg_scale ?? form.cfg_scale,
     sampler: d.sampler ?? form.sampler,
-    width: d.width ?? form.width,
-    height: d.height ?? form.height,
+    ...sizeForModel(form, model, previous),
   };
 }

@@ -25,6 +25,7 @@ describe('ModelDetails', () => {
   it('edits the default settings of a main model', () => {
     render(<ModelDetails model={model('main', 'tiny')} canEdit onSaved={vi.fn()} onDeleted={vi.fn()} />);
     expect(screen.getByTestId('model-type').textContent).toBe('Main');
+    expect(screen.getByTestId('model-base').textContent).toBe('SD 1.x');
     expect(screen.getByTestId('model-defaults')).toBeTruthy();
     expect((screen.getByTestId('model-default-steps') as HTMLInputElement).value).toBe('4');
   });

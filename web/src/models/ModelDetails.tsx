@@ -7,6 +7,7 @@ import type { Model, ModelDefaults } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { SamplerSelect } from '../components/SamplerSelect';
 import { formatBytes, formatDate, formatModelType } from '../util/format';
+import { familyLabel } from './family';
 
 interface Props {
   model: Model;
@@ -98,7 +99,7 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
       {saved && <p className="banner banner-info" role="status">Saved.</p>}
       <dl className="metadata">
         <dt>Base</dt>
-        <dd>{model.base}</dd>
+        <dd data-testid="model-base">{familyLabel(model.base)}</dd>
         <dt>Type</dt>
         <dd data-testid="model-type">{formatModelType(model.type)}</dd>
         <dt>Format</dt>

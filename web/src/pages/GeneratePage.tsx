@@ -16,6 +16,8 @@ import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
 import { InitImageField } from '../generate/InitImageField';
 import { LoraField } from '../generate/LoraField';
+import { PromptFields } from '../generate/PromptFields';
+import { familyLabel } from '../models/family';
 import { clearSearch, searchParam } from '../router';
 import { useAction } from '../util/useAction';
 import { generationParams } from '../gallery/metadata';
@@ -166,13 +168,15 @@ export function GeneratePage() {
     if (saveTimer.current) clearTimeout(saveTimer.current);
   }, []);
 
-  // A VAE or LoRAs chosen for the previous model are kept only when they fit the new one.
+  // A VAE or LoRAs chosen for the previous model are kept only when they fit the new one; its
+  // size follows the new model's family unless the user chose it (see sizeForModel).
   const pickModel = (name: string) => {
     const model = models.find((m) => m.name === name);
     if (!model) return;
+    const previous = models.find((m) => m.name === form.model);
     const keepVae = vaesFor(vaes, model).some((v) => v.name === form.vae);
     const keptLoras = keepFitting(form.loras, lorasFor(loras, model).map((l) => l.name));
-    update({ ...withModelDefaults(form, model), vae: keepVae ? form.vae : '', loras: keptLoras });
+    update({ ...withModelDefaults(form, model, previous), vae: keepVae ? form.vae : '', loras: keptLoras });
   };
 
   const invoke = (event: FormEvent) => {
@@ -207,7 +211,7 @@ export function GeneratePage() {
           <select value={form.model} onChange={(e) => pickModel(e.target.value)} required data-testid="gen-model">
             {models.map((m) => (
               <option key={m.id} value={m.name}>
-                {m.name} ({m.base})
+                {m.name} ({familyLabel(m.base)})
               </option>
             ))}
           </select>
@@ -218,20 +222,18 @@ export function GeneratePage() {
             <option value="">The model's own</option>
             {vaeChoices.map((v) => (
               <option key={v.id} value={v.name}>
-                {v.name} ({v.base})
+                {v.name} ({familyLabel(v.base)})
               </option>
             ))}
           </select>
         </label>
         <LoraField loras={form.loras} choices={loraChoices} onChange={(next) => update({ loras: next })} />
-        <label>
-          Prompt
-          <textarea rows={3} value={form.prompt} onChange={(e) => update({ prompt: e.target.value })} data-testid="gen-prompt" />
-        </label>
-        <label>
-          Negative prompt
-          <textarea rows={2} value={form.negative_prompt} onChange={(e) => update({ negative_prompt: e.target.value })} data-testid="gen-negative" />
-        </label>
+        <PromptFields
+          prompt={form.prompt}
+          negativePrompt={form.negative_prompt}
+          onPrompt={(prompt) => update({ prompt })}
+          onNegativePrompt={(negative_prompt) => update({ negative_prompt })}
+        />
         <div className="field-grid">
           <label>
             Width
@@ -286,6 +288,7 @@ export function GeneratePage() {
           onStrength={(strength) => update({ strength })}
           onClear={() => update({ init_image_id: '', mask_image_id: '' })}
           onMask={(mask_image_id) => update({ mask_image_id })}
+          onMaskBlur={(mask_blur) => update({ mask_blur })}
         />
         <label>
           Destination board

@@ -8,6 +8,7 @@ import { ErrorBanner } from '../components/ErrorBanner';
 import { ModelDetails } from '../models/ModelDetails';
 import { InstallPanel } from '../models/InstallPanel';
 import { WorkersPanel } from '../models/WorkersPanel';
+import { familyLabel } from '../models/family';
 import { formatBytes, formatModelType } from '../util/format';
 import { useSession } from '../session';
 
@@ -48,7 +49,7 @@ export function ModelsPage() {
                   >
                     <span className="model-name">{m.name}</span>
                     <span className="muted small">
-                      {m.base} · {formatModelType(m.type)} · {formatBytes(m.size_bytes)}
+                      {familyLabel(m.base)} · {formatModelType(m.type)} · {formatBytes(m.size_bytes)}
                     </span>
                   </button>
                 </li>

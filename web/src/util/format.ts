@@ -32,6 +32,11 @@ export function formatLoras(loras: unknown): string {
     .join(', ');
 }
 
+/** An inpainting mask's blur as "8 px"; absent (the server leaves 0 out) or malformed is "0 px". */
+export function formatMaskBlur(blur: unknown): string {
+  return `${typeof blur === 'number' && Number.isFinite(blur) ? blur : 0} px`;
+}
+
 const MODEL_TYPES: Record<string, string> = { main: 'Main', vae: 'VAE', lora: 'LoRA' };
 
 /** A catalogue model's type as people write it ("Main", "LoRA", not "main", "lora"). */

@@ -1,0 +1,20 @@
+// Model families (the catalogue's `base`: sd-1, sd-2, sdxl, any): the name people know each by,
+// and the square image size a family's models are made for. The one place that maps them.
+
+const FAMILY_LABELS: Record<string, string> = { 'sd-1': 'SD 1.x', 'sd-2': 'SD 2.x', sdxl: 'SDXL', any: 'Any' };
+
+/**
+ * The square size, in pixels, each family is trained at. SD 2.x also has 768 models, but the
+ * base 512 ones share its family name; a 768 model says so in its default settings.
+ */
+const NATIVE_SIZES: Record<string, number> = { 'sd-1': 512, 'sd-2': 512, sdxl: 1024 };
+
+/** A family as people write it ("SDXL", "SD 1.x"); an unknown base as it is. */
+export function familyLabel(base: string): string {
+  return FAMILY_LABELS[base] ?? base;
+}
+
+/** The width and height a family's models are made for, or null for "any" or an unknown base. */
+export function nativeSize(base: string | undefined): number | null {
+  return (base && NATIVE_SIZES[base]) || null;
+}
