@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! bench_engine write-sd15 DIR                      # random weights, real shapes (4.3 GB)
+//! bench_engine write-sdxl DIR                      # SDXL's, in f16 (7 GB)
 //! bench_engine run DIR [--device cuda|cpu] [--size 512] [--steps 30] [--batches 1,4]
 //!                      [--repeat 3] [--sampler euler]
 //! bench_engine load DIR --access map|read [--device cpu] [--kind f32|f16]
@@ -38,6 +39,8 @@ struct Args {
 enum Command {
     /// Writes a random-weight SD 1.5 (diffusers layout) into DIR.
     WriteSd15 { dir: PathBuf },
+    /// Writes a random-weight SDXL (diffusers layout, f16, about 7 GB) into DIR.
+    WriteSdxl { dir: PathBuf },
     /// Writes a random LoRA for the SD 1.5 of `write-sd15`.
     WriteSd15Lora {
         file: PathBuf,
@@ -97,6 +100,11 @@ fn main() -> anyhow::Result<()> {
             std::fs::create_dir_all(&dir)?;
             atelier::diffusion::full_size::write_sd15(&dir, 7)?;
             println!("wrote a random-weight SD 1.5 to {}", dir.display());
+        }
+        Command::WriteSdxl { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            atelier::diffusion::full_size::write_sdxl(&dir, 7)?;
+            println!("wrote a random-weight SDXL to {}", dir.display());
         }
         Command::WriteSd15Lora { file, rank } => {
             atelier::diffusion::full_size::write_sd15_lora(&file, rank, 11)?;
@@ -202,6 +210,9 @@ fn lora(
         pipeline.decode(&run, None);
         Ok(())
     };
+    // Before any LoRA has been applied in this process (see "What a LoRA costs a request" in
+    // docs/performance.md: later generations without one were slower).
+    let before = median(repeat, || generate(false))?;
     let apply = median(repeat, || {
         drop(pipeline.apply(&[(&lora, 0.8)])?);
         sync();
@@ -226,6 +237,7 @@ fn lora(
             "device": format!("{device:?}"), "lora_layers": lora.layers().len(),
             "lora_gib": lora.bytes() as f64 / f64::from(1u32 << 30), "size": size, "steps": steps,
             "apply_and_restore_s": apply, "generate_without_s": without, "generate_with_s": with,
+            "generate_before_any_lora_s": before,
             "ratio_with_over_without": with / without,
         })
     );

@@ -122,13 +122,44 @@ pub struct Tensor<'a> {
 
 /// Writes `tensors` as a safetensors file.
 pub fn write(path: &Path, tensors: &[Tensor<'_>]) -> std::io::Result<()> {
+    let entries: Vec<Entry<'_>> = tensors
+        .iter()
+        .map(|t| Entry {
+            name: t.name,
+            dtype: t.dtype,
+            shape: t.shape.clone(),
+            bytes: t.data.len() as u64,
+        })
+        .collect();
+    write_streamed(path, &entries, |i| Ok(tensors[i].data.to_vec()))
+}
+
+/// One tensor of a file written by [`write_streamed`]: what the header says of it.
+pub struct Entry<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// The safetensors dtype (`F32`, `F16`, …).
+    pub dtype: &'a str,
+    /// Its shape.
+    pub shape: Vec<u64>,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// Writes a safetensors file whose tensors' bytes `data(i)` makes one at a time, in order, so
+/// that files larger than memory can be written.
+pub fn write_streamed(
+    path: &Path,
+    entries: &[Entry<'_>],
+    mut data: impl FnMut(usize) -> std::io::Result<Vec<u8>>,
+) -> std::io::Result<()> {
     let mut header = serde_json::Map::new();
     let mut offset = 0u64;
-    for tensor in tensors {
-        let end = offset + tensor.data.len() as u64;
+    for entry in entries {
+        let end = offset + entry.bytes;
         header.insert(
-            tensor.name.to_owned(),
-            serde_json::json!({"dtype": tensor.dtype, "shape": tensor.shape, "data_offsets": [offset, end]}),
+            entry.name.to_owned(),
+            serde_json::json!({"dtype": entry.dtype, "shape": entry.shape, "data_offsets": [offset, end]}),
         );
         offset = end;
     }
@@ -139,8 +170,17 @@ pub fn write(path: &Path, tensors: &[Tensor<'_>]) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     out.write_all(&(json.len() as u64).to_le_bytes())?;
     out.write_all(&json)?;
-    for tensor in tensors {
-        out.write_all(tensor.data)?;
+    for (i, entry) in entries.iter().enumerate() {
+        let bytes = data(i)?;
+        if bytes.len() as u64 != entry.bytes {
+            return Err(std::io::Error::other(format!(
+                "{} has {} bytes, not the {} its header says",
+                entry.name,
+                bytes.len(),
+                entry.bytes
+            )));
+        }
+        out.write_all(&bytes)?;
     }
     out.flush()
 }
