@@ -1,11 +1,13 @@
 """The reference half of loadtests/gpu/run.sh: diffusers' StableDiffusionPipeline with random
-weights of SD 1.5's real shapes (built from configs, nothing downloaded), timed the way
+weights of SD 1.5's real shapes (or, with --sdxl, StableDiffusionXLPipeline with SDXL's), built
+from configs, nothing downloaded, timed the way
 bench_engine times ours: text encoding, every denoising step with CFG, and VAE decoding, the
 median of --repeat calls after one warm-up. Prints one JSON line per batch size, with
 torch.cuda.max_memory_allocated as the peak.
 
     python3 bench_diffusers.py --vocab ../../src/diffusion/bpe_simple_vocab_16e6.txt.gz \
         [--device cuda] [--size 512] [--steps 30] [--batches 1,4] [--repeat 3] [--compile]
+        [--sdxl]
 """
 import argparse
 import gzip
@@ -16,8 +18,9 @@ import time
 
 import torch
 from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline,
-                       UNet2DConditionModel)
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+                       StableDiffusionXLPipeline, UNet2DConditionModel)
+from transformers import (CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection,
+                          CLIPTokenizer)
 
 
 def bytes_to_unicode():
@@ -49,23 +52,55 @@ def tokenizer_from(vocab_gz):
                          model_max_length=77)
 
 
-def pipeline(vocab_gz, device, dtype):
-    torch.manual_seed(7)
-    text = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,
+def clip_l():
+    return CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072,
                                         num_hidden_layers=12, num_attention_heads=12,
                                         max_position_embeddings=77, hidden_act="quick_gelu",
                                         projection_dim=768))
-    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+
+
+def vae_and_scheduler(scaling_factor):
     vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
                         block_out_channels=[128, 256, 512, 512], sample_size=512,
                         down_block_types=["DownEncoderBlock2D"] * 4,
-                        up_block_types=["UpDecoderBlock2D"] * 4)
+                        up_block_types=["UpDecoderBlock2D"] * 4, scaling_factor=scaling_factor)
     scheduler = EulerDiscreteScheduler(num_train_timesteps=1000, beta_start=0.00085,
                                        beta_end=0.012, beta_schedule="scaled_linear",
                                        steps_offset=1, timestep_spacing="leading")
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer_from(vocab_gz),
+    return vae, scheduler
+
+
+def pipeline(vocab_gz, device, dtype):
+    torch.manual_seed(7)
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+    vae, scheduler = vae_and_scheduler(0.18215)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=clip_l(), tokenizer=tokenizer_from(vocab_gz),
                                    unet=unet, scheduler=scheduler, safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
+    return pipe.to(device=device, dtype=dtype)
+
+
+def pipeline_xl(vocab_gz, device, dtype):
+    """SDXL 1.0 base's configuration: CLIP ViT-L and OpenCLIP ViT-bigG (with projection), the
+    2.6B-parameter UNet with added conditioning, the VAE with SDXL's latent scale."""
+    torch.manual_seed(7)
+    big_g = CLIPTextModelWithProjection(CLIPTextConfig(
+        hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
+        max_position_embeddings=77, hidden_act="gelu", projection_dim=1280))
+    unet = UNet2DConditionModel(
+        sample_size=128, layers_per_block=2, block_out_channels=[320, 640, 1280],
+        cross_attention_dim=2048, attention_head_dim=[5, 10, 20],
+        transformer_layers_per_block=[1, 2, 10], use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=2816,
+        down_block_types=["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
+        up_block_types=["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"])
+    vae, scheduler = vae_and_scheduler(0.13025)
+    tokenizer_2 = tokenizer_from(vocab_gz)
+    tokenizer_2.pad_token = "!"
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=clip_l(), text_encoder_2=big_g,
+                                     tokenizer=tokenizer_from(vocab_gz), tokenizer_2=tokenizer_2,
+                                     unet=unet, scheduler=scheduler)
     return pipe.to(device=device, dtype=dtype)
 
 
@@ -78,9 +113,11 @@ def main():
     parser.add_argument("--batches", default="1,4")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--sdxl", action="store_true")
     args = parser.parse_args()
     cuda = args.device.startswith("cuda")
-    pipe = pipeline(args.vocab, args.device, torch.float16 if cuda else torch.float32)
+    build = pipeline_xl if args.sdxl else pipeline
+    pipe = build(args.vocab, args.device, torch.float16 if cuda else torch.float32)
     pipe.set_progress_bar_config(disable=True)
     if args.compile:
         pipe.unet = torch.compile(pipe.unet)
@@ -101,6 +138,7 @@ def main():
         median = times[len(times) // 2]
         peak = torch.cuda.max_memory_allocated() if cuda else None
         print(json.dumps({"engine": "diffusers-compile" if args.compile else "diffusers",
+                          "model": "sdxl" if args.sdxl else "sd15",
                           "device": args.device, "size": args.size, "steps": args.steps,
                           "batch": batch, "seconds_median": median, "seconds_all": times,
                           "it_per_s": args.steps / median, "images_per_s": batch / median,

@@ -11,6 +11,8 @@ use super::tokenizer::{CONTEXT, EOT, SOT, Tokenizer};
 pub const MAX_CHUNKS: usize = 8;
 /// Tokens of prompt in one chunk.
 const PER_CHUNK: usize = CONTEXT - 2;
+/// The most prompt tokens read.
+pub const MAX_TOKENS: usize = MAX_CHUNKS * PER_CHUNK;
 /// What one pair of round brackets multiplies by.
 const BRACKET: f64 = 1.1;
 
@@ -156,8 +158,8 @@ pub fn chunks(tokenizer: &Tokenizer, prompt: &str) -> Chunks {
                 .map(move |id| (id, segment.weight))
         })
         .collect();
-    let truncated = tokens.len() > MAX_CHUNKS * PER_CHUNK;
-    let kept = &tokens[..tokens.len().min(MAX_CHUNKS * PER_CHUNK)];
+    let truncated = tokens.len() > MAX_TOKENS;
+    let kept = &tokens[..tokens.len().min(MAX_TOKENS)];
     let mut chunks: Vec<Chunk> = kept
         .chunks(PER_CHUNK)
         .map(|part| {

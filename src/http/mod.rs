@@ -30,6 +30,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(users::routes::router())
         .merge(boards::routes::router())
         .merge(queue::routes::router())
+        .merge(queue::prompt_tokens::router())
         .merge(events::socket::router())
         .merge(models::routes::router())
         .merge(images::routes::router(app.config.storage.max_upload_bytes))

@@ -22,6 +22,7 @@ use crate::{auth, boards, events, images, models, queue, users, web, worker};
         queue::routes::enqueue, queue::routes::list_items, queue::routes::get_item,
         queue::routes::cancel_item, queue::routes::retry_item, queue::routes::clear_items,
         queue::routes::queue_status, queue::routes::pause_queue, queue::routes::resume_queue,
+        queue::prompt_tokens::count_tokens,
         events::socket::ticket, events::socket::connect,
         models::routes::list_models, models::routes::get_model, models::routes::install_model,
         models::routes::upload_model, models::routes::scan_models, models::routes::list_installs,

@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod model;
+pub mod prompt_tokens;
 pub mod repo;
 pub mod routes;
 pub mod scheduler;

@@ -471,3 +471,55 @@ async fn the_list_keeps_every_unfinished_item_and_only_recent_history() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn users_count_a_prompts_tokens_chunks_and_weights() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let count = |prompt: String| {
+        let body = json!({ "prompt": prompt });
+        let app = &app;
+        let token = joe.token.clone();
+        async move {
+            app.post("/api/v1/prompts/tokens", Some(&token), &body)
+                .await
+        }
+    };
+    let read: Value = count("a (cat:1.5) on [a mat]".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        json!({"tokens": 5, "chunks": 1, "max_tokens": 600, "truncated": false,
+               "weighted": [{"text": "cat", "weight": 1.5}, {"text": "a mat", "weight": 0.9091}]})
+    );
+    let read: Value = count(vec!["cat"; 100].join(" "))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((&read["tokens"], &read["chunks"]), (&json!(100), &json!(2)));
+    let read: Value = count(vec!["cat"; 700].join(" "))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&read["chunks"], &read["truncated"]),
+        (&json!(8), &json!(true))
+    );
+    let response = count("x".repeat(4001)).await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let response = app
+        .post("/api/v1/prompts/tokens", None, &json!({"prompt": "a cat"}))
+        .await;
+    assert_error(response, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
