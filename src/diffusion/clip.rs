@@ -191,6 +191,13 @@ impl ClipTextEncoder {
         (penultimate, x)
     }
 
+    /// The width of its pooled embedding: its projection's, else its own.
+    pub fn pooled_width(&self) -> i64 {
+        self.projection
+            .as_ref()
+            .map_or(self.config.width, |p| p.size()[0])
+    }
+
     /// The dtype of its weights.
     pub fn kind(&self) -> Kind {
         self.token.kind()

@@ -227,6 +227,9 @@ impl Pipeline {
             }
         };
         let unet_module = UNet::new(&unet, Heads::for_context(context)).context("UNet")?;
+        if let TextEncoders::Two(_, second) = &encoders {
+            unet_module.check_pooled_width(second.pooled_width())?;
+        }
         anyhow::ensure!(
             unet_module.wants_added() == text2.is_some(),
             "the UNet and the text encoders are of different families (one or two encoders, \

@@ -266,3 +266,45 @@ fn sdxl_loras_in_kohya_and_diffusers_naming_change_the_images_alike_and_are_undo
         "and the model is as loaded again"
     );
 }
+
+#[test]
+fn mismatched_sdxl_parts_fail_to_load_with_a_clear_error() {
+    let (dir, folder, _file) = both_layouts();
+    let folder = std::path::PathBuf::from(folder);
+    let error = |path: &std::path::Path| match Pipeline::load(path, Device::Cpu, Kind::Float) {
+        Ok(_) => panic!("{} loaded", path.display()),
+        Err(error) => format!("{error:#}"),
+    };
+    // The second encoder without its projection: its pooled width no longer fits the UNet.
+    let second = folder.join("text_encoder_2/model.safetensors");
+    let weights = super::weights::Weights::load(
+        &second,
+        |n| (n != "text_projection.weight").then(|| n.to_owned()),
+        Device::Cpu,
+        Kind::Float,
+    )
+    .unwrap();
+    let tensors = weights
+        .names()
+        .map(|n| {
+            (
+                n.to_owned(),
+                weights.get(n, &weights.shape(n).unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    super::tiny::write_tensors(&second, tensors).unwrap();
+    assert!(
+        error(&folder).contains("added conditioning"),
+        "{}",
+        error(&folder)
+    );
+    // Without a second encoder, the SDXL UNet is of another family than its text encoder.
+    std::fs::remove_dir_all(folder.join("text_encoder_2")).unwrap();
+    assert!(
+        error(&folder).contains("different families"),
+        "{}",
+        error(&folder)
+    );
+    drop(dir);
+}

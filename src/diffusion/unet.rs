@@ -393,6 +393,21 @@ impl UNet {
         self.add.is_some()
     }
 
+    /// Checks that a pooled embedding `pooled` wide leaves room for the six numbers' embeddings
+    /// in the added conditioning's input (an even width for each).
+    pub fn check_pooled_width(&self, pooled: i64) -> anyhow::Result<()> {
+        if let Some((add_in, _)) = &self.add {
+            let rest = add_in.in_features() - pooled;
+            anyhow::ensure!(
+                rest > 0 && rest % 12 == 0,
+                "the UNet's added conditioning takes {} values, which a {pooled}-wide pooled \
+                 text embedding and six sinusoidal embeddings cannot fill",
+                add_in.in_features()
+            );
+        }
+        Ok(())
+    }
+
     /// The predicted noise for `latents` `[b, 4, h, w]` at `timestep`, attending to `context`
     /// `[b, tokens, width]`, with SDXL's added conditioning where the UNet has it.
     pub fn forward(
