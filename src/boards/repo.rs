@@ -90,7 +90,7 @@ pub async fn uncategorized(
                (select count(*) from images where owner_id = $1 and board_id is null and category = 'general'),
                (select count(*) from images where owner_id = $1 and board_id is null and category = 'user'),
                (select id from images where owner_id = $1 and board_id is null
-                 order by created_at desc, id desc limit 1)",
+                 and category <> 'mask' order by created_at desc, id desc limit 1)",
             &[&owner],
         )
         .await?;

@@ -70,7 +70,8 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
     Ok(())
 }
 
-/// Collects orphaned objects every hour (see `images::sweep`).
+/// Collects orphaned objects and unused masks every hour (see `images::sweep` and
+/// `images::mask_sweep`).
 async fn sweep_periodically(app: Arc<App>) {
     let grace = std::time::Duration::from_secs(app.config.storage.orphan_grace_secs);
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -83,6 +84,10 @@ async fn sweep_periodically(app: Arc<App>) {
                 "storage sweep done"
             ),
             Err(error) => tracing::warn!(error = ?error, "storage sweep failed"),
+        }
+        match images::mask_sweep::run(&app.storage, &app.db, images::mask_sweep::KEEP).await {
+            Ok(deleted) => tracing::info!(deleted, "unused masks swept"),
+            Err(error) => tracing::warn!(error = ?error, "mask sweep failed"),
         }
     }
 }

@@ -27,11 +27,17 @@ impl StorageCommand {
         let storage = Storage::from_config(&config)?;
         let database = db::open(&config, Purpose::Cli).await?;
         let result = sweep::run(&storage, &database.pool, grace).await;
+        let masks = crate::images::mask_sweep::run(
+            &storage,
+            &database.pool,
+            crate::images::mask_sweep::KEEP,
+        )
+        .await;
         database.close().await?;
         let report = result?;
         println!(
-            "scanned {} object(s), deleted {} orphan(s)",
-            report.scanned, report.deleted
+            "scanned {} object(s), deleted {} orphan(s), {} unused mask(s)",
+            report.scanned, report.deleted, masks?
         );
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod keys;
+pub mod mask_sweep;
 pub mod media;
 pub mod model;
 pub mod ops;

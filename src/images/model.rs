@@ -56,7 +56,8 @@ impl ImageType {
     }
 }
 
-/// `general` for generated images, `user` for uploaded assets (InvokeAI's categories).
+/// `general` for generated images, `user` for uploaded assets (InvokeAI's categories), `mask`
+/// for inpainting masks (out of the gallery unless asked for; swept when unused).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
@@ -64,6 +65,8 @@ pub enum Category {
     General,
     /// Uploaded assets.
     User,
+    /// Inpainting masks, uploaded by the mask editor.
+    Mask,
 }
 
 impl Category {
@@ -72,6 +75,7 @@ impl Category {
         match self {
             Category::General => "general",
             Category::User => "user",
+            Category::Mask => "mask",
         }
     }
 }
@@ -87,7 +91,7 @@ pub struct ImageView {
     pub owner_name: String,
     /// The board, or null for Uncategorized.
     pub board_id: Option<Uuid>,
-    /// `general` or `user`.
+    /// `general`, `user` or `mask`.
     pub category: String,
     /// `image/png`, `image/jpeg` or `image/webp`.
     pub content_type: String,

@@ -128,7 +128,7 @@ pub struct ListQuery {
     pub owner: Option<Uuid>,
     /// Which board.
     pub board: BoardFilter,
-    /// Generated images, assets, or both.
+    /// Generated images, assets or masks; None: generated images and assets.
     pub category: Option<Category>,
     /// Starred images first.
     pub starred_first: bool,
@@ -160,9 +160,12 @@ pub async fn list(
             conditions.push(format!("i.board_id = ${}", params.len()));
         }
     }
-    if let Some(category) = &category {
-        params.push(category);
-        conditions.push(format!("i.category = ${}", params.len()));
+    match &category {
+        Some(category) => {
+            params.push(category);
+            conditions.push(format!("i.category = ${}", params.len()));
+        }
+        None => conditions.push("i.category <> 'mask'".into()),
     }
     if let Some(after) = &query.after {
         let n = params.len();

@@ -52,9 +52,13 @@ pub fn router(max_upload_bytes: u64) -> Router<Arc<App>> {
 pub struct UploadQuery {
     /// A board of the caller's; absent: Uncategorized.
     board_id: Option<String>,
+    /// `user` (an asset, the default) or `mask` (an inpainting mask: in no board, listed only
+    /// when asked for, and deleted a day after no unfinished job or image of the owner's
+    /// names it).
+    category: Option<Category>,
 }
 
-/// Uploads a PNG, JPEG or WebP as an asset (multipart field `file`).
+/// Uploads a PNG, JPEG or WebP as an asset or a mask (multipart field `file`).
 #[utoipa::path(post, path = "/api/v1/images", tag = "images", params(UploadQuery),
     responses((status = 201, body = ImageView), (status = 413, description = "payload_too_large or quota_exceeded"),
               (status = 415, description = "unsupported_image or content_type_mismatch")),
@@ -66,6 +70,18 @@ pub async fn upload_image(
     AppMultipart(mut multipart): AppMultipart,
 ) -> Result<(StatusCode, Json<ImageView>), ApiError> {
     let board = query.board_id.as_deref().map(parse_board_id).transpose()?;
+    let category = query.category.unwrap_or(Category::User);
+    match category {
+        Category::General => {
+            return Err(ApiError::validation(
+                "category must be user or mask: generated images come from the queue",
+            ));
+        }
+        Category::Mask if board.is_some() => {
+            return Err(ApiError::validation("masks belong to no board"));
+        }
+        _ => {}
+    }
     let max = app.config.storage.max_upload_bytes;
     let staged = loop {
         let field = multipart.next_field().await.map_err(multipart_error)?;
@@ -93,7 +109,7 @@ pub async fn upload_image(
         &auth.caller,
         Uuid::now_v7(),
         board,
-        Category::User,
+        category,
         &staged,
         probed,
     )
@@ -106,7 +122,8 @@ pub async fn upload_image(
 pub struct ListParams {
     /// A board id, `none` for Uncategorized, or absent for everything.
     board_id: Option<String>,
-    /// `general` (generated) or `user` (assets); absent: both.
+    /// `general` (generated), `user` (assets) or `mask` (inpainting masks); absent: generated
+    /// images and assets.
     category: Option<Category>,
     /// Whose images (admins; defaults to the caller). Ignored with a board id.
     owner_id: Option<Uuid>,

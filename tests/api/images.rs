@@ -1036,3 +1036,110 @@ async fn a_large_upload_is_spooled_to_disk_and_stored_intact() {
     let staging = std::fs::read_dir(&app.app.staging_dir).unwrap().count();
     assert_eq!(staging, 0, "the staging file is gone");
 }
+
+/// Uploads a small PNG as `user` with `query` (e.g. `category=mask`).
+async fn upload_with(app: &TestApp, user: &TestUser, query: &str) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(png(64, 48, &[]))
+        .file_name("mask.png")
+        .mime_str("image/png")
+        .unwrap();
+    let form = reqwest::multipart::Form::new().part("file", part);
+    app.http
+        .post(app.url(&format!("/api/v1/images?{query}")))
+        .bearer_auth(&user.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn masks_stay_out_of_the_gallery_and_unused_old_ones_are_swept() {
+    let app = TestApp::spawn().await;
+    let (_, joe, _) = three_users(&app).await;
+    let asset = app.upload_png(&joe, None).await;
+    let mut masks = Vec::new();
+    for _ in 0..4 {
+        let response = upload_with(&app, &joe, "category=mask").await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let mask: Value = response.json().await.unwrap();
+        assert_eq!(mask["category"], "mask");
+        masks.push(mask["id"].as_str().unwrap().to_owned());
+    }
+    let listed = app.get_json("/api/v1/images", &joe).await;
+    let ids: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [asset["id"].as_str().unwrap()],
+        "masks are not in the gallery"
+    );
+    let listed = app.get_json("/api/v1/images?category=mask", &joe).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 4);
+    let board = app.create_board(&joe, "b").await;
+    for query in [
+        "category=general".to_owned(),
+        format!("category=mask&board_id={board}"),
+    ] {
+        let response = upload_with(&app, &joe, &query).await;
+        assert_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+
+    // masks[0]: named by a pending job; masks[1]: by an image's parameters; masks[2]: by
+    // nothing; masks[3]: by nothing, but young.
+    let body = json!({"model": "sd15", "prompt": "x", "init_image_id": asset["id"],
+                      "mask_image_id": masks[0]});
+    app.enqueue(&joe, &body).await;
+    let params = json!({"prompt": "x", "mask_image_id": masks[1]}).to_string();
+    let response = app
+        .upload(
+            Some(&joe.token),
+            png(8, 8, &[("atelier", &params)]),
+            "image/png",
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let db = crate::helpers::superuser_client(&app.dbname).await;
+    let old: Vec<Uuid> = masks[..3].iter().map(|m| m.parse().unwrap()).collect();
+    db.execute(
+        "update images set created_at = now() - interval '2 days' where id = any($1)",
+        &[&old],
+    )
+    .await
+    .unwrap();
+    let before = app.objects_of(joe.id).len();
+    let deleted = atelier::images::mask_sweep::run(
+        &app.app.storage,
+        &app.app.db,
+        atelier::images::mask_sweep::KEEP,
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted, 1);
+    assert_eq!(
+        app.objects_of(joe.id).len(),
+        before - 2,
+        "its image and thumbnail"
+    );
+    let left = app.get_json("/api/v1/images?category=mask", &joe).await;
+    let mut left: Vec<&str> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    left.sort_unstable();
+    let mut expected = vec![masks[0].as_str(), masks[1].as_str(), masks[3].as_str()];
+    expected.sort_unstable();
+    assert_eq!(left, expected);
+}
