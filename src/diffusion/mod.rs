@@ -9,6 +9,7 @@
 mod adapter_tests;
 pub mod autoencoder;
 pub mod clip;
+mod conditioning;
 pub mod device;
 pub mod engine;
 pub mod full_size;

@@ -3,10 +3,8 @@
 //! so that a worker can report progress, stop, or suspend it between steps. A run's state
 //! (latents, sampler state, step) is all that a suspended job keeps. Image to image encodes the
 //! init image, noises it to the level of step `steps - floor(steps * strength)` and runs from
-//! there, as diffusers' img2img pipeline does. SDXL (a second text encoder, detected by its
-//! weights) conditions on both encoders' penultimate layers side by side, on the second's pooled
-//! embedding and on the image size, and uses zeros for an empty negative prompt, as diffusers'
-//! SDXL pipeline does.
+//! there, as diffusers' img2img pipeline does. SDXL is detected by its second text encoder;
+//! what the UNet is conditioned on, for every family, is `conditioning`'s.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
@@ -17,14 +15,13 @@ use tch::{Device, Kind, Tensor};
 
 use super::autoencoder::Autoencoder;
 use super::clip::ClipTextEncoder;
+use super::conditioning::{Conditioning, TextEncoders};
 use super::inpaint::Inpaint;
 use super::ldm;
 use super::lora::{self, Lora, Part};
 use super::open_clip;
-use super::prompt;
 use super::sampler::{SamplerState, step_noise, with_seed};
 use super::schedule::{Plan, Sampler, Schedule};
-use super::tokenizer::{self, EOT};
 use super::unet::{Added, Heads, UNet};
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
@@ -34,15 +31,6 @@ use crate::worker::engine::{GrayImage, RgbImage};
 const LATENT_SCALE: f64 = 0.18215;
 /// SDXL's.
 const LATENT_SCALE_XL: f64 = 0.13025;
-
-/// The text encoders of a family.
-enum TextEncoders {
-    /// SD 1.x and 2.x: one encoder, read after its final norm.
-    One(ClipTextEncoder),
-    /// SDXL: CLIP ViT-L and OpenCLIP ViT-bigG (with its projection), both read at their
-    /// penultimate layer.
-    Two(ClipTextEncoder, Box<ClipTextEncoder>),
-}
 
 /// What the UNet predicts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,13 +237,24 @@ impl Pipeline {
         })
     }
 
-    /// [`Pipeline::conditioning`], for the SDXL tests.
+    /// A run's conditioning (context, SDXL's added conditioning, whether the prompt was cut),
+    /// for the tests.
     #[cfg(test)]
     pub(super) fn conditioning_for_tests(
         &self,
         params: &GenerationParams,
     ) -> (Tensor, Option<(Tensor, Tensor)>, bool) {
-        self.conditioning(params)
+        let c = self.text.conditioning(params, self.device);
+        (c.context, c.added, c.truncated)
+    }
+
+    /// The factor between the VAE's latents and the UNet's.
+    fn latent_scale(&self) -> f64 {
+        if self.text.is_xl() {
+            LATENT_SCALE_XL
+        } else {
+            LATENT_SCALE
+        }
     }
 
     /// Loads a diffusers folder or a single-file checkpoint, whichever `path` is.
@@ -336,99 +335,6 @@ impl Pipeline {
         Ok(patched)
     }
 
-    /// The conditioning of one prompt (weights and chunks as `diffusion::prompt` reads them):
-    /// the context `[1, 77 * chunks, width]`, SDXL's pooled embedding `[1, p]` (of the first
-    /// chunk), and whether the prompt was cut. SDXL's second tokenizer pads with id 0 ("!").
-    fn encode(&self, prompt: &str) -> (Tensor, Option<Tensor>, bool) {
-        let chunks = prompt::chunks(tokenizer::shared(), prompt);
-        let mut contexts = Vec::new();
-        let mut pooled = None;
-        for chunk in &chunks.chunks {
-            let ids = |pad| {
-                Tensor::from_slice(&chunk.padded(pad))
-                    .unsqueeze(0)
-                    .to_device(self.device)
-            };
-            let context = match &self.text {
-                TextEncoders::One(clip) => clip.forward(&ids(EOT)),
-                TextEncoders::Two(first, second) => {
-                    let (context, _) = first.forward_penultimate(&ids(EOT));
-                    let (context2, chunk_pooled) = second.forward_penultimate(&ids(0));
-                    pooled = pooled.or(Some(chunk_pooled));
-                    Tensor::cat(&[context, context2], -1)
-                }
-            };
-            contexts.push(weighted(context, chunk.weights()));
-        }
-        (Tensor::cat(&contexts, 1), pooled, chunks.truncated)
-    }
-
-    /// Whether this is an SDXL pipeline.
-    fn is_xl(&self) -> bool {
-        matches!(self.text, TextEncoders::Two(..))
-    }
-
-    /// The factor between the VAE's latents and the UNet's.
-    fn latent_scale(&self) -> f64 {
-        if self.is_xl() {
-            LATENT_SCALE_XL
-        } else {
-            LATENT_SCALE
-        }
-    }
-
-    /// The conditioning of both prompts for `images` images, unconditional first: the context
-    /// and SDXL's (pooled embeddings, size numbers). SDXL's empty negative prompt is zeros, as
-    /// in diffusers (`force_zeros_for_empty_prompt`).
-    fn conditioning(&self, params: &GenerationParams) -> (Tensor, Option<(Tensor, Tensor)>, bool) {
-        let images = i64::from(params.num_images);
-        let (cond, pooled, truncated) = self.encode(&params.prompt);
-        let (mut cond, mut uncond, uncond_pooled) =
-            if self.is_xl() && params.negative_prompt.trim().is_empty() {
-                let zeros = cond.zeros_like();
-                (cond, zeros, pooled.as_ref().map(Tensor::zeros_like))
-            } else {
-                let (uncond, uncond_pooled, _) = self.encode(&params.negative_prompt);
-                (cond, uncond, uncond_pooled)
-            };
-        // Guidance batches both, so the shorter is padded with chunks of the empty prompt.
-        let (tokens, uncond_tokens) = (cond.size()[1], uncond.size()[1]);
-        if tokens != uncond_tokens {
-            let (empty, _, _) = self.encode("");
-            let pad = |t: &Tensor, missing: i64| {
-                let chunks = missing / empty.size()[1];
-                Tensor::cat(&[t.shallow_clone(), empty.repeat([1, chunks, 1])], 1)
-            };
-            if tokens < uncond_tokens {
-                cond = pad(&cond, uncond_tokens - tokens);
-            } else {
-                uncond = pad(&uncond, tokens - uncond_tokens);
-            }
-        }
-        let both = |u: &Tensor, c: &Tensor| {
-            let repeat = |t: &Tensor| {
-                let mut times = vec![1; t.dim()];
-                times[0] = images;
-                t.repeat(times.as_slice())
-            };
-            Tensor::cat(&[repeat(u), repeat(c)], 0)
-        };
-        let context = both(&uncond, &cond);
-        let added = match (uncond_pooled, pooled) {
-            (Some(u), Some(c)) => {
-                let (h, w) = (f64::from(params.height), f64::from(params.width));
-                let numbers = Tensor::from_slice(&[h, w, 0.0, 0.0, h, w])
-                    .to_kind(Kind::Float)
-                    .to_device(self.device)
-                    .unsqueeze(0)
-                    .repeat([2 * images, 1]);
-                Some((both(&u, &c), numbers))
-            }
-            _ => None,
-        };
-        (context, added, truncated)
-    }
-
     /// Starts a run: encodes both prompts and draws the initial noise from the seed; with an
     /// init image, noises its latents (encoded by `vae`, else the model's own VAE) to the
     /// starting step that `params.strength` gives; with a mask too, inpaints (`inpaint`).
@@ -447,7 +353,11 @@ impl Pipeline {
             params.steps as usize,
         );
         let images = i64::from(params.num_images);
-        let (context, added, truncated) = self.conditioning(params);
+        let Conditioning {
+            context,
+            added,
+            truncated,
+        } = self.text.conditioning(params, self.device);
         let seed = params.seed.unwrap_or(0);
         let shape = [
             images,
@@ -583,31 +493,6 @@ impl Pipeline {
             })
             .collect()
     }
-}
-
-/// Hidden states `[1, tokens, width]` scaled token by token by `weights`, then by one factor
-/// that brings their mean back to the unweighted mean (A1111's normalisation), so a weight
-/// changes a token's share rather than the whole prompt's scale.
-fn weighted(context: Tensor, weights: Option<Vec<f64>>) -> Tensor {
-    let Some(weights) = weights else {
-        return context;
-    };
-    let original = context.to_kind(Kind::Float);
-    let per_token = Tensor::from_slice(&weights)
-        .to_kind(Kind::Float)
-        .to_device(context.device())
-        .view([1, -1, 1]);
-    let scaled = &original * per_token;
-    let (before, after) = (
-        original.mean(Kind::Double).double_value(&[]),
-        scaled.mean(Kind::Double).double_value(&[]),
-    );
-    let restored = if after.abs() > 1e-12 && before.is_finite() {
-        scaled * (before / after)
-    } else {
-        scaled
-    };
-    restored.to_kind(context.kind())
 }
 
 /// The step image to image starts at: diffusers' `steps - floor(steps * strength)`, but always
