@@ -111,6 +111,26 @@ export interface GenerationParams {
   loras?: LoraChoice[];
 }
 
+/** A part of a prompt with a weight other than 1: `(cat:1.5)`, `(cat)` (1.1), `[cat]` (1/1.1). */
+export interface WeightedPart {
+  text: string;
+  weight: number;
+}
+
+/** How the engine reads a prompt (`POST /prompts/tokens`). */
+export interface PromptTokens {
+  /** CLIP tokens of prompt text (start and end tokens not counted). */
+  tokens: number;
+  /** Chunks of up to 75 tokens the text encoder sees (at least 1, at most max_tokens / 75). */
+  chunks: number;
+  /** The most tokens read (600); more are cut. */
+  max_tokens: number;
+  /** Whether tokens beyond max_tokens will be cut. */
+  truncated: boolean;
+  /** The weighted parts, in order. */
+  weighted: WeightedPart[];
+}
+
 export type QueueStatusName = 'pending' | 'in_progress' | 'completed' | 'failed' | 'canceled';
 
 export interface QueueItem {
