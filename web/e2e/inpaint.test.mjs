@@ -1,7 +1,7 @@
 // Inpainting on the Generate page: Joe uses one of his images as the init image, paints a mask
 // over its right half in the mask editor, sets the mask blur, and the job repaints only that part
-// (the left of the image comes back bit for bit). The mask is an asset of his own that Jane cannot
-// read; it and its blur are shown in the queue and the viewer, the blur is recalled by "Use these
+// (the left of the image comes back bit for bit). The mask is an image of his own (category mask,
+// out of his gallery) that Jane cannot read; it and its blur are shown in the queue and the viewer, the blur is recalled by "Use these
 // parameters", the mask is kept across a reload, loaded again for editing, dropped when deleted,
 // and removed with "Remove mask" or with the init image. Escape or a click outside the editor asks
 // before a painting is thrown away. In a real browser against `atelier serve --multiuser`.
@@ -164,14 +164,18 @@ test('Joe paints the right half of his image in the mask editor and only that pa
   assert.ok(changed > 0.5 * 20 * 64, `only ${changed} of ${20 * 64} pixels on the right changed`);
 });
 
-test('the mask is Joe’s own asset, which Jane cannot read', async () => {
+test('the mask is Joe’s own, out of his gallery, and Jane cannot read it', async () => {
   const id = inpainted.body.mask_image_id;
   const mask = await joeApi.call('GET', `/images/${id}`);
   assert.equal(mask.owner_id, joeId);
-  assert.equal(mask.category, 'user');
+  assert.equal(mask.category, 'mask');
   assert.equal(mask.board_id, null);
   const assets = await joeApi.call('GET', '/images?board_id=none&category=user&limit=100');
-  assert.ok(assets.items.some((i) => i.id === id), 'the mask is not among his Uncategorized assets');
+  assert.ok(!assets.items.some((i) => i.id === id), 'the mask is among his Uncategorized assets');
+  const all = await joeApi.call('GET', '/images?limit=200');
+  assert.ok(!all.items.some((i) => i.id === id), 'the mask is in his gallery listing');
+  const masks = await joeApi.call('GET', '/images?category=mask&limit=100');
+  assert.ok(masks.items.some((i) => i.id === id), 'the mask is not listed as a mask');
   await assert.rejects(janeApi.call('GET', `/images/${id}`), (e) => e.status === 404);
 });
 

@@ -38,9 +38,12 @@ export const moveImage = (id: string, boardId: string | null) =>
 
 export const deleteImage = (id: string) => request<void>('DELETE', `/images/${id}`);
 
-/** Uploads a file as an asset into a board (or Uncategorized). */
-export function uploadImage(file: File, boardId?: string | null): Promise<Image> {
+/**
+ * Uploads a file as an asset into a board (or Uncategorized), or as an inpainting mask
+ * (`category` 'mask': in no board, out of the gallery, swept once nothing uses it).
+ */
+export function uploadImage(file: File, boardId?: string | null, category?: 'user' | 'mask'): Promise<Image> {
   const form = new FormData();
   form.append('file', file, file.name);
-  return request<Image>('POST', '/images', { body: form, query: { board_id: boardId ?? undefined } });
+  return request<Image>('POST', '/images', { body: form, query: { board_id: boardId ?? undefined, category } });
 }

@@ -46,7 +46,7 @@ export interface BoardList {
   uncategorized: Uncategorized;
 }
 
-export type Category = 'general' | 'user';
+export type Category = 'general' | 'user' | 'mask';
 
 export interface Image {
   id: string;

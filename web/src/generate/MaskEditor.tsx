@@ -187,7 +187,7 @@ export function MaskEditor({ initImageId, maskImageId, onUse, onCancel }: Props)
         setError('Paint over the part of the image to repaint first.');
         return;
       }
-      const uploaded = await uploadImage(file);
+      const uploaded = await uploadImage(file, null, 'mask');
       if (live.current) onUse(uploaded.id);
     } catch (e) {
       if (live.current) setError(`The mask could not be saved: ${errorMessage(e)}`);

@@ -127,14 +127,14 @@ describe('MaskField', () => {
     expect(state().mask).toBe('');
   });
 
-  it('"Use mask" uploads the painting as black and white and sets the new image as the mask', async () => {
+  it('"Use mask" uploads the painting as a black and white mask image and sets it as the mask', async () => {
     const posted: FormData[] = [];
     vi.stubGlobal(
       'fetch',
       vi.fn(async (url: string, init?: RequestInit) => {
-        if (init?.method === 'POST' && url === '/api/v1/images') {
+        if (init?.method === 'POST' && url === '/api/v1/images?category=mask') {
           posted.push(init.body as FormData);
-          return new Response(JSON.stringify({ ...INIT, id: 'mask-9', category: 'user' }), { status: 201 });
+          return new Response(JSON.stringify({ ...INIT, id: 'mask-9', category: 'mask' }), { status: 201 });
         }
         return new Response(JSON.stringify(INIT), { status: 200 });
       }),
