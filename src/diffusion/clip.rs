@@ -129,7 +129,20 @@ impl ClipTextEncoder {
 
     /// Hidden states `[batch, positions, width]` for token ids `[batch, positions]` (int64).
     pub fn forward(&self, ids: &Tensor) -> Tensor {
-        self.final_norm.layer_norm(&self.layers_out(ids).1, 1e-5)
+        self.forward_skipping(ids, 1)
+    }
+
+    /// [`ClipTextEncoder::forward`] with the last `skip - 1` layers left out ("CLIP skip": 1
+    /// is every layer, 2 the penultimate layer's output, each then final-normed, as A1111 and
+    /// ComfyUI do). `skip` is clamped to leave at least one layer.
+    pub fn forward_skipping(&self, ids: &Tensor, skip: usize) -> Tensor {
+        let layers = self
+            .layers
+            .len()
+            .saturating_sub(skip.saturating_sub(1))
+            .max(1);
+        self.final_norm
+            .layer_norm(&self.layers_out(ids, layers).1, 1e-5)
     }
 
     /// SDXL's conditioning from this encoder: the penultimate layer's hidden states
@@ -137,7 +150,7 @@ impl ClipTextEncoder {
     /// (`[batch, width]` without a projection): the final-normed state at each row's end-of-text
     /// token, which is its highest id.
     pub fn forward_penultimate(&self, ids: &Tensor) -> (Tensor, Tensor) {
-        let (penultimate, last) = self.layers_out(ids);
+        let (penultimate, last) = self.layers_out(ids, self.layers.len());
         let last = self.final_norm.layer_norm(&last, 1e-5);
         let batch = last.size()[0];
         let ends = ids.argmax(-1, false);
@@ -152,9 +165,9 @@ impl ClipTextEncoder {
         (penultimate, pooled)
     }
 
-    /// The hidden states after the last layer but one and after the last, before the final
-    /// norm.
-    fn layers_out(&self, ids: &Tensor) -> (Tensor, Tensor) {
+    /// The hidden states after the first `layers - 1` layers and after the first `layers`,
+    /// before the final norm.
+    fn layers_out(&self, ids: &Tensor, layers: usize) -> (Tensor, Tensor) {
         let (batch, length) = ids.size2().expect("ids are [batch, positions]");
         let c = self.config;
         let head = c.width / c.heads;
@@ -162,8 +175,8 @@ impl ClipTextEncoder {
             + self.position.narrow(0, 0, length).unsqueeze(0);
         let split = |t: Tensor| t.view([batch, length, c.heads, head]).transpose(1, 2);
         let mut penultimate = x.shallow_clone();
-        for (n, layer) in self.layers.iter().enumerate() {
-            if n + 1 == self.layers.len() {
+        for (n, layer) in self.layers.iter().take(layers).enumerate() {
+            if n + 1 == layers {
                 // A copy: the residual additions below are in place.
                 penultimate = x.copy();
             }
@@ -267,6 +280,32 @@ mod tests {
         for (a, b) in ours.iter().zip(&golden.pooled) {
             assert_close(*a, *b, 1e-3, "pooled");
         }
+    }
+
+    /// CLIP skip 2 is the encoder without its last layer, final-normed; 1 is the whole encoder.
+    #[test]
+    fn clip_skip_reads_an_earlier_layer_through_the_final_norm() {
+        let golden: Golden =
+            serde_json::from_str(include_str!("../../tests/data/clip_text_golden.json")).unwrap();
+        let weights = formula_weights(&golden.names, 0.1, false);
+        let whole = ClipTextEncoder::new(&weights).unwrap();
+        let first_layer_only: std::collections::HashMap<String, Tensor> = weights
+            .names()
+            .filter(|n| !n.contains("encoder.layers.1."))
+            .map(|n| {
+                (
+                    n.to_owned(),
+                    weights.get(n, &weights.shape(n).unwrap()).unwrap(),
+                )
+            })
+            .collect();
+        let shorter = ClipTextEncoder::new(&Weights::from_map(first_layer_only)).unwrap();
+        assert_eq!(shorter.config().layers, 1);
+        let ids = Tensor::from_slice(&[5i64, 9, 2, 7]).unsqueeze(0);
+        assert!(whole.forward_skipping(&ids, 1).equal(&whole.forward(&ids)));
+        let skipped = whole.forward_skipping(&ids, 2);
+        assert!(skipped.allclose(&shorter.forward(&ids), 1e-6, 1e-6, false));
+        assert!(!skipped.allclose(&whole.forward(&ids), 1e-3, 1e-3, false));
     }
 
     #[test]

@@ -35,10 +35,27 @@ impl TextEncoders {
         matches!(self, TextEncoders::Two(..))
     }
 
+    /// Checks that `clip_skip` fits: SDXL reads fixed layers, so only 1; otherwise it must
+    /// leave at least one layer.
+    pub(super) fn check_clip_skip(&self, clip_skip: u32) -> anyhow::Result<()> {
+        match self {
+            TextEncoders::Two(..) => anyhow::ensure!(
+                clip_skip == 1,
+                "clip_skip applies to SD 1.x and 2.x models; SDXL reads fixed layers"
+            ),
+            TextEncoders::One(clip) => anyhow::ensure!(
+                i64::from(clip_skip) <= clip.config().layers,
+                "clip_skip {clip_skip} leaves none of the text encoder's {} layers",
+                clip.config().layers
+            ),
+        }
+        Ok(())
+    }
+
     /// The conditioning of one prompt: the context `[1, 77 * chunks, width]`, SDXL's pooled
     /// embedding `[1, p]` (of the first chunk), and whether the prompt was cut. SDXL's second
     /// tokenizer pads with id 0 ("!").
-    fn encode(&self, prompt: &str, device: Device) -> (Tensor, Option<Tensor>, bool) {
+    fn encode(&self, prompt: &str, skip: usize, device: Device) -> (Tensor, Option<Tensor>, bool) {
         let chunks = prompt::chunks(tokenizer::shared(), prompt);
         let mut contexts = Vec::new();
         let mut pooled = None;
@@ -49,7 +66,7 @@ impl TextEncoders {
                     .to_device(device)
             };
             let context = match self {
-                TextEncoders::One(clip) => clip.forward(&ids(EOT)),
+                TextEncoders::One(clip) => clip.forward_skipping(&ids(EOT), skip),
                 TextEncoders::Two(first, second) => {
                     let (context, _) = first.forward_penultimate(&ids(EOT));
                     let (context2, chunk_pooled) = second.forward_penultimate(&ids(0));
@@ -67,17 +84,18 @@ impl TextEncoders {
     /// padded with chunks of the empty prompt, so that guidance can batch both.
     pub(super) fn conditioning(&self, params: &GenerationParams, device: Device) -> Conditioning {
         let images = i64::from(params.num_images);
-        let (mut cond, pooled, truncated) = self.encode(&params.prompt, device);
+        let skip = params.clip_skip as usize;
+        let (mut cond, pooled, truncated) = self.encode(&params.prompt, skip, device);
         let (mut uncond, uncond_pooled) =
             if self.is_xl() && params.negative_prompt.trim().is_empty() {
                 (cond.zeros_like(), pooled.as_ref().map(Tensor::zeros_like))
             } else {
-                let (uncond, uncond_pooled, _) = self.encode(&params.negative_prompt, device);
+                let (uncond, uncond_pooled, _) = self.encode(&params.negative_prompt, skip, device);
                 (uncond, uncond_pooled)
             };
         let (tokens, uncond_tokens) = (cond.size()[1], uncond.size()[1]);
         if tokens != uncond_tokens {
-            let (empty, _, _) = self.encode("", device);
+            let (empty, _, _) = self.encode("", skip, device);
             let pad = |t: &Tensor, missing: i64| {
                 let chunks = missing / empty.size()[1];
                 Tensor::cat(&[t.shallow_clone(), empty.repeat([1, chunks, 1])], 1)

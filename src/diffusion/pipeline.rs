@@ -347,6 +347,7 @@ impl Pipeline {
     ) -> anyhow::Result<Run> {
         let _guard = tch::no_grad_guard();
         let sampler = Sampler::parse(&params.sampler).context("unknown sampler")?;
+        self.text.check_clip_skip(params.clip_skip)?;
         let plan = Plan::new(
             &Schedule::stable_diffusion(),
             sampler,

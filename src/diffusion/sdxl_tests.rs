@@ -308,3 +308,33 @@ fn mismatched_sdxl_parts_fail_to_load_with_a_clear_error() {
     );
     drop(dir);
 }
+
+#[test]
+fn clip_skip_changes_sd_images_and_is_refused_where_it_cannot_apply() {
+    use crate::diffusion::tiny::write_tiny_diffusers;
+    let (dir, xl, _file) = both_layouts();
+    let sd = dir.path().join("sd");
+    std::fs::create_dir_all(&sd).unwrap();
+    write_tiny_diffusers(&sd).unwrap();
+    let sd = sd.to_str().unwrap();
+    let engine = TchEngine::new(Device::Cpu, 1 << 30);
+    let with_skip = |location: &str, skip: u32| {
+        let mut job = job(location, "euler", 9);
+        job.params.clip_skip = skip;
+        engine.generate(&job, None, &mut hook())
+    };
+    let plain = finished(with_skip(sd, 1).unwrap());
+    assert_ne!(
+        finished(with_skip(sd, 2).unwrap()),
+        plain,
+        "the penultimate layer differs"
+    );
+    let error = with_skip(sd, 3).unwrap_err();
+    assert!(error.message.contains("leaves none"), "{}", error.message);
+    let error = with_skip(&xl, 2).unwrap_err();
+    assert!(
+        error.message.contains("SDXL reads fixed layers"),
+        "{}",
+        error.message
+    );
+}

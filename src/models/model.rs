@@ -85,6 +85,9 @@ pub struct ModelDefaults {
     /// Height in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// CLIP skip (SD 1.x and 2.x: 1 to 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_skip: Option<u32>,
 }
 
 impl ModelDefaults {
@@ -106,6 +109,12 @@ impl ModelDefaults {
             .is_some_and(|s| !SAMPLERS.contains(&s))
         {
             return bad("sampler is not one of the engine's samplers");
+        }
+        if self
+            .clip_skip
+            .is_some_and(|s| !(1..=crate::queue::model::MAX_CLIP_SKIP).contains(&s))
+        {
+            return bad("clip_skip must be between 1 and 4");
         }
         for size in [self.width, self.height].into_iter().flatten() {
             if size % 8 != 0 || !(64..=2048).contains(&size) {

@@ -66,6 +66,11 @@ pub struct GenerationParams {
     /// family. An empty name means the model's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vae: Option<String>,
+    /// "CLIP skip" for SD 1.x and 2.x models: 1 (the default) reads the text encoder's last
+    /// layer, 2 the one before (what many SD 1.x anime models were trained with), up to 4.
+    /// SDXL models take only 1.
+    #[serde(default = "default_clip_skip", skip_serializing_if = "is_one")]
+    pub clip_skip: u32,
     /// Installed LoRA adapters (at most 8, each once) of the model's family, with strengths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loras: Vec<LoraChoice>,
@@ -85,6 +90,17 @@ pub struct LoraChoice {
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
+
+fn is_one(value: &u32) -> bool {
+    *value == 1
+}
+
+fn default_clip_skip() -> u32 {
+    1
+}
+
+/// The most text-encoder layers `clip_skip` may leave out, plus one.
+pub const MAX_CLIP_SKIP: u32 = 4;
 
 fn default_lora_weight() -> f64 {
     1.0
@@ -150,6 +166,9 @@ impl GenerationParams {
             return bad(
                 "mask_image_id needs an init_image_id: a mask says what to repaint of it".into(),
             );
+        }
+        if !(1..=MAX_CLIP_SKIP).contains(&self.clip_skip) {
+            return bad(format!("clip_skip must be between 1 and {MAX_CLIP_SKIP}"));
         }
         if self.mask_image_id.is_none() {
             self.mask_blur = 0;

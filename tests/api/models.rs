@@ -381,7 +381,8 @@ async fn uploads_edits_enqueue_checks_and_deleting_a_model_in_use() {
         .patch(
             &path,
             Some(&admin.token),
-            &json!({"name": "Dreamy", "defaults": {"steps": 25, "cfg_scale": 6.5, "width": 640}}),
+            &json!({"name": "Dreamy", "defaults": {"steps": 25, "cfg_scale": 6.5, "width": 640,
+                                                   "clip_skip": 2}}),
         )
         .await
         .json()
@@ -389,16 +390,14 @@ async fn uploads_edits_enqueue_checks_and_deleting_a_model_in_use() {
         .unwrap();
     assert_eq!(
         patched["defaults"],
-        json!({"steps": 25, "cfg_scale": 6.5, "width": 640})
+        json!({"steps": 25, "cfg_scale": 6.5, "width": 640, "clip_skip": 2})
     );
-    let bad = app
-        .patch(
-            &path,
-            Some(&admin.token),
-            &json!({"defaults": {"steps": 0}}),
-        )
-        .await;
-    assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    for defaults in [json!({"steps": 0}), json!({"clip_skip": 9})] {
+        let bad = app
+            .patch(&path, Some(&admin.token), &json!({ "defaults": defaults }))
+            .await;
+        assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
     let taken = app
         .patch(&path, Some(&admin.token), &json!({"name": FIXTURE_MODEL}))
         .await;

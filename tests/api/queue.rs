@@ -251,6 +251,14 @@ async fn bad_parameters_and_foreign_boards_are_refused() {
             json!({"model": "sd15", "prompt": "x", "surprise": 1}),
             "validation_failed",
         ),
+        (
+            json!({"model": "sd15", "prompt": "x", "clip_skip": 5}),
+            "validation_failed",
+        ),
+        (
+            json!({"model": "sd15", "prompt": "x", "clip_skip": 0}),
+            "validation_failed",
+        ),
     ] {
         assert_error(
             app.post("/api/v1/queue/items", Some(&joe.token), &body)
@@ -260,6 +268,24 @@ async fn bad_parameters_and_foreign_boards_are_refused() {
         )
         .await;
     }
+    // A CLIP skip is kept with the job; the default 1 is left out.
+    let id = app
+        .enqueue(
+            &joe,
+            &json!({"model": "sd15", "prompt": "x", "clip_skip": 2}),
+        )
+        .await;
+    let item = app
+        .get_json(&format!("/api/v1/queue/items/{id}"), &joe)
+        .await;
+    assert_eq!(item["params"]["clip_skip"], 2);
+    let id = app
+        .enqueue(&joe, &json!({"model": "sd15", "prompt": "x"}))
+        .await;
+    let item = app
+        .get_json(&format!("/api/v1/queue/items/{id}"), &joe)
+        .await;
+    assert!(item["params"].get("clip_skip").is_none(), "{item}");
     let foreign = json!({"model": "sd15", "prompt": "x", "board_id": admins_board});
     assert_error(
         app.post("/api/v1/queue/items", Some(&joe.token), &foreign)
