@@ -1,6 +1,7 @@
 //! Prompt weighting and long prompts, in the syntax A1111, ComfyUI and SwarmUI users write:
 //! `(words)` weighs them by 1.1, `((words))` by 1.21, `(words:1.4)` by 1.4, `[words]` divides by
-//! 1.1, and `\(`, `\)`, `\[`, `\]` are literal brackets. A prompt longer than 75 tokens is split
+//! 1.1, and `\(`, `\)`, `\[`, `\]` are literal brackets. Weights lie in [0, 100]: a negative
+//! or larger explicit weight is read as text, and nesting stops growing at 100. A prompt longer than 75 tokens is split
 //! into chunks of 75, each encoded on its own between SOT and EOT; the pipeline concatenates the
 //! chunks' hidden states along the token axis, which the UNet's cross-attention accepts at any
 //! length. At most [`MAX_CHUNKS`] chunks are kept.
@@ -15,6 +16,8 @@ const PER_CHUNK: usize = CONTEXT - 2;
 pub const MAX_TOKENS: usize = MAX_CHUNKS * PER_CHUNK;
 /// What one pair of round brackets multiplies by.
 const BRACKET: f64 = 1.1;
+/// The largest weight: explicit weights above it are text, nested brackets stop growing there.
+pub const MAX_WEIGHT: f64 = 100.0;
 
 /// A run of prompt text with its weight.
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +93,9 @@ pub fn parse(prompt: &str) -> Vec<Segment> {
     for from in square {
         scale(&mut segments, from, 1.0 / BRACKET);
     }
+    for segment in &mut segments {
+        segment.weight = segment.weight.min(MAX_WEIGHT);
+    }
     merge(segments)
 }
 
@@ -98,7 +104,7 @@ pub fn parse(prompt: &str) -> Vec<Segment> {
 fn explicit_weight(text: &str) -> Option<(f64, &str)> {
     let (number, tail) = text.split_once(')')?;
     let weight: f64 = number.trim().parse().ok()?;
-    (weight.is_finite() && weight.abs() <= 100.0).then_some((weight, tail))
+    (weight.is_finite() && (0.0..=MAX_WEIGHT).contains(&weight)).then_some((weight, tail))
 }
 
 fn merge(segments: Vec<Segment>) -> Vec<Segment> {
@@ -226,6 +232,10 @@ mod tests {
             assert_eq!(weights(prompt), pairs(expected), "{prompt}");
         }
         assert_eq!(weights("(ratio: 16x9)"), pairs(&[("ratio: 16x9", 1.1)]));
+        let deep = format!("{}x{}", "(".repeat(3000), ")".repeat(3000));
+        assert_eq!(weights(&deep), pairs(&[("x", MAX_WEIGHT)]), "nesting stops at the cap");
+        assert_eq!(weights("(x:-1)"), pairs(&[("x:-1", 1.1)]), "no negative weights");
+        assert_eq!(weights("(x:1e9)"), pairs(&[("x:1e9", 1.1)]), "nor huge ones");
         assert_eq!(
             weights("(ratio: 16:9)"),
             pairs(&[("ratio: 16", 9.0)]),
