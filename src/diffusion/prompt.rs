@@ -1,10 +1,10 @@
 //! Prompt weighting and long prompts, in the syntax A1111, ComfyUI and SwarmUI users write:
 //! `(words)` weighs them by 1.1, `((words))` by 1.21, `(words:1.4)` by 1.4, `[words]` divides by
 //! 1.1, and `\(`, `\)`, `\[`, `\]` are literal brackets. Weights lie in [0, 100]: a negative
-//! or larger explicit weight is read as text, and nesting stops growing at 100. A prompt longer than 75 tokens is split
-//! into chunks of 75, each encoded on its own between SOT and EOT; the pipeline concatenates the
-//! chunks' hidden states along the token axis, which the UNet's cross-attention accepts at any
-//! length. At most [`MAX_CHUNKS`] chunks are kept.
+//! or larger explicit weight is read as text, and nesting stops growing at 100. A prompt longer
+//! than 75 tokens is split into chunks of 75, each encoded on its own between SOT and EOT; the
+//! pipeline concatenates the chunks' hidden states along the token axis, which the UNet's
+//! cross-attention accepts at any length. At most [`MAX_CHUNKS`] chunks are kept.
 
 use super::tokenizer::{CONTEXT, EOT, SOT, Tokenizer};
 
