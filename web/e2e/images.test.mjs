@@ -1,5 +1,6 @@
 // Boards, stars, image to image, the workers panel, infinite scroll, a phone-sized viewport,
-// recalling an image's parameters and retrying a canceled job,
+// recalling an image's parameters (CLIP skip included), a model's CLIP skip default and retrying
+// a canceled job,
 // in a real browser against `atelier serve --multiuser` with the tiny CPU model.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -218,28 +219,48 @@ test('use these parameters: the viewer fills Generate with an image’s original
   await fillGenerate(page, { prompt: 'a recalled lighthouse', negative: 'fog', steps: 3, size: 64, seed: 4321 });
   await page.getByTestId('gen-cfg').fill('6.5');
   await page.getByTestId('gen-sampler').selectOption('ddim');
+  // The tiny SD 1.x model's text encoder has 2 layers: CLIP skip 2 reads the first.
+  assert.equal(await page.getByTestId('gen-clip-skip').inputValue(), '1');
+  await page.getByTestId('gen-clip-skip').fill('2');
+  const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
   const job = await invoke(page);
+  assert.equal((await enqueued).postDataJSON().clip_skip, 2);
   await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
-  const [made] = (await joeApi.call('GET', `/queue/items/${job}`)).result_image_ids;
+  const item = await joeApi.call('GET', `/queue/items/${job}`);
+  assert.equal(item.params.clip_skip, 2);
+  const [made] = item.result_image_ids;
+
+  await go(page, 'queue');
+  const row = page.locator(`[data-testid="queue-row"][data-item-id="${job}"]`);
+  assert.equal((await row.getByTestId('params-clip-skip').innerText()).trim(), '· CLIP skip 2');
+  await go(page, 'generate');
 
   await fillGenerate(page, { prompt: 'something else', negative: 'rain', steps: 5, size: 72 });
   await page.getByTestId('gen-cfg').fill('9');
   await page.getByTestId('gen-sampler').selectOption('euler_a');
+  await page.getByTestId('gen-clip-skip').fill('1');
   await page.getByTestId('gen-seed-random').check();
-  await Api.until(async () => (await savedForm(joeApi)).seedMode === 'random' && (await savedForm(joeApi)).cfg_scale === 9, { what: 'the changed form to be saved' });
+  await Api.until(
+    async () => {
+      const s = await savedForm(joeApi);
+      return s.seedMode === 'random' && s.cfg_scale === 9 && s.clip_skip === 1;
+    },
+    { what: 'the changed form to be saved' },
+  );
 
   await go(page, 'gallery');
   await board(page, 'uncategorized').getByRole('button').first().click();
   await page.getByTestId('tab-images').click();
   await page.locator(`[data-testid="image-tile"][data-image-id="${made}"]`).getByRole('button').click();
   await page.getByTestId('viewer-use-params').waitFor();
+  assert.equal(await page.getByTestId('meta-clip-skip').innerText(), '2');
   await screenshot(page, '30-viewer-use-params');
   await page.getByTestId('viewer-use-params').click();
   await form.waitFor();
   await page.getByTestId('generate-info').filter({ hasText: 'filled in from the image' }).waitFor();
   assert.equal(new URL(page.url()).search, '', 'the ?recall query stays in the address');
   const values = {};
-  for (const id of ['gen-model', 'gen-prompt', 'gen-negative', 'gen-width', 'gen-height', 'gen-steps', 'gen-cfg', 'gen-sampler', 'gen-seed', 'gen-board']) {
+  for (const id of ['gen-model', 'gen-prompt', 'gen-negative', 'gen-width', 'gen-height', 'gen-steps', 'gen-cfg', 'gen-sampler', 'gen-clip-skip', 'gen-seed', 'gen-board']) {
     values[id] = await page.getByTestId(id).inputValue();
   }
   assert.deepEqual(values, {
@@ -251,6 +272,7 @@ test('use these parameters: the viewer fills Generate with an image’s original
     'gen-steps': '3',
     'gen-cfg': '6.5',
     'gen-sampler': 'ddim',
+    'gen-clip-skip': '2',
     'gen-seed': '4321',
     'gen-board': '',
   });
@@ -261,10 +283,39 @@ test('use these parameters: the viewer fills Generate with an image’s original
   await Api.until(
     async () => {
       const s = await savedForm(joeApi);
-      return s.prompt === 'a recalled lighthouse' && s.seedMode === 'fixed' && s.seed === 4321 && s.sampler === 'ddim' && s.cfg_scale === 6.5;
+      return s.prompt === 'a recalled lighthouse' && s.seedMode === 'fixed' && s.seed === 4321 && s.sampler === 'ddim' && s.cfg_scale === 6.5 && s.clip_skip === 2;
     },
     { what: 'the recalled form to be saved' },
   );
+});
+
+test('an admin sets and clears the tiny model’s CLIP skip default on the Models page (1 to 4)', async () => {
+  const { page } = admin;
+  const tinyDefaults = async () => (await adminApi.call('GET', '/models')).find((m) => m.name === 'tiny').defaults;
+  await go(page, 'models');
+  await page.locator('[data-testid="model-item"][data-model-name="tiny"]').click();
+  const field = page.getByTestId('model-default-clip_skip');
+  assert.equal(await field.inputValue(), '');
+  await field.fill('5');
+  await page.getByTestId('model-save').click();
+  await page.getByTestId('model-error').filter({ hasText: 'clip_skip must be between 1 and 4' }).waitFor();
+  assert.equal((await tinyDefaults()).clip_skip, undefined);
+
+  await field.fill('2');
+  await page.getByTestId('model-save').click();
+  await page.getByText('Saved.').waitFor();
+  assert.deepEqual(await tinyDefaults(), { steps: 4, clip_skip: 2 });
+  await page.reload();
+  await page.locator('[data-testid="model-item"][data-model-name="tiny"]').click();
+  // The details load after the click; wait for the stored default to show.
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="model-default-clip_skip"]')?.value === '2',
+  );
+
+  await field.fill('');
+  await page.getByTestId('model-save').click();
+  await Api.until(async () => !('clip_skip' in (await tinyDefaults())), { what: 'the cleared CLIP skip default' });
+  assert.deepEqual(await tinyDefaults(), { steps: 4 });
 });
 
 test('retry: with the queue paused, Joe cancels a job and retries it, and a new pending item appears', async () => {

@@ -43,13 +43,19 @@ export async function fillGenerate(page, { prompt, negative = '', steps, size, s
   if (board !== undefined) await page.getByTestId('gen-board').selectOption({ label: board });
 }
 
-/** Clicks Invoke and returns the id of the queued job (the newest job card). */
+/** Clicks Invoke and returns the id of the queued job once its card shows. */
 export async function invoke(page) {
-  const before = await page.getByTestId('job').count();
+  // The job's id comes from the enqueue response, and then its card is awaited: counting cards
+  // raced with events that remove other cards (a cleared queue) at the same moment.
+  const enqueued = page.waitForResponse(
+    (r) => r.request().method() === 'POST' && r.url().endsWith('/api/v1/queue/items'),
+  );
   await page.getByTestId('invoke').click();
+  const response = await enqueued;
+  const [job] = (await response.json()).item_ids;
   await page.getByTestId('generate-info').waitFor();
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="job"]').length > n, before);
-  return page.getByTestId('job').first().getAttribute('data-job-id');
+  await page.locator(`[data-testid="job"][data-job-id="${job}"]`).waitFor();
+  return job;
 }
 
 /**

@@ -107,6 +107,11 @@ export interface GenerationParams {
   mask_blur?: number;
   /** An installed VAE (type vae, base "any" or the model's) to use instead of the model's own; absent or '' is the model's own. */
   vae?: string;
+  /**
+   * CLIP skip, 1 to 4 (SD 1.x and 2.x models only): 1 reads the text encoder's last layer, 2 the
+   * one before (what many SD 1.x anime models expect). Absent is 1; the server leaves 1 out.
+   */
+  clip_skip?: number;
   /** Installed LoRAs (type lora, the model's base) applied in this order: at most 8, each once; absent is none. */
   loras?: LoraChoice[];
 }
@@ -163,6 +168,8 @@ export interface ModelDefaults {
   sampler?: string;
   width?: number;
   height?: number;
+  /** 1 to 4; see GenerationParams.clip_skip. */
+  clip_skip?: number;
 }
 
 export interface Model {

@@ -1,4 +1,4 @@
-// Queue parameters (with the VAE, LoRAs and mask blur when there are any): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
+// Queue parameters (with the CLIP skip, VAE, LoRAs and mask blur when there are any): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import { ParamsSummary } from './ParamsSummary';
@@ -56,6 +56,18 @@ describe('ParamsSummary', () => {
     render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox', steps: 4, vae: 'tiny-vae', loras }} />);
     expect(screen.getByTestId('params-vae').textContent).toBe(' · VAE tiny-vae');
     expect(screen.getByTestId('params-loras').textContent).toBe(' · LoRAs tiny-lora × 0.8, style × 1');
+  });
+
+  it('shows a CLIP skip above 1, and none for 1 or without one (the server leaves 1 out)', () => {
+    const { unmount } = render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox', steps: 4, sampler: 'euler', clip_skip: 2 }} />);
+    expect(screen.getByTestId('params-clip-skip').textContent).toBe(' · CLIP skip 2');
+    expect(screen.getByTestId('params-visible').textContent).toContain('euler · CLIP skip 2');
+    unmount();
+    const { unmount: again } = render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox', clip_skip: 1 }} />);
+    expect(screen.queryByTestId('params-clip-skip')).toBeNull();
+    again();
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox' }} />);
+    expect(screen.queryByTestId('params-clip-skip')).toBeNull();
   });
 
   it('shows no VAE or LoRAs without them', () => {

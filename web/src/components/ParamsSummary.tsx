@@ -1,8 +1,8 @@
 // Shows a queue item's parameters (an init image only as "from image", and its mask as "with a
-// mask" and its blur, without their ids; the VAE and LoRAs when chosen), or "<hidden>" when they
-// belong to another user.
+// mask" and its blur, without their ids; the CLIP skip above 1, the VAE and LoRAs when chosen),
+// or "<hidden>" when they belong to another user.
 import type { GenerationParams } from '../api/types';
-import { formatLoras, formatMaskBlur } from '../util/format';
+import { formatClipSkip, formatLoras, formatMaskBlur } from '../util/format';
 
 export const HIDDEN = '<hidden>';
 
@@ -22,6 +22,7 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
     );
   }
   const loras = formatLoras(params.loras);
+  const clipSkip = formatClipSkip(params.clip_skip);
   // "(blur 8 px, strength 1)": what there is of the two, in one pair of brackets.
   const initDetails = [
     params.mask_image_id ? `blur ${formatMaskBlur(params.mask_blur)}` : '',
@@ -38,6 +39,12 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
         {params.seed !== undefined ? ` · seed ${params.seed}` : ''}
         {params.num_images && params.num_images > 1 ? ` · ×${params.num_images}` : ''}
       </span>
+      {clipSkip && (
+        <span className="muted" data-testid="params-clip-skip">
+          {' '}
+          · CLIP skip {clipSkip}
+        </span>
+      )}
       {params.vae && (
         <span className="muted" data-testid="params-vae">
           {' '}

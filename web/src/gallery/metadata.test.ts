@@ -1,5 +1,5 @@
 // The viewer's parameter rows: known fields in order, strength only for image to image, the mask
-// blur only with a mask, LoRAs as name × weight.
+// blur only with a mask, the CLIP skip only above 1, LoRAs as name × weight.
 import { describe, expect, it } from 'vitest';
 import { metadataRows } from './metadata';
 
@@ -47,6 +47,20 @@ describe('metadataRows', () => {
       { label: 'LoRAs', value: 'tiny-lora × 0.8, style × -1' },
       { label: 'Seed', value: '7' },
     ]);
+  });
+
+  it('shows a CLIP skip above 1 after the sampler, and no row for 1, none or a malformed one', () => {
+    const rows = metadataRows({ atelier: { steps: 4, sampler: 'euler', clip_skip: 2, width: 64 } });
+    expect(rows).toEqual([
+      { label: 'Steps', value: '4' },
+      { label: 'Sampler', value: 'euler' },
+      { label: 'CLIP skip', value: '2' },
+      { label: 'Width', value: '64' },
+    ]);
+    const labels = (atelier: Record<string, unknown>) => metadataRows({ atelier }).map((r) => r.label);
+    expect(labels({ sampler: 'euler', clip_skip: 1 })).toEqual(['Sampler']);
+    expect(labels({ sampler: 'euler' })).toEqual(['Sampler']);
+    expect(labels({ sampler: 'euler', clip_skip: 'two' })).toEqual(['Sampler']);
   });
 
   it('has no VAE or LoRA row without them', () => {

@@ -1,8 +1,8 @@
 // The Generate form's save/restore round trip, recalling an image's parameters, the enqueue request
-// it builds, and the size that follows a newly picked model's family.
+// it builds, the size that follows a newly picked model's family, and the CLIP skip.
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_FORM, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, sizeForModel, snapStrength, storeForm, suggestFullStrength, toParams,
+  CLIP_SKIP, DEFAULT_FORM, clipSkipForModel, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, sizeForModel, snapStrength, storeForm, suggestFullStrength, toParams,
   vaesFor, withModelDefaults, MASK_BLUR, STATE_KEY,
 } from './formState';
 import type { Model } from '../api/types';
@@ -328,5 +328,60 @@ describe('size for a newly picked model', () => {
     const form = { ...DEFAULT_FORM, model: 'sd1', prompt: 'kept', steps: 30 };
     expect(withModelDefaults(form, main('xl', 'sdxl', { steps: 8 }), sd1)).toMatchObject({ model: 'xl', steps: 8, prompt: 'kept', width: 1024, height: 1024 });
     expect(withModelDefaults({ ...form, width: 640 }, xl, sd1)).toMatchObject({ model: 'xl', width: 640, height: 512 });
+  });
+});
+
+describe('CLIP skip', () => {
+  const main = (name: string, base: string, defaults: Model['defaults'] = {}) => ({ name, base, type: 'main', defaults }) as Model;
+  const sd1 = main('sd1', 'sd-1');
+  const anime = main('anime', 'sd-1', { clip_skip: 2 });
+  const xl = main('xl', 'sdxl');
+
+  it('starts at 1, round-trips 1 to 4, and restores anything else as 1', () => {
+    expect(CLIP_SKIP).toEqual({ min: 1, max: 4, default: 1 });
+    expect(DEFAULT_FORM.clip_skip).toBe(1);
+    const form = { ...DEFAULT_FORM, model: 'tiny', clip_skip: 4 };
+    expect(restoreForm(JSON.parse(JSON.stringify(storeForm({}, form))))).toEqual(form);
+    expect(restoreForm({ [STATE_KEY]: { model: 'tiny' } }).clip_skip).toBe(1);
+    for (const bad of [0, 5, '2', null, Number.NaN]) expect(restoreForm({ [STATE_KEY]: { clip_skip: bad } }).clip_skip).toBe(1);
+  });
+
+  it('is sent only above 1, and only for a model whose family takes it (not SDXL)', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', clip_skip: 2 };
+    expect(toParams(form, 'sd-1').clip_skip).toBe(2);
+    expect(toParams({ ...form, clip_skip: 4 }, 'sd-2').clip_skip).toBe(4);
+    expect('clip_skip' in toParams({ ...form, clip_skip: 1 }, 'sd-1')).toBe(false);
+    // An emptied input holds 0: nothing is sent, so the server's 1 applies.
+    expect('clip_skip' in toParams({ ...form, clip_skip: 0 }, 'sd-1')).toBe(false);
+    expect('clip_skip' in toParams(form, 'sdxl')).toBe(false);
+    expect('clip_skip' in toParams(form, undefined)).toBe(false);
+    // Out of range is the server's to refuse (422), as for the other numbers.
+    expect(toParams({ ...form, clip_skip: 5 }, 'sd-1').clip_skip).toBe(5);
+  });
+
+  it('takes a picked model’s default, with the rest of its defaults', () => {
+    expect(withModelDefaults({ ...DEFAULT_FORM, model: 'sd1' }, anime, sd1)).toMatchObject({ model: 'anime', clip_skip: 2 });
+    expect(withModelDefaults({ ...DEFAULT_FORM, model: 'sd1', clip_skip: 3 }, anime, sd1).clip_skip).toBe(2);
+    expect(clipSkipForModel({ clip_skip: 1 }, anime, undefined)).toBe(2);
+  });
+
+  it('goes back to 1 for a model without a default only when it holds the previous model’s default', () => {
+    expect(clipSkipForModel({ clip_skip: 2 }, sd1, anime)).toBe(1);
+    expect(clipSkipForModel({ clip_skip: 2 }, xl, anime)).toBe(1);
+    // Anything else is the user's choice, kept like the other settings.
+    expect(clipSkipForModel({ clip_skip: 3 }, sd1, anime)).toBe(3);
+    expect(clipSkipForModel({ clip_skip: 2 }, sd1, main('sd1b', 'sd-1'))).toBe(2);
+    expect(clipSkipForModel({ clip_skip: 2 }, sd1, undefined)).toBe(2);
+    expect(withModelDefaults({ ...DEFAULT_FORM, model: 'anime', clip_skip: 2, steps: 9 }, sd1, anime)).toMatchObject({ model: 'sd1', clip_skip: 1, steps: 9 });
+  });
+
+  it('recalls an image’s CLIP skip, 1 when it has none (the server leaves 1 out), and keeps the form’s for a malformed one', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', clip_skip: 3 };
+    const recall = (params: Record<string, unknown>) => recallParams(form, { model: 'tiny', ...params }, ['tiny']).form.clip_skip;
+    const metadata = { atelier: { model: 'tiny', prompt: 'a fox', clip_skip: 2 } };
+    expect(recallParams(form, generationParams(metadata)!, ['tiny']).form.clip_skip).toBe(2);
+    expect(recall({})).toBe(1);
+    expect(recall({ clip_skip: 9 })).toBe(3);
+    expect(recall({ clip_skip: 'two' })).toBe(3);
   });
 });

@@ -1,14 +1,14 @@
-// The Generate form's values: defaults, restoring saved UI state safely, recalling an image's
-// parameters, and building the request.
+// The Generate form's values: defaults (the app's and a picked model's), restoring saved UI state
+// safely, recalling an image's parameters, and building the request.
 import { SAMPLERS, type GenerationParams, type LoraChoice, type Model } from '../api/types';
 import type { UiState } from '../api/uiState';
-import { nativeSize } from '../models/family';
+import { nativeSize, takesClipSkip } from '../models/family';
 
 /** The key under which the form is kept in the server-side UI state. */
 export const STATE_KEY = 'generate';
 
 /** The request's plain fields, edited as they are sent. */
-type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'mask_blur' | 'strength' | 'vae' | 'loras'>;
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'mask_blur' | 'strength' | 'vae' | 'clip_skip' | 'loras'>;
 
 export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
@@ -25,6 +25,8 @@ export interface GenerateForm extends PlainParams {
   strength: number;
   /** '' is the model's own VAE. */
   vae: string;
+  /** 1 is the text encoder's last layer; sent only above 1 and for a model that takes it (not SDXL). */
+  clip_skip: number;
   /** In the order they are applied; [] is none. */
   loras: LoraChoice[];
 }
@@ -37,6 +39,9 @@ export const STRENGTH = { min: 0.05, max: 1, step: 0.05, default: 0.75 } as cons
 
 /** The mask blur's range in pixels (as the server takes it) and its value for a new mask. */
 export const MASK_BLUR = { min: 0, max: 64, default: 8 } as const;
+
+/** The CLIP skip's range (as the server takes it); 1, the default, skips nothing. */
+export const CLIP_SKIP = { min: 1, max: 4, default: 1 } as const;
 
 export const DEFAULT_FORM: GenerateForm = {
   model: '',
@@ -56,6 +61,7 @@ export const DEFAULT_FORM: GenerateForm = {
   mask_blur: MASK_BLUR.default,
   strength: STRENGTH.default,
   vae: '',
+  clip_skip: CLIP_SKIP.default,
   loras: [],
 };
 
@@ -123,6 +129,7 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     mask_blur: int(s.mask_blur, MASK_BLUR.min, MASK_BLUR.max, MASK_BLUR.default),
     strength: snapStrength(s.strength),
     vae: str(s.vae, '', 200),
+    clip_skip: int(s.clip_skip, CLIP_SKIP.min, CLIP_SKIP.max, CLIP_SKIP.default),
     loras: cleanLoras(s.loras),
   };
 }
@@ -144,8 +151,8 @@ export interface Recalled {
  * is one of `vaes` (the installed VAEs that fit) and the LoRAs that are among `loras` (likewise).
  * A missing or malformed field keeps the form's value, except the VAE and LoRAs: the image's when
  * they can be used, else the model's own VAE ('') and no LoRAs. The mask blur of an image made
- * with a mask is recalled too (absent: 0, as the server records it). The init image, its mask,
- * the board and image count stay as they are.
+ * with a mask is recalled too (absent: 0, as the server records it), and the CLIP skip (absent:
+ * 1, likewise). The init image, its mask, the board and image count stay as they are.
  */
 export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = [], loras: string[] = []): Recalled {
   const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
@@ -171,6 +178,7 @@ export function recallParams(form: GenerateForm, params: Record<string, unknown>
       vae: vaeInstalled ? vae : '',
       loras: keepFitting(imageLoras, loras),
       mask_blur: recalledMaskBlur(form, params),
+      clip_skip: params.clip_skip === undefined ? CLIP_SKIP.default : int(params.clip_skip, CLIP_SKIP.min, CLIP_SKIP.max, form.clip_skip),
     },
     missingModel: model && !installed ? model : null,
     missingVae: vae && !vaeInstalled ? vae : null,
@@ -202,9 +210,10 @@ export function suggestFullStrength(form: Pick<GenerateForm, 'init_image_id' | '
 
 /**
  * The enqueue request for the form (the init image and strength only when an init image is set,
- * its mask and the mask blur only with it, the VAE and LoRAs only when chosen).
+ * its mask and the mask blur only with it, the VAE and LoRAs only when chosen, and the CLIP skip
+ * only above 1 for a model whose family takes it: `base` is the chosen model's, see takesClipSkip).
  */
-export function toParams(form: GenerateForm): GenerationParams {
+export function toParams(form: GenerateForm, base?: string): GenerationParams {
   const params: GenerationParams = {
     model: form.model,
     prompt: form.prompt,
@@ -227,6 +236,7 @@ export function toParams(form: GenerateForm): GenerationParams {
     }
   }
   if (form.vae) params.vae = form.vae;
+  if (form.clip_skip > CLIP_SKIP.default && takesClipSkip(base)) params.clip_skip = form.clip_skip;
   if (form.loras.length) params.loras = form.loras.map(({ name, weight }) => ({ name, weight }));
   return params;
 }
@@ -270,8 +280,19 @@ export function sizeForModel(form: Pick<GenerateForm, 'width' | 'height'>, model
 }
 
 /**
+ * The CLIP skip to use with a newly picked model: its default when it has one; else 1 when the
+ * form still has the previous model's default; else the form's, since the user chose it.
+ */
+export function clipSkipForModel(form: Pick<GenerateForm, 'clip_skip'>, model: Model, previous: Model | undefined): number {
+  const own = model.defaults?.clip_skip;
+  if (own !== undefined) return own;
+  const before = previous?.defaults?.clip_skip;
+  return before !== undefined && form.clip_skip === before ? CLIP_SKIP.default : form.clip_skip;
+}
+
+/**
  * Applies a model's default settings when the user picks it instead of `previous` (the form's
- * model before), and a size that fits it (see sizeForModel).
+ * model before), and a size and CLIP skip that fit it (see sizeForModel and clipSkipForModel).
  */
 export function withModelDefaults(form: GenerateForm, model: Model, previous?: Model): GenerateForm {
   const d = model.defaults ?? {};
@@ -281,6 +302,7 @@ export function withModelDefaults(form: GenerateForm, model: Model, previous?: M
     steps: d.steps ?? form.steps,
     cfg_scale: d.cfg_scale ?? form.cfg_scale,
     sampler: d.sampler ?? form.sampler,
+    clip_skip: clipSkipForModel(form, model, previous),
     ...sizeForModel(form, model, previous),
   };
 }

@@ -1,5 +1,6 @@
 // One model's details; admins can edit its name, description and (main models only: a VAE or a
-// LoRA is never picked on its own) its default generation settings, or delete it.
+// LoRA is never picked on its own) its default generation settings (a CLIP skip only for a family
+// that takes one, not SDXL), or delete it. The server checks the values (422, shown as the error).
 import { useEffect, useState, type FormEvent } from 'react';
 import { deleteModel, updateModel } from '../api/models';
 import { ApiError, errorMessage } from '../api/client';
@@ -7,7 +8,7 @@ import type { Model, ModelDefaults } from '../api/types';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { SamplerSelect } from '../components/SamplerSelect';
 import { formatBytes, formatDate, formatModelType } from '../util/format';
-import { familyLabel } from './family';
+import { familyLabel, takesClipSkip } from './family';
 
 interface Props {
   model: Model;
@@ -25,7 +26,7 @@ function numberOrUndefined(text: string): number | undefined {
 export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
   const [name, setName] = useState(model.name);
   const [description, setDescription] = useState(model.description);
-  const [defaults, setDefaults] = useState<Record<keyof ModelDefaults, string>>({ steps: '', cfg_scale: '', sampler: '', width: '', height: '' });
+  const [defaults, setDefaults] = useState<Record<keyof ModelDefaults, string>>({ steps: '', cfg_scale: '', sampler: '', width: '', height: '', clip_skip: '' });
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const [inUse, setInUse] = useState(false);
@@ -40,6 +41,7 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
       sampler: d.sampler ?? '',
       width: d.width?.toString() ?? '',
       height: d.height?.toString() ?? '',
+      clip_skip: d.clip_skip?.toString() ?? '',
     });
   }, [model]);
 
@@ -60,6 +62,8 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
       sampler: defaults.sampler || undefined,
       width: numberOrUndefined(defaults.width),
       height: numberOrUndefined(defaults.height),
+      // Kept as it is (hidden) for SDXL, where only the API could have set one; Generate never sends it there.
+      clip_skip: numberOrUndefined(defaults.clip_skip),
     };
     try {
       onSaved(await updateModel(model.id, isMain ? { name, description, defaults: next } : { name, description }));
@@ -139,6 +143,7 @@ export function ModelDetails({ model, canEdit, onSaved, onDeleted }: Props) {
             {field('cfg_scale', 'CFG scale')}
             {field('width', 'Width')}
             {field('height', 'Height')}
+            {takesClipSkip(model.base) && field('clip_skip', 'CLIP skip')}
             <label>
               Sampler
               <SamplerSelect

@@ -1,6 +1,6 @@
-// Model families: the labels people know them by, and the square size each is made for.
+// Model families: the labels people know them by, the square size each is made for, and which take a CLIP skip.
 import { describe, expect, it } from 'vitest';
-import { familyLabel, nativeSize } from './family';
+import { familyLabel, nativeSize, takesClipSkip } from './family';
 
 describe('model families', () => {
   it('names each family as people write it, and an unknown base as it is', () => {
@@ -13,5 +13,10 @@ describe('model families', () => {
     expect(nativeSize('any')).toBeNull();
     expect(nativeSize('flux')).toBeNull();
     expect(nativeSize(undefined)).toBeNull();
+  });
+
+  it('takes a CLIP skip for every family but SDXL, and not without a model', () => {
+    expect(['sd-1', 'sd-2', 'sdxl'].map(takesClipSkip)).toEqual([true, true, false]);
+    expect(takesClipSkip(undefined)).toBe(false);
   });
 });

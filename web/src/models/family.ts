@@ -1,5 +1,6 @@
 // Model families (the catalogue's `base`: sd-1, sd-2, sdxl, any): the name people know each by,
-// and the square image size a family's models are made for. The one place that maps them.
+// the square image size a family's models are made for, and whether they take a CLIP skip. The
+// one place that maps them.
 
 const FAMILY_LABELS: Record<string, string> = { 'sd-1': 'SD 1.x', 'sd-2': 'SD 2.x', sdxl: 'SDXL', any: 'Any' };
 
@@ -17,4 +18,13 @@ export function familyLabel(base: string): string {
 /** The width and height a family's models are made for, or null for "any" or an unknown base. */
 export function nativeSize(base: string | undefined): number | null {
   return (base && NATIVE_SIZES[base]) || null;
+}
+
+/**
+ * Whether a main model of this family takes a CLIP skip: every family but SDXL, whose two text
+ * encoders are read at fixed layers (the server fails an SDXL job with a CLIP skip above 1).
+ * False without a model.
+ */
+export function takesClipSkip(base: string | undefined): boolean {
+  return base !== undefined && base !== 'sdxl';
 }

@@ -1,5 +1,5 @@
 // Generate: the parameters form (restored from the server-side UI state, or filled from an image's
-// parameters) with the VAE and LoRAs, an optional init image (image to image) and mask
+// parameters) with the VAE, LoRAs and CLIP skip, an optional init image (image to image) and mask
 // (inpainting), Invoke, and the caller's recent jobs with live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
@@ -15,6 +15,7 @@ import { DEFAULT_FORM, keepFitting, lorasFor, recallParams, restoreForm, storeFo
 import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
 import { InitImageField } from '../generate/InitImageField';
+import { ClipSkipField } from '../generate/ClipSkipField';
 import { LoraField } from '../generate/LoraField';
 import { PromptFields } from '../generate/PromptFields';
 import { familyLabel } from '../models/family';
@@ -168,15 +169,16 @@ export function GeneratePage() {
     if (saveTimer.current) clearTimeout(saveTimer.current);
   }, []);
 
+  const chosenModel = useMemo(() => models.find((m) => m.name === form.model), [models, form.model]);
+
   // A VAE or LoRAs chosen for the previous model are kept only when they fit the new one; its
-  // size follows the new model's family unless the user chose it (see sizeForModel).
+  // size and CLIP skip follow the new model unless the user chose them (see withModelDefaults).
   const pickModel = (name: string) => {
     const model = models.find((m) => m.name === name);
     if (!model) return;
-    const previous = models.find((m) => m.name === form.model);
     const keepVae = vaesFor(vaes, model).some((v) => v.name === form.vae);
     const keptLoras = keepFitting(form.loras, lorasFor(loras, model).map((l) => l.name));
-    update({ ...withModelDefaults(form, model, previous), vae: keepVae ? form.vae : '', loras: keptLoras });
+    update({ ...withModelDefaults(form, model, chosenModel), vae: keepVae ? form.vae : '', loras: keptLoras });
   };
 
   const invoke = (event: FormEvent) => {
@@ -184,15 +186,15 @@ export function GeneratePage() {
     void run(async () => {
       if (saveTimer.current) clearTimeout(saveTimer.current);
       await persist(form).catch(() => undefined);
-      const { item_ids } = await enqueue(toParams(form));
+      const { item_ids } = await enqueue(toParams(form, chosenModel?.base));
       track(item_ids);
       setInfo(`Queued ${item_ids.length} job${item_ids.length === 1 ? '' : 's'}.`);
     });
   };
 
   const jobList = useMemo(() => Object.values(jobs).reverse(), [jobs]);
-  const vaeChoices = useMemo(() => vaesFor(vaes, models.find((m) => m.name === form.model)), [vaes, models, form.model]);
-  const loraChoices = useMemo(() => lorasFor(loras, models.find((m) => m.name === form.model)), [loras, models, form.model]);
+  const vaeChoices = useMemo(() => vaesFor(vaes, chosenModel), [vaes, chosenModel]);
+  const loraChoices = useMemo(() => lorasFor(loras, chosenModel), [loras, chosenModel]);
   const noModels = loaded && models.length === 0;
 
   return (
@@ -255,6 +257,7 @@ export function GeneratePage() {
             Sampler
             <SamplerSelect value={form.sampler} onChange={(sampler) => update({ sampler })} testId="gen-sampler" />
           </label>
+          <ClipSkipField value={form.clip_skip} base={chosenModel?.base} onChange={(clip_skip) => update({ clip_skip })} />
           <label>
             Images
             <input type="number" min={1} max={8} value={form.num_images} onChange={(e) => update({ num_images: e.target.valueAsNumber || 0 })} data-testid="gen-count" />

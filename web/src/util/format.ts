@@ -37,6 +37,11 @@ export function formatMaskBlur(blur: unknown): string {
   return `${typeof blur === 'number' && Number.isFinite(blur) ? blur : 0} px`;
 }
 
+/** A recorded CLIP skip as its number when it skips layers (above 1); '' for 1, absent (the server leaves 1 out) or malformed. */
+export function formatClipSkip(clipSkip: unknown): string {
+  return typeof clipSkip === 'number' && Number.isInteger(clipSkip) && clipSkip > 1 ? String(clipSkip) : '';
+}
+
 const MODEL_TYPES: Record<string, string> = { main: 'Main', vae: 'VAE', lora: 'LoRA' };
 
 /** A catalogue model's type as people write it ("Main", "LoRA", not "main", "lora"). */
