@@ -65,9 +65,20 @@ impl Conv {
         })
     }
 
-    /// Applies it.
+    /// Applies it; with seamless tiling on (`diffusion::seamless`), the padding wraps around.
     pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         let padding = self.affine.weight.size()[2] / 2;
+        let axes = super::seamless::current();
+        if padding > 0 && (axes.x || axes.y) {
+            return super::seamless::pad(x, padding, axes).conv2d(
+                &self.affine.weight,
+                Some(&self.affine.bias),
+                [self.stride, self.stride],
+                [0, 0],
+                [1, 1],
+                1,
+            );
+        }
         x.conv2d(
             &self.affine.weight,
             Some(&self.affine.bias),

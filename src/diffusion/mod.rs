@@ -26,6 +26,7 @@ pub mod sampler;
 pub mod schedule;
 #[cfg(test)]
 mod sdxl_tests;
+pub mod seamless;
 pub mod tiny;
 pub mod tokenizer;
 pub mod unet;

@@ -22,6 +22,7 @@ use super::lora::{self, Lora, Part};
 use super::open_clip;
 use super::sampler::{SamplerState, step_noise, with_seed};
 use super::schedule::{Plan, Sampler, Schedule};
+use super::seamless;
 use super::unet::{Added, Heads, UNet};
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
@@ -375,7 +376,7 @@ impl Pipeline {
             Some(image) => {
                 let first = first_step(plan.len(), params.strength());
                 let clean = self
-                    .encode_image(image, vae.unwrap_or(&self.vae))?
+                    .encode_image(image, vae.unwrap_or(&self.vae), axes(params))?
                     .repeat([images, 1, 1, 1]);
                 anyhow::ensure!(
                     clean.size() == shape,
@@ -405,7 +406,12 @@ impl Pipeline {
     }
 
     /// Scaled latents `[1, 4, h/8, w/8]` (f32) of an RGB8 image.
-    fn encode_image(&self, image: &RgbImage, vae: &Autoencoder) -> anyhow::Result<Tensor> {
+    fn encode_image(
+        &self,
+        image: &RgbImage,
+        vae: &Autoencoder,
+        axes: seamless::Axes,
+    ) -> anyhow::Result<Tensor> {
         let encoder = vae
             .encoder()
             .context("this VAE has no encoder, so it cannot start from an image")?;
@@ -422,7 +428,8 @@ impl Pipeline {
             .to_kind(Kind::Float)
             / 127.5
             - 1.0;
-        let latents = encoder.encode(&pixels.to_kind(vae.kind())) * self.latent_scale();
+        let latents = seamless::with(axes, || encoder.encode(&pixels.to_kind(vae.kind())));
+        let latents = latents * self.latent_scale();
         Ok(latents.to_kind(Kind::Float))
     }
 
@@ -440,12 +447,14 @@ impl Pipeline {
             .added
             .as_ref()
             .map(|(pooled, time_ids)| Added { pooled, time_ids });
-        let eps = self.unet.forward(
-            &Tensor::cat(&[&input, &input], 0),
-            run.plan.timesteps[i],
-            &run.context,
-            added.as_ref(),
-        );
+        let eps = seamless::with(axes(&run.params), || {
+            self.unet.forward(
+                &Tensor::cat(&[&input, &input], 0),
+                run.plan.timesteps[i],
+                &run.context,
+                added.as_ref(),
+            )
+        });
         let parts = eps.chunk(2, 0);
         let guided = &parts[0] + (&parts[1] - &parts[0]) * run.params.cfg_scale;
         let guided = match self.prediction {
@@ -475,7 +484,9 @@ impl Pipeline {
     pub fn decode(&self, run: &Run, vae: Option<&Autoencoder>) -> Vec<(u32, u32, Vec<u8>)> {
         let _guard = tch::no_grad_guard();
         let vae = vae.unwrap_or(&self.vae);
-        let pixels = vae.decode(&(&run.latents / self.latent_scale()));
+        let pixels = seamless::with(axes(&run.params), || {
+            vae.decode(&(&run.latents / self.latent_scale()))
+        });
         let pixels = ((pixels.to_kind(Kind::Float) + 1.0) * 127.5)
             .clamp(0.0, 255.0)
             .round()
@@ -493,6 +504,14 @@ impl Pipeline {
                 (w as u32, h as u32, data)
             })
             .collect()
+    }
+}
+
+/// The seamless axes a job asks for.
+fn axes(params: &GenerationParams) -> seamless::Axes {
+    seamless::Axes {
+        x: params.seamless_x,
+        y: params.seamless_y,
     }
 }
 

@@ -233,9 +233,21 @@ mod tests {
         }
         assert_eq!(weights("(ratio: 16x9)"), pairs(&[("ratio: 16x9", 1.1)]));
         let deep = format!("{}x{}", "(".repeat(3000), ")".repeat(3000));
-        assert_eq!(weights(&deep), pairs(&[("x", MAX_WEIGHT)]), "nesting stops at the cap");
-        assert_eq!(weights("(x:-1)"), pairs(&[("x:-1", 1.1)]), "no negative weights");
-        assert_eq!(weights("(x:1e9)"), pairs(&[("x:1e9", 1.1)]), "nor huge ones");
+        assert_eq!(
+            weights(&deep),
+            pairs(&[("x", MAX_WEIGHT)]),
+            "nesting stops at the cap"
+        );
+        assert_eq!(
+            weights("(x:-1)"),
+            pairs(&[("x:-1", 1.1)]),
+            "no negative weights"
+        );
+        assert_eq!(
+            weights("(x:1e9)"),
+            pairs(&[("x:1e9", 1.1)]),
+            "nor huge ones"
+        );
         assert_eq!(
             weights("(ratio: 16:9)"),
             pairs(&[("ratio: 16", 9.0)]),

@@ -71,6 +71,13 @@ pub struct GenerationParams {
     /// SDXL models take only 1.
     #[serde(default = "default_clip_skip", skip_serializing_if = "is_one")]
     pub clip_skip: u32,
+    /// Seamless tiling: the image wraps around left to right, so copies of it tile side by
+    /// side without a seam.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub seamless_x: bool,
+    /// Seamless tiling top to bottom.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub seamless_y: bool,
     /// Installed LoRA adapters (at most 8, each once) of the model's family, with strengths.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loras: Vec<LoraChoice>,
@@ -89,6 +96,10 @@ pub struct LoraChoice {
 
 fn is_zero(value: &u32) -> bool {
     *value == 0
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn is_one(value: &u32) -> bool {
