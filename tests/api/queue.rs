@@ -268,17 +268,15 @@ async fn bad_parameters_and_foreign_boards_are_refused() {
         )
         .await;
     }
-    // A CLIP skip is kept with the job; the default 1 is left out.
-    let id = app
-        .enqueue(
-            &joe,
-            &json!({"model": "sd15", "prompt": "x", "clip_skip": 2}),
-        )
-        .await;
+    // A CLIP skip and seamless tiling are kept with the job; defaults are left out.
+    let body = json!({"model": "sd15", "prompt": "x", "clip_skip": 2, "seamless_x": true});
+    let id = app.enqueue(&joe, &body).await;
     let item = app
         .get_json(&format!("/api/v1/queue/items/{id}"), &joe)
         .await;
     assert_eq!(item["params"]["clip_skip"], 2);
+    assert_eq!(item["params"]["seamless_x"], true);
+    assert!(item["params"].get("seamless_y").is_none(), "{item}");
     let id = app
         .enqueue(&joe, &json!({"model": "sd15", "prompt": "x"}))
         .await;
