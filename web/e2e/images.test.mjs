@@ -1,5 +1,5 @@
 // Boards, stars, image to image, the workers panel, infinite scroll, a phone-sized viewport,
-// recalling an image's parameters (CLIP skip included), a model's CLIP skip default and retrying
+// recalling an image's parameters (CLIP skip and seamless tiling included), a model's CLIP skip default and retrying
 // a canceled job,
 // in a real browser against `atelier serve --multiuser` with the tiny CPU model.
 import { test, before, after } from 'node:test';
@@ -222,28 +222,40 @@ test('use these parameters: the viewer fills Generate with an image’s original
   // The tiny SD 1.x model's text encoder has 2 layers: CLIP skip 2 reads the first.
   assert.equal(await page.getByTestId('gen-clip-skip').inputValue(), '1');
   await page.getByTestId('gen-clip-skip').fill('2');
+  // Seamless tiling left to right only: sent as true, the other axis left out.
+  assert.equal(await page.getByTestId('gen-seamless-x').isChecked(), false);
+  await page.getByTestId('gen-seamless-x').check();
   const enqueued = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/queue/items'));
   const job = await invoke(page);
-  assert.equal((await enqueued).postDataJSON().clip_skip, 2);
+  const sent = (await enqueued).postDataJSON();
+  assert.equal(sent.clip_skip, 2);
+  assert.equal(sent.seamless_x, true);
+  assert.ok(!('seamless_y' in sent), 'seamless_y is sent while off');
   await page.locator(`[data-job-id="${job}"][data-status="completed"]`).waitFor({ timeout: 120_000 });
   const item = await joeApi.call('GET', `/queue/items/${job}`);
+  assert.equal(item.status, 'completed');
   assert.equal(item.params.clip_skip, 2);
+  assert.equal(item.params.seamless_x, true);
+  assert.ok(!('seamless_y' in item.params), 'the server stores seamless_y: false');
   const [made] = item.result_image_ids;
 
   await go(page, 'queue');
   const row = page.locator(`[data-testid="queue-row"][data-item-id="${job}"]`);
   assert.equal((await row.getByTestId('params-clip-skip').innerText()).trim(), '· CLIP skip 2');
+  assert.equal((await row.getByTestId('params-seamless').innerText()).trim(), '· seamless X');
   await go(page, 'generate');
 
   await fillGenerate(page, { prompt: 'something else', negative: 'rain', steps: 5, size: 72 });
   await page.getByTestId('gen-cfg').fill('9');
   await page.getByTestId('gen-sampler').selectOption('euler_a');
   await page.getByTestId('gen-clip-skip').fill('1');
+  await page.getByTestId('gen-seamless-x').uncheck();
+  await page.getByTestId('gen-seamless-y').check();
   await page.getByTestId('gen-seed-random').check();
   await Api.until(
     async () => {
       const s = await savedForm(joeApi);
-      return s.seedMode === 'random' && s.cfg_scale === 9 && s.clip_skip === 1;
+      return s.seedMode === 'random' && s.cfg_scale === 9 && s.clip_skip === 1 && s.seamless_x === false && s.seamless_y === true;
     },
     { what: 'the changed form to be saved' },
   );
@@ -254,6 +266,7 @@ test('use these parameters: the viewer fills Generate with an image’s original
   await page.locator(`[data-testid="image-tile"][data-image-id="${made}"]`).getByRole('button').click();
   await page.getByTestId('viewer-use-params').waitFor();
   assert.equal(await page.getByTestId('meta-clip-skip').innerText(), '2');
+  assert.equal(await page.getByTestId('meta-seamless-tiling').innerText(), 'X');
   await screenshot(page, '30-viewer-use-params');
   await page.getByTestId('viewer-use-params').click();
   await form.waitFor();
@@ -277,13 +290,15 @@ test('use these parameters: the viewer fills Generate with an image’s original
     'gen-board': '',
   });
   assert.ok(await page.getByTestId('gen-seed-fixed').isChecked(), 'the seed is not fixed');
+  // The image tiled left to right only: its top–bottom axis (absent, so off) replaces the form's.
+  assert.deepEqual([await page.getByTestId('gen-seamless-x').isChecked(), await page.getByTestId('gen-seamless-y').isChecked()], [true, false]);
   await page.getByTestId('gen-init-none').waitFor();
   await screenshot(page, '31-generate-recalled');
   // The recalled form is saved as the server-side UI state, as any change is.
   await Api.until(
     async () => {
       const s = await savedForm(joeApi);
-      return s.prompt === 'a recalled lighthouse' && s.seedMode === 'fixed' && s.seed === 4321 && s.sampler === 'ddim' && s.cfg_scale === 6.5 && s.clip_skip === 2;
+      return s.prompt === 'a recalled lighthouse' && s.seedMode === 'fixed' && s.seed === 4321 && s.sampler === 'ddim' && s.cfg_scale === 6.5 && s.clip_skip === 2 && s.seamless_x === true && s.seamless_y === false;
     },
     { what: 'the recalled form to be saved' },
   );

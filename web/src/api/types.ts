@@ -112,6 +112,12 @@ export interface GenerationParams {
    * one before (what many SD 1.x anime models expect). Absent is 1; the server leaves 1 out.
    */
   clip_skip?: number;
+  /**
+   * Seamless tiling, any model family: the image wraps around left to right (x) and/or top to
+   * bottom (y), so copies of it tile without a seam. Absent is false; the server leaves false out.
+   */
+  seamless_x?: boolean;
+  seamless_y?: boolean;
   /** Installed LoRAs (type lora, the model's base) applied in this order: at most 8, each once; absent is none. */
   loras?: LoraChoice[];
 }

@@ -1,4 +1,4 @@
-// Queue parameters (with the CLIP skip, VAE, LoRAs and mask blur when there are any): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
+// Queue parameters (with the CLIP skip, seamless tiling, VAE, LoRAs and mask blur when there are any): shown for your own items, "<hidden>" for everyone else's; who gets Cancel and Retry.
 import { describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import { ParamsSummary } from './ParamsSummary';
@@ -68,6 +68,22 @@ describe('ParamsSummary', () => {
     again();
     render(<ParamsSummary params={{ model: 'tiny', prompt: 'a fox' }} />);
     expect(screen.queryByTestId('params-clip-skip')).toBeNull();
+  });
+
+  it('shows the seamless tiling axes when on, and nothing when off or absent (the server leaves false out)', () => {
+    const summary = (params: Record<string, unknown>) => {
+      const { unmount } = render(<ParamsSummary params={{ model: 'tiny', prompt: 'a tile', steps: 4, sampler: 'euler', ...params }} />);
+      const text = screen.queryByTestId('params-seamless')?.textContent ?? null;
+      unmount();
+      return text;
+    };
+    expect(summary({ seamless_x: true, seamless_y: true })).toBe(' · seamless X+Y');
+    expect(summary({ seamless_x: true })).toBe(' · seamless X');
+    expect(summary({ seamless_x: false, seamless_y: true })).toBe(' · seamless Y');
+    expect(summary({ seamless_x: false, seamless_y: false })).toBeNull();
+    expect(summary({})).toBeNull();
+    render(<ParamsSummary params={{ model: 'tiny', prompt: 'a tile', sampler: 'euler', clip_skip: 2, seamless_x: true }} />);
+    expect(screen.getByTestId('params-visible').textContent).toContain('euler · CLIP skip 2 · seamless X');
   });
 
   it('shows no VAE or LoRAs without them', () => {

@@ -1,8 +1,8 @@
 // Shows a queue item's parameters (an init image only as "from image", and its mask as "with a
-// mask" and its blur, without their ids; the CLIP skip above 1, the VAE and LoRAs when chosen),
-// or "<hidden>" when they belong to another user.
+// mask" and its blur, without their ids; the CLIP skip above 1, the seamless tiling axes, the VAE
+// and LoRAs when chosen), or "<hidden>" when they belong to another user.
 import type { GenerationParams } from '../api/types';
-import { formatClipSkip, formatLoras, formatMaskBlur } from '../util/format';
+import { formatClipSkip, formatLoras, formatMaskBlur, formatSeamless } from '../util/format';
 
 export const HIDDEN = '<hidden>';
 
@@ -23,6 +23,7 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
   }
   const loras = formatLoras(params.loras);
   const clipSkip = formatClipSkip(params.clip_skip);
+  const seamless = formatSeamless(params.seamless_x, params.seamless_y);
   // "(blur 8 px, strength 1)": what there is of the two, in one pair of brackets.
   const initDetails = [
     params.mask_image_id ? `blur ${formatMaskBlur(params.mask_blur)}` : '',
@@ -43,6 +44,12 @@ export function ParamsSummary({ params }: { params: QueueItemParams }) {
         <span className="muted" data-testid="params-clip-skip">
           {' '}
           · CLIP skip {clipSkip}
+        </span>
+      )}
+      {seamless && (
+        <span className="muted" data-testid="params-seamless">
+          {' '}
+          · seamless {seamless}
         </span>
       )}
       {params.vae && (

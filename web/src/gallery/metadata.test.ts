@@ -1,5 +1,5 @@
 // The viewer's parameter rows: known fields in order, strength only for image to image, the mask
-// blur only with a mask, the CLIP skip only above 1, LoRAs as name × weight.
+// blur only with a mask, the CLIP skip only above 1, seamless tiling only when on, LoRAs as name × weight.
 import { describe, expect, it } from 'vitest';
 import { metadataRows } from './metadata';
 
@@ -61,6 +61,22 @@ describe('metadataRows', () => {
     expect(labels({ sampler: 'euler', clip_skip: 1 })).toEqual(['Sampler']);
     expect(labels({ sampler: 'euler' })).toEqual(['Sampler']);
     expect(labels({ sampler: 'euler', clip_skip: 'two' })).toEqual(['Sampler']);
+  });
+
+  it('shows seamless tiling as its axes after the CLIP skip, and no row when off, absent or malformed', () => {
+    const rows = metadataRows({ atelier: { sampler: 'euler', clip_skip: 2, seamless_x: true, seamless_y: true, width: 64 } });
+    expect(rows).toEqual([
+      { label: 'Sampler', value: 'euler' },
+      { label: 'CLIP skip', value: '2' },
+      { label: 'Seamless tiling', value: 'X+Y' },
+      { label: 'Width', value: '64' },
+    ]);
+    const seamless = (atelier: Record<string, unknown>) => metadataRows({ atelier }).find((r) => r.label === 'Seamless tiling')?.value;
+    expect(seamless({ seamless_x: true })).toBe('X');
+    expect(seamless({ seamless_y: true })).toBe('Y');
+    expect(seamless({ seamless_x: false, seamless_y: false })).toBeUndefined();
+    expect(seamless({})).toBeUndefined();
+    expect(seamless({ seamless_x: 'true', seamless_y: 1 })).toBeUndefined();
   });
 
   it('has no VAE or LoRA row without them', () => {

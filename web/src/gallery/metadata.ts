@@ -1,6 +1,6 @@
 // Pulls the generation parameters out of an image's metadata for the viewer (its rows, and the
 // raw parameters behind "Use these parameters").
-import { formatClipSkip, formatLoras, formatMaskBlur } from '../util/format';
+import { formatClipSkip, formatLoras, formatMaskBlur, formatSeamless } from '../util/format';
 
 export interface MetadataRow {
   label: string;
@@ -18,6 +18,8 @@ const FIELDS: [string, string][] = [
   ['cfg_scale', 'CFG scale'],
   ['sampler', 'Sampler'],
   ['clip_skip', 'CLIP skip'],
+  // Not a key of its own: seamless_x and seamless_y in one row.
+  ['seamless', 'Seamless tiling'],
   ['width', 'Width'],
   ['height', 'Height'],
   ['strength', 'Strength'],
@@ -41,12 +43,14 @@ export function generationParams(metadata: Record<string, unknown> | null | unde
  * One parameter as the viewer shows it ('' for no row). LoRAs read "name × weight, …". An
  * inpainting mask reads "yes" (its id, like the init image's, means nothing to the reader), and
  * its blur "8 px", shown with a mask only (the server leaves a blur of 0 out). A CLIP skip shows
- * above 1 only (the server leaves 1 out).
+ * above 1 only (the server leaves 1 out), and seamless tiling as its axes ("X+Y", "X", "Y") when
+ * on (the server leaves false out).
  */
 function rowValue(key: string, record: Record<string, unknown>): string {
   if (key === 'loras') return formatLoras(record.loras);
   if (key === 'mask_image_id') return record.mask_image_id ? 'yes' : '';
   if (key === 'clip_skip') return formatClipSkip(record.clip_skip);
+  if (key === 'seamless') return formatSeamless(record.seamless_x, record.seamless_y);
   if (key === 'mask_blur') return record.mask_image_id ? formatMaskBlur(record.mask_blur) : '';
   return text(record[key]);
 }

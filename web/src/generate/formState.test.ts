@@ -1,5 +1,5 @@
 // The Generate form's save/restore round trip, recalling an image's parameters, the enqueue request
-// it builds, the size that follows a newly picked model's family, and the CLIP skip.
+// it builds, the size that follows a newly picked model's family, the CLIP skip and seamless tiling.
 import { describe, expect, it } from 'vitest';
 import {
   CLIP_SKIP, DEFAULT_FORM, clipSkipForModel, cleanLoras, effectiveSteps, keepFitting, lorasFor, recallParams, restoreForm, sizeForModel, snapStrength, storeForm, suggestFullStrength, toParams,
@@ -383,5 +383,51 @@ describe('CLIP skip', () => {
     expect(recall({})).toBe(1);
     expect(recall({ clip_skip: 9 })).toBe(3);
     expect(recall({ clip_skip: 'two' })).toBe(3);
+  });
+});
+
+describe('seamless tiling', () => {
+  const main = (name: string, base: string, defaults: Model['defaults'] = {}) => ({ name, base, type: 'main', defaults }) as Model;
+
+  it('starts off, round-trips both axes, and restores anything but true as off', () => {
+    expect([DEFAULT_FORM.seamless_x, DEFAULT_FORM.seamless_y]).toEqual([false, false]);
+    const form = { ...DEFAULT_FORM, model: 'tiny', seamless_x: true, seamless_y: false };
+    expect(restoreForm(JSON.parse(JSON.stringify(storeForm({}, form))))).toEqual(form);
+    expect(restoreForm(storeForm({}, { ...form, seamless_y: true })).seamless_y).toBe(true);
+    expect(restoreForm({ [STATE_KEY]: { model: 'tiny' } })).toMatchObject({ seamless_x: false, seamless_y: false });
+    for (const bad of ['true', 1, null, {}]) expect(restoreForm({ [STATE_KEY]: { seamless_x: bad, seamless_y: bad } })).toMatchObject({ seamless_x: false, seamless_y: false });
+  });
+
+  it('sends each axis only when on, as true, for every model family', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny' };
+    const off = toParams(form, 'sd-1');
+    expect('seamless_x' in off || 'seamless_y' in off).toBe(false);
+    for (const base of ['sd-1', 'sd-2', 'sdxl', undefined]) {
+      const x = toParams({ ...form, seamless_x: true }, base);
+      expect(x.seamless_x).toBe(true);
+      expect('seamless_y' in x).toBe(false);
+      expect(toParams({ ...form, seamless_x: true, seamless_y: true }, base)).toMatchObject({ seamless_x: true, seamless_y: true });
+    }
+    const y = toParams({ ...form, seamless_y: true }, 'sdxl');
+    expect([('seamless_x' in y), y.seamless_y]).toEqual([false, true]);
+  });
+
+  it('is kept when another model is picked (it is no model default)', () => {
+    const form = { ...DEFAULT_FORM, model: 'sd1', seamless_x: true, seamless_y: true };
+    expect(withModelDefaults(form, main('xl', 'sdxl', { steps: 20 }), main('sd1', 'sd-1'))).toMatchObject({ model: 'xl', seamless_x: true, seamless_y: true });
+  });
+
+  it('recalls an image’s axes, off when absent (the server leaves false out), and keeps the form’s for a malformed one', () => {
+    const form = { ...DEFAULT_FORM, model: 'tiny', seamless_x: false, seamless_y: true };
+    const recall = (params: Record<string, unknown>) => {
+      const { seamless_x, seamless_y } = recallParams(form, { model: 'tiny', ...params }, ['tiny']).form;
+      return [seamless_x, seamless_y];
+    };
+    const metadata = { atelier: { model: 'tiny', prompt: 'a tile', seamless_x: true } };
+    const recalled = recallParams(form, generationParams(metadata)!, ['tiny']).form;
+    expect([recalled.seamless_x, recalled.seamless_y]).toEqual([true, false]);
+    expect(recall({})).toEqual([false, false]);
+    expect(recall({ seamless_x: true, seamless_y: true })).toEqual([true, true]);
+    expect(recall({ seamless_x: 'yes', seamless_y: 1 })).toEqual([false, true]);
   });
 });

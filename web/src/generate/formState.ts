@@ -8,7 +8,7 @@ import { nativeSize, takesClipSkip } from '../models/family';
 export const STATE_KEY = 'generate';
 
 /** The request's plain fields, edited as they are sent. */
-type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'mask_blur' | 'strength' | 'vae' | 'clip_skip' | 'loras'>;
+type PlainParams = Omit<GenerationParams, 'seed' | 'board_id' | 'init_image_id' | 'mask_image_id' | 'mask_blur' | 'strength' | 'vae' | 'clip_skip' | 'seamless_x' | 'seamless_y' | 'loras'>;
 
 export interface GenerateForm extends PlainParams {
   seedMode: 'random' | 'fixed';
@@ -27,6 +27,10 @@ export interface GenerateForm extends PlainParams {
   vae: string;
   /** 1 is the text encoder's last layer; sent only above 1 and for a model that takes it (not SDXL). */
   clip_skip: number;
+  /** Seamless tiling left to right; sent only when true (any model family). */
+  seamless_x: boolean;
+  /** Seamless tiling top to bottom; sent only when true (any model family). */
+  seamless_y: boolean;
   /** In the order they are applied; [] is none. */
   loras: LoraChoice[];
 }
@@ -62,6 +66,8 @@ export const DEFAULT_FORM: GenerateForm = {
   strength: STRENGTH.default,
   vae: '',
   clip_skip: CLIP_SKIP.default,
+  seamless_x: false,
+  seamless_y: false,
   loras: [],
 };
 
@@ -130,6 +136,8 @@ export function restoreForm(state: UiState | null | undefined): GenerateForm {
     strength: snapStrength(s.strength),
     vae: str(s.vae, '', 200),
     clip_skip: int(s.clip_skip, CLIP_SKIP.min, CLIP_SKIP.max, CLIP_SKIP.default),
+    seamless_x: s.seamless_x === true,
+    seamless_y: s.seamless_y === true,
     loras: cleanLoras(s.loras),
   };
 }
@@ -151,8 +159,8 @@ export interface Recalled {
  * is one of `vaes` (the installed VAEs that fit) and the LoRAs that are among `loras` (likewise).
  * A missing or malformed field keeps the form's value, except the VAE and LoRAs: the image's when
  * they can be used, else the model's own VAE ('') and no LoRAs. The mask blur of an image made
- * with a mask is recalled too (absent: 0, as the server records it), and the CLIP skip (absent:
- * 1, likewise). The init image, its mask, the board and image count stay as they are.
+ * with a mask is recalled too (absent: 0, as the server records it), the CLIP skip (absent:
+ * 1, likewise) and the seamless tiling (absent: off, likewise). The init image, its mask, the board and image count stay as they are.
  */
 export function recallParams(form: GenerateForm, params: Record<string, unknown>, models: string[], vaes: string[] = [], loras: string[] = []): Recalled {
   const cfg = typeof params.cfg_scale === 'number' && params.cfg_scale >= 0 && params.cfg_scale <= 30 ? params.cfg_scale : form.cfg_scale;
@@ -179,6 +187,8 @@ export function recallParams(form: GenerateForm, params: Record<string, unknown>
       loras: keepFitting(imageLoras, loras),
       mask_blur: recalledMaskBlur(form, params),
       clip_skip: params.clip_skip === undefined ? CLIP_SKIP.default : int(params.clip_skip, CLIP_SKIP.min, CLIP_SKIP.max, form.clip_skip),
+      seamless_x: recalledFlag(params.seamless_x, form.seamless_x),
+      seamless_y: recalledFlag(params.seamless_y, form.seamless_y),
     },
     missingModel: model && !installed ? model : null,
     missingVae: vae && !vaeInstalled ? vae : null,
@@ -191,6 +201,12 @@ function recalledMaskBlur(form: GenerateForm, params: Record<string, unknown>): 
   if (typeof params.mask_image_id !== 'string' || !params.mask_image_id) return form.mask_blur;
   if (params.mask_blur === undefined) return 0;
   return int(params.mask_blur, MASK_BLUR.min, MASK_BLUR.max, form.mask_blur);
+}
+
+/** A recorded on/off parameter: false when absent (the server leaves false out), the form's when malformed. */
+function recalledFlag(value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return false;
+  return typeof value === 'boolean' ? value : fallback;
 }
 
 /** The UI state with the form stored in it (other keys kept). */
@@ -210,8 +226,9 @@ export function suggestFullStrength(form: Pick<GenerateForm, 'init_image_id' | '
 
 /**
  * The enqueue request for the form (the init image and strength only when an init image is set,
- * its mask and the mask blur only with it, the VAE and LoRAs only when chosen, and the CLIP skip
- * only above 1 for a model whose family takes it: `base` is the chosen model's, see takesClipSkip).
+ * its mask and the mask blur only with it, the VAE and LoRAs only when chosen, the CLIP skip
+ * only above 1 for a model whose family takes it: `base` is the chosen model's, see takesClipSkip;
+ * and each seamless tiling axis only when on, for any family).
  */
 export function toParams(form: GenerateForm, base?: string): GenerationParams {
   const params: GenerationParams = {
@@ -237,6 +254,8 @@ export function toParams(form: GenerateForm, base?: string): GenerationParams {
   }
   if (form.vae) params.vae = form.vae;
   if (form.clip_skip > CLIP_SKIP.default && takesClipSkip(base)) params.clip_skip = form.clip_skip;
+  if (form.seamless_x) params.seamless_x = true;
+  if (form.seamless_y) params.seamless_y = true;
   if (form.loras.length) params.loras = form.loras.map(({ name, weight }) => ({ name, weight }));
   return params;
 }

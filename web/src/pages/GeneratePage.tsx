@@ -1,5 +1,5 @@
 // Generate: the parameters form (restored from the server-side UI state, or filled from an image's
-// parameters) with the VAE, LoRAs and CLIP skip, an optional init image (image to image) and mask
+// parameters) with the VAE, LoRAs, CLIP skip and seamless tiling, an optional init image (image to image) and mask
 // (inpainting), Invoke, and the caller's recent jobs with live progress.
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listModels } from '../api/models';
@@ -16,6 +16,7 @@ import { useJobProgress } from '../generate/useJobProgress';
 import { JobsPanel } from '../generate/JobsPanel';
 import { InitImageField } from '../generate/InitImageField';
 import { ClipSkipField } from '../generate/ClipSkipField';
+import { SeamlessField } from '../generate/SeamlessField';
 import { LoraField } from '../generate/LoraField';
 import { PromptFields } from '../generate/PromptFields';
 import { familyLabel } from '../models/family';
@@ -263,6 +264,7 @@ export function GeneratePage() {
             <input type="number" min={1} max={8} value={form.num_images} onChange={(e) => update({ num_images: e.target.valueAsNumber || 0 })} data-testid="gen-count" />
           </label>
         </div>
+        <SeamlessField value={form} onChange={update} />
         <fieldset className="seed">
           <legend>Seed</legend>
           <label className="inline-label">

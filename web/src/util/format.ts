@@ -42,6 +42,14 @@ export function formatClipSkip(clipSkip: unknown): string {
   return typeof clipSkip === 'number' && Number.isInteger(clipSkip) && clipSkip > 1 ? String(clipSkip) : '';
 }
 
+/**
+ * The axes a job tiles seamlessly along, "X+Y", "X" or "Y" (x: left–right, y: top–bottom); '' for
+ * neither (the server leaves false out) or anything but true.
+ */
+export function formatSeamless(x: unknown, y: unknown): string {
+  return [x === true ? 'X' : '', y === true ? 'Y' : ''].filter(Boolean).join('+');
+}
+
 const MODEL_TYPES: Record<string, string> = { main: 'Main', vae: 'VAE', lora: 'LoRA' };
 
 /** A catalogue model's type as people write it ("Main", "LoRA", not "main", "lora"). */
