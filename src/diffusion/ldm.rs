@@ -120,9 +120,13 @@ pub fn unet_name(name: &str, layers: usize) -> Option<String> {
 
 /// The LDM module path (without `model.diffusion_model.`) of an internal UNet weight name, for a
 /// UNet with `layers` layers per block: the inverse of [`unet_name`], which kohya's SDXL LoRA
-/// files name their layers by. Upsamplers, whose LDM index depends on whether their block has
-/// attention, give None.
-pub fn unet_ldm_name(name: &str, layers: usize) -> Option<String> {
+/// files name their layers by. An upsampler's LDM index depends on whether its up block has
+/// attention, which `up_has_attention(block)` says.
+pub fn unet_ldm_name(
+    name: &str,
+    layers: usize,
+    up_has_attention: impl Fn(usize) -> bool,
+) -> Option<String> {
     if let Some(found) = renamed(name, &UNET_SIMPLE, false) {
         return Some(found);
     }
@@ -143,6 +147,10 @@ pub fn unet_ldm_name(name: &str, layers: usize) -> Option<String> {
     let at = |layer: usize| first + block * (layers + 1) + layer;
     if let Some(conv) = rest.strip_prefix("downsamplers.0.conv.") {
         return Some(format!("{side}.{}.0.op.{conv}", at(layers)));
+    }
+    if let Some(conv) = rest.strip_prefix("upsamplers.0.conv.") {
+        let part = if up_has_attention(block) { 2 } else { 1 };
+        return Some(format!("{side}.{}.{part}.conv.{conv}", at(layers)));
     }
     let (kind, rest) = rest.split_once('.')?;
     let (layer, tail) = index(rest)?;
@@ -274,11 +282,14 @@ mod tests {
             );
         }
         assert_eq!(unet_name("cond_stage_model.transformer.x", 2), None);
-        for (ldm, internal, _) in keys.unet.iter().chain(&keys.unet_xl) {
-            let back = unet_ldm_name(internal, 2).map(|n| format!("{UNET}{n}"));
-            if internal.contains("upsamplers") {
-                assert_eq!(back, None);
-            } else {
+        for list in [&keys.unet, &keys.unet_xl] {
+            let attention = |block: usize| {
+                let prefix = format!("up_blocks.{block}.attentions.");
+                list.iter()
+                    .any(|(_, internal, _)| internal.starts_with(&prefix))
+            };
+            for (ldm, internal, _) in list {
+                let back = unet_ldm_name(internal, 2, attention).map(|n| format!("{UNET}{n}"));
                 assert_eq!(back.as_deref(), Some(ldm.as_str()), "back from {internal}");
             }
         }

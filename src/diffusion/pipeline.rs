@@ -294,10 +294,17 @@ impl Pipeline {
         ];
         // kohya's SDXL files name UNet layers by their LDM module paths.
         let layers = ldm::count_numbered(self.unet_weights.names(), "down_blocks.0.resnets.");
+        let up_has_attention = |block: usize| {
+            let prefix = format!("up_blocks.{block}.attentions.");
+            self.unet_weights
+                .names_with_prefix(&prefix)
+                .next()
+                .is_some()
+        };
         for (part, weights) in parts.into_iter().filter_map(|(p, w)| Some((p, w?))) {
             for name in weights.names() {
                 let ldm = match part {
-                    Part::Unet => ldm::unet_ldm_name(name, layers),
+                    Part::Unet => ldm::unet_ldm_name(name, layers, up_has_attention),
                     _ => None,
                 };
                 let keys = [Some(name), ldm.as_deref()]

@@ -145,8 +145,8 @@ fn sdxl_conditions_on_both_encoders_the_pooled_embedding_and_the_size() {
 
 /// Writes one LoRA for the tiny SDXL model twice, with the same values: in kohya's SDXL naming
 /// (UNet layers by their LDM module paths, `lora_te1_`, `lora_te2_`) and in diffusers' naming.
-/// It adapts every UNet attention query and cross-attention key, a 3x3 resnet convolution, and
-/// a layer of each text encoder.
+/// It adapts every UNet attention query and cross-attention key, a 3x3 resnet convolution, the
+/// upsampler of an up block with attention, and a layer of each text encoder.
 fn write_sdxl_loras(model: &std::path::Path, kohya: &std::path::Path, diffusers: &std::path::Path) {
     use super::weights::Weights;
     const RANK: i64 = 4;
@@ -160,8 +160,14 @@ fn write_sdxl_loras(model: &std::path::Path, kohya: &std::path::Path, diffusers:
     let mut layers = Vec::new();
     for name in unet.names() {
         let attention = name.ends_with("attn1.to_q.weight") || name.ends_with("attn2.to_k.weight");
-        if attention || name == "down_blocks.0.resnets.0.conv1.weight" {
-            let ldm = super::ldm::unet_ldm_name(name, 1).unwrap();
+        let conv = name == "down_blocks.0.resnets.0.conv1.weight"
+            || name == "up_blocks.0.upsamplers.0.conv.weight";
+        if attention || conv {
+            let attention = |block: usize| {
+                let prefix = format!("up_blocks.{block}.attentions.");
+                unet.names_with_prefix(&prefix).next().is_some()
+            };
+            let ldm = super::ldm::unet_ldm_name(name, 1, attention).unwrap();
             layers.push((
                 "unet",
                 "lora_unet_",
