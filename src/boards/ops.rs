@@ -75,6 +75,6 @@ pub async fn delete(
         return Err(board_not_found());
     }
     tx.commit().await?;
-    images::ops::remove_objects(app, &deleted).await;
+    images::ops::remove_objects(&app.storage, &deleted).await;
     Ok(())
 }

@@ -151,6 +151,8 @@ pub struct Chunks {
     pub chunks: Vec<Chunk>,
     /// Whether tokens beyond the last chunk were dropped.
     pub truncated: bool,
+    /// Tokens of prompt text, before any were dropped (SOT and EOT not counted).
+    pub tokens: usize,
 }
 
 /// Tokenizes `prompt`'s weighted segments into chunks.
@@ -186,7 +188,11 @@ pub fn chunks(tokenizer: &Tokenizer, prompt: &str) -> Chunks {
             weights: vec![1.0, 1.0],
         });
     }
-    Chunks { chunks, truncated }
+    Chunks {
+        chunks,
+        truncated,
+        tokens: tokens.len(),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{keys, repo};
+use super::repo;
 use crate::db::{Caller, begin_as};
 use crate::storage::Storage;
 use crate::users::SYSTEM_USER_ID;
@@ -52,16 +52,7 @@ pub async fn run(
             .collect();
         let gone = repo::delete(&tx, &ids).await?;
         tx.commit().await?;
-        for (id, owner, kind) in &gone {
-            for key in [
-                keys::image(*owner, *id, *kind),
-                keys::thumbnail(*owner, *id),
-            ] {
-                if let Err(error) = storage.delete(&key).await {
-                    tracing::warn!(%key, %error, "failed to delete a mask's object; the orphan sweeper will retry");
-                }
-            }
-        }
+        super::ops::remove_objects(storage, &gone).await;
         deleted += gone.len() as u64;
         if (ids.len() as i64) < BATCH {
             return Ok(deleted);

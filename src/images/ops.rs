@@ -76,7 +76,7 @@ pub async fn store(
         Err(error) => Err(ApiError::internal(error)),
     };
     if stored.is_err() {
-        remove_objects(app, &[(id, owner, probed.kind)]).await;
+        remove_objects(&app.storage, &[(id, owner, probed.kind)]).await;
     }
     stored
 }
@@ -108,18 +108,18 @@ pub async fn delete(app: &App, caller: &Caller, ids: &[Uuid]) -> Result<u64, Api
     let tx = begin_as(&mut client, caller).await?;
     let deleted = repo::delete(&tx, ids).await?;
     tx.commit().await?;
-    remove_objects(app, &deleted).await;
+    remove_objects(&app.storage, &deleted).await;
     Ok(deleted.len() as u64)
 }
 
 /// Deletes the bytes of records that are gone. A failure is logged; the sweeper retries.
-pub async fn remove_objects(app: &App, images: &[(Uuid, Uuid, ImageType)]) {
+pub async fn remove_objects(storage: &crate::storage::Storage, images: &[(Uuid, Uuid, ImageType)]) {
     for (id, owner, kind) in images {
         for key in [
             keys::image(*owner, *id, *kind),
             keys::thumbnail(*owner, *id),
         ] {
-            if let Err(error) = app.storage.delete(&key).await {
+            if let Err(error) = storage.delete(&key).await {
                 tracing::warn!(%key, %error, "failed to delete an object; the sweeper will retry");
             }
         }

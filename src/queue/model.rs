@@ -117,6 +117,9 @@ fn default_lora_weight() -> f64 {
     1.0
 }
 
+/// The longest prompt (and negative prompt), in characters.
+pub const MAX_PROMPT_CHARS: usize = 4000;
+
 /// The widest mask blur, in pixels.
 pub const MAX_MASK_BLUR: u32 = 64;
 
@@ -148,8 +151,13 @@ impl GenerationParams {
         if self.model.trim().is_empty() || self.model.len() > 200 {
             return bad("model must name an installed model".into());
         }
-        if self.prompt.chars().count() > 4000 || self.negative_prompt.chars().count() > 4000 {
-            return bad("prompts must have at most 4000 characters".into());
+        if [&self.prompt, &self.negative_prompt]
+            .iter()
+            .any(|p| p.chars().count() > MAX_PROMPT_CHARS)
+        {
+            return bad(format!(
+                "prompts must have at most {MAX_PROMPT_CHARS} characters"
+            ));
         }
         if self.prompt.contains('\0') || self.negative_prompt.contains('\0') {
             return bad("prompts must not contain NUL characters".into());

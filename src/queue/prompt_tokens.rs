@@ -14,6 +14,7 @@ use crate::auth::AuthUser;
 use crate::diffusion::{prompt, tokenizer};
 use crate::error::ApiError;
 use crate::http::extract::AppJson;
+use crate::queue::model::MAX_PROMPT_CHARS;
 
 /// The routes.
 pub fn router() -> Router<Arc<App>> {
@@ -24,7 +25,7 @@ pub fn router() -> Router<Arc<App>> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromptText {
-    /// The prompt, at most 4000 characters (the queue's limit).
+    /// The prompt, at most 4000 characters (the queue's limit, `MAX_PROMPT_CHARS`).
     prompt: String,
 }
 
@@ -60,20 +61,15 @@ pub async fn count_tokens(
     _auth: AuthUser,
     AppJson(body): AppJson<PromptText>,
 ) -> Result<Json<PromptTokens>, ApiError> {
-    if body.prompt.chars().count() > 4000 {
-        return Err(ApiError::validation(
-            "prompts must have at most 4000 characters",
-        ));
+    if body.prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(ApiError::validation(format!(
+            "prompts must have at most {MAX_PROMPT_CHARS} characters"
+        )));
     }
-    let tokenizer = tokenizer::shared();
+    let chunks = prompt::chunks(tokenizer::shared(), &body.prompt);
     let parts = prompt::parse(&body.prompt);
-    let tokens = parts
-        .iter()
-        .map(|part| tokenizer.encode(&part.text).len())
-        .sum();
-    let chunks = prompt::chunks(tokenizer, &body.prompt);
     Ok(Json(PromptTokens {
-        tokens,
+        tokens: chunks.tokens,
         chunks: chunks.chunks.len(),
         max_tokens: prompt::MAX_TOKENS,
         truncated: chunks.truncated,
