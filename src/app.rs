@@ -25,8 +25,14 @@ pub struct App {
     pub jwt: Keys,
     /// Login attempts per client address.
     pub logins_by_address: Limiter,
-    /// Failed logins per account.
+    /// Failed logins per account and client address: the address guessing gets 429, nobody else.
+    pub failures_by_pair: Limiter,
+    /// Failed logins per account from anywhere: past the limit, logins to it are slowed down.
     pub failures_by_account: Limiter,
+    /// Wrong current passwords per user on `PATCH /auth/me`.
+    pub password_checks: Limiter,
+    /// Proxies whose forwarded-for headers name the client.
+    pub trusted_proxies: Vec<crate::http::client_addr::Cidr>,
     /// The one-time setup token, while no admin exists.
     pub setup: SetupGate,
     /// The object store for image bytes.
@@ -87,11 +93,18 @@ impl App {
                 config.auth.max_attempts_per_address,
                 window,
             ),
+            failures_by_pair: Limiter::new("pair", config.auth.max_failures_per_account, window),
             failures_by_account: Limiter::new(
                 "account",
                 config.auth.max_failures_per_account,
                 window,
             ),
+            password_checks: Limiter::new(
+                "password_check",
+                config.auth.max_failures_per_account,
+                window,
+            ),
+            trusted_proxies: config.trusted_proxies(),
             setup,
             storage,
             staging_dir,

@@ -35,6 +35,50 @@ pub struct Config {
     pub models: ModelsConfig,
     /// The browser UI's built assets.
     pub web: WebConfig,
+    /// Proxies, host names and connection limits of the HTTP listener.
+    pub http: HttpConfig,
+    /// Per-user limits of the queue.
+    pub queue: QueueConfig,
+}
+
+/// What the HTTP listener trusts and how much one user may hold open.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Peers (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers name the
+    /// client; empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Host names (with an optional `:port`) the server answers to besides loopback addresses
+    /// and the listen address; requests for other `Host`s are refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Live-event sockets one user may hold open at once (all their tabs and devices).
+    pub max_sockets_per_user: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_sockets_per_user: 16,
+        }
+    }
+}
+
+/// Per-user limits of the queue.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Unfinished (pending or running) items one user may have; admins are not limited.
+    pub max_pending_per_user: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_pending_per_user: 200,
+        }
+    }
 }
 
 /// Where the browser UI's built files are served from.
@@ -76,6 +120,15 @@ impl Default for ModelsConfig {
 }
 
 impl Config {
+    /// The parsed `http.trusted_proxies` (validated at start; a bad entry is skipped here).
+    pub fn trusted_proxies(&self) -> Vec<crate::http::client_addr::Cidr> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| crate::http::client_addr::Cidr::parse(p))
+            .collect()
+    }
+
     /// The directory installs are copied to.
     pub fn models_dir(&self) -> PathBuf {
         self.models
@@ -268,6 +321,8 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             models: ModelsConfig::default(),
             web: WebConfig::default(),
+            http: HttpConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -320,6 +375,14 @@ impl Config {
         }
         if !(self.worker.admin_band_share > 0.0 && self.worker.admin_band_share <= 1.0) {
             bail!("worker.admin_band_share must be in (0, 1]");
+        }
+        for proxy in &self.http.trusted_proxies {
+            if crate::http::client_addr::Cidr::parse(proxy).is_none() {
+                bail!("http.trusted_proxies: {proxy:?} is not an address or CIDR range");
+            }
+        }
+        if self.queue.max_pending_per_user == 0 || self.http.max_sockets_per_user == 0 {
+            bail!("queue.max_pending_per_user and http.max_sockets_per_user must be at least 1");
         }
         if self.database.owner_url.is_some() && self.database.url.is_none() {
             bail!("database.owner_url needs database.url as well");

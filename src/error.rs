@@ -41,6 +41,13 @@ pub enum ErrorCode {
     InvalidJson,
     /// A field has an invalid value.
     ValidationFailed,
+    /// Single-user mode: the request came from another web site, or names a host this server
+    /// does not answer to.
+    ForeignOrigin,
+    /// The caller has as many unfinished queue items as allowed.
+    QueueFull,
+    /// Text in the request holds the NUL character (U+0000), which no stored text may hold.
+    InvalidText,
     /// The new password does not meet the password policy.
     WeakPassword,
     /// Another account already uses this email.
@@ -135,7 +142,7 @@ impl ErrorCode {
             ModelUnsupportedFormat | ModelCorrupt | ModelUnrecognized | ModelDownloadFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ModelPathOutside => StatusCode::FORBIDDEN,
+            ModelPathOutside | ForeignOrigin => StatusCode::FORBIDDEN,
             WorkerNotFound => StatusCode::NOT_FOUND,
             WorkerOnline => StatusCode::CONFLICT,
             UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -145,11 +152,11 @@ impl ErrorCode {
             RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson => StatusCode::BAD_REQUEST,
-            ValidationFailed | WeakPassword => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed | WeakPassword | InvalidText => StatusCode::UNPROCESSABLE_ENTITY,
             EmailTaken | LastAdmin | SetupAlreadyDone | MultiuserDisabled | BoardNameTaken => {
                 StatusCode::CONFLICT
             }
-            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited | QueueFull => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -259,6 +266,14 @@ impl IntoResponse for ApiError {
 
 impl From<tokio_postgres::Error> for ApiError {
     fn from(error: tokio_postgres::Error) -> Self {
+        // A NUL in text or in a jsonb string: the extractors refuse it first; this catches a
+        // path or header that reached SQL some other way, so it is still the client's mistake.
+        if let Some(code) = error.code()
+            && (*code == tokio_postgres::error::SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                || *code == tokio_postgres::error::SqlState::UNTRANSLATABLE_CHARACTER)
+        {
+            return crate::http::extract::nul_error();
+        }
         if error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             return Self {
                 source: Some(error.into()),

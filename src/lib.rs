@@ -21,6 +21,7 @@
 //! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
 //! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
 //! - [`telemetry`] — logging.
+//! - [`text`] — rules for names other people see (no hidden or reordering characters).
 //!
 //! Dependency direction: `cli` → `http` → `auth`/`users` → `db` → PostgreSQL. Nothing below
 //! `http` knows about HTTP except through `error::ApiError`.
@@ -41,6 +42,7 @@ pub mod queue;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;
+pub mod text;
 pub mod users;
 pub mod web;
 pub mod worker;

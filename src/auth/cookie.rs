@@ -1,6 +1,8 @@
 //! The media cookie: browsers cannot send an Authorization header for `<img>`, so login also
-//! sets an HttpOnly, SameSite=Strict cookie scoped to `/api/v1/images` that carries the same
-//! session token. Logout clears it and revokes the session, so a copied URL stops working.
+//! sets an HttpOnly, SameSite=Strict cookie scoped to `/api/v1/images` that carries a media
+//! token of the session (audience `atelier-media`: it reads image bytes, nothing else). Logout
+//! clears it and revokes the session, so a copied URL stops working. It is `Secure` when
+//! configured, or when the request came over HTTPS through a trusted proxy.
 
 use axum::http::HeaderValue;
 
@@ -8,7 +10,7 @@ use axum::http::HeaderValue;
 pub const MEDIA_COOKIE: &str = "atelier_media";
 const MEDIA_PATH: &str = "/api/v1/images";
 
-/// A `Set-Cookie` value carrying `token` for `max_age` seconds.
+/// A `Set-Cookie` value carrying the media `token` for `max_age` seconds.
 pub fn set(token: &str, max_age: u64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     let value = format!(

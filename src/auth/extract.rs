@@ -63,10 +63,16 @@ impl FromRequestParts<Arc<App>> for MediaUser {
         if !app.config.multiuser {
             return Ok(Self(AuthUser::single_user()));
         }
-        let token = bearer_token(parts)
-            .or_else(|| cookie(parts, super::cookie::MEDIA_COOKIE))
+        if let Some(token) = bearer_token(parts) {
+            return Ok(Self(resolve(app, token).await?));
+        }
+        let token =
+            cookie(parts, super::cookie::MEDIA_COOKIE).ok_or_else(ApiError::unauthenticated)?;
+        let claims = app
+            .jwt
+            .verify_media(token)
             .ok_or_else(ApiError::unauthenticated)?;
-        Ok(Self(resolve(app, token).await?))
+        Ok(Self(resolve_session(app, &claims).await?))
     }
 }
 

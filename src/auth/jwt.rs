@@ -8,6 +8,8 @@ use uuid::Uuid;
 const AUDIENCE: &str = "atelier";
 /// The audience of event-socket tickets: they open `/api/v1/events` and nothing else.
 const TICKET_AUDIENCE: &str = "atelier-events";
+/// The audience of media tokens (the media cookie): they read image bytes and nothing else.
+const MEDIA_AUDIENCE: &str = "atelier-media";
 
 /// What a token says.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,6 +33,7 @@ pub struct Keys {
     decoding: DecodingKey,
     validation: Validation,
     ticket_validation: Validation,
+    media_validation: Validation,
 }
 
 impl Keys {
@@ -43,11 +46,14 @@ impl Keys {
         let mut ticket_validation = validation.clone();
         ticket_validation.set_audience(&[TICKET_AUDIENCE]);
         ticket_validation.leeway = 0;
+        let mut media_validation = validation.clone();
+        media_validation.set_audience(&[MEDIA_AUDIENCE]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ticket_validation,
+            media_validation,
         }
     }
 
@@ -72,6 +78,25 @@ impl Keys {
         expires_at: i64,
     ) -> anyhow::Result<String> {
         self.sign(user, session, issued_at, expires_at, TICKET_AUDIENCE)
+    }
+
+    /// Signs a media token for `session`: what the media cookie carries, so that a cookie that
+    /// leaks (a proxy log, a browser extension) reads images and cannot call the API.
+    pub fn issue_media(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> anyhow::Result<String> {
+        self.sign(user, session, issued_at, expires_at, MEDIA_AUDIENCE)
+    }
+
+    /// Verifies a media token.
+    pub fn verify_media(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.media_validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     fn sign(
@@ -128,6 +153,11 @@ mod tests {
         assert_eq!(keys.verify_ticket(&ticket).unwrap().sid, session);
         assert!(keys.verify(&ticket).is_none());
         assert!(keys.verify_ticket(&token).is_none());
+        let media = keys.issue_media(user, session, now(), now() + 30).unwrap();
+        assert_eq!(keys.verify_media(&media).unwrap().sid, session);
+        assert!(keys.verify(&media).is_none());
+        assert!(keys.verify_media(&token).is_none());
+        assert!(keys.verify_media(&ticket).is_none());
     }
 
     #[test]

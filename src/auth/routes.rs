@@ -1,6 +1,6 @@
 //! `/api/v1/auth`: status, first-run setup, login, logout and the caller's own account.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
@@ -18,6 +18,7 @@ use super::{AuthUser, cookie, password};
 use crate::app::App;
 use crate::db::{Caller, RoleClass, begin_as};
 use crate::error::{ApiError, ErrorCode, on_db_error};
+use crate::http::client_addr::{client_ip, is_https};
 use crate::http::extract::AppJson;
 use crate::users::model::{DisplayName, Email};
 use crate::users::{UserView, repo};
@@ -69,10 +70,12 @@ pub struct SetupRequest {
 pub async fn setup(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     AppJson(body): AppJson<SetupRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     require_multiuser(&app)?;
-    throttle_address(&app, peer).await?;
+    let client = client_ip(peer.ip(), &headers, &app.trusted_proxies);
+    throttle_address(&app, client).await?;
     if admin_exists(&app).await? {
         return Err(setup_already_done());
     }
@@ -148,11 +151,8 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     require_multiuser(&app)?;
     let email = body.email.trim().to_lowercase();
-    // Counted before the password is checked, atomically: parallel guesses are all counted.
-    if let Some(secs) = app.failures_by_account.hit(&app.db, &email).await? {
-        return Err(ApiError::rate_limited(secs));
-    }
-    throttle_address(&app, peer).await?;
+    let client = client_ip(peer.ip(), &headers, &app.trusted_proxies);
+    throttle_login(&app, &email, client).await?;
     // An email PostgreSQL cannot even store (NUL, absurd length) names no account.
     let plausible = email.len() <= 254 && !email.chars().any(char::is_control);
     let account = if plausible {
@@ -177,6 +177,9 @@ pub async fn login(
             "this account is deactivated",
         ));
     }
+    app.failures_by_pair
+        .clear(&app.db, &pair_key(&email, client))
+        .await?;
     app.failures_by_account.clear(&app.db, &email).await?;
     let ttl = if body.remember_me {
         REMEMBER_ME_SECS
@@ -189,11 +192,9 @@ pub async fn login(
     };
     let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     let login = session::start(&app, &caller, ttl, user_agent).await?;
-    let cookie = cookie::set(
-        &login.token,
-        login.expires_in,
-        app.config.auth.secure_cookies,
-    );
+    let secure =
+        app.config.auth.secure_cookies || is_https(peer.ip(), &headers, &app.trusted_proxies);
+    let cookie = cookie::set(&login.media_token, login.expires_in, secure);
     Ok(([(SET_COOKIE, cookie)], Json(login)).into_response())
 }
 
@@ -252,6 +253,7 @@ pub struct UpdateMeResponse {
     security(("bearer" = [])))]
 pub async fn update_me(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     auth: AuthUser,
     headers: HeaderMap,
     AppJson(body): AppJson<UpdateMe>,
@@ -272,6 +274,7 @@ pub async fn update_me(
     if let Some(name) = &name {
         repo::set_display_name(&tx, auth.user_id(), name.as_str()).await?;
     }
+    let mut media_token = None;
     let mut response = UpdateMeResponse {
         user: repo::find_self(&tx, auth.user_id())
             .await?
@@ -293,15 +296,14 @@ pub async fn update_me(
         .await?;
         response.token = Some(login.token);
         response.expires_in = Some(login.expires_in);
+        media_token = Some(login.media_token);
     }
     tx.commit().await?;
-    let cookie = response.token.as_deref().map(|token| {
-        cookie::set(
-            token,
-            app.config.auth.session_ttl_secs,
-            app.config.auth.secure_cookies,
-        )
-    });
+    let secure =
+        app.config.auth.secure_cookies || is_https(peer.ip(), &headers, &app.trusted_proxies);
+    let cookie = media_token
+        .as_deref()
+        .map(|token| cookie::set(token, app.config.auth.session_ttl_secs, secure));
     let mut http = Json(response).into_response();
     if let Some(cookie) = cookie {
         http.headers_mut().insert(SET_COOKIE, cookie);
@@ -324,23 +326,36 @@ async fn check_and_hash_new_password(
     let current = current.ok_or_else(|| {
         ApiError::validation("current_password is required to change the password")
     })?;
-    let mut client = app.db.get().await?;
-    let tx = begin_as(&mut client, &auth.caller).await?;
-    let stored = repo::password_hash(&tx, auth.user_id()).await?;
-    let email = repo::find_self(&tx, auth.user_id())
-        .await?
-        .map(|u| u.email)
-        .unwrap_or_default();
-    tx.commit().await?;
-    if !password::verify(current, stored, &app.dummy_hash)
-        .await
-        .map_err(ApiError::internal)?
+    // Throttled like logins (counted before the check, cleared on success), so a stolen
+    // session cannot be used to guess the password that would let it take the account over.
+    let key = auth.user_id().to_string();
+    if let Some(secs) = app.password_checks.hit(&app.db, &key).await? {
+        return Err(ApiError::rate_limited(secs));
+    }
+    let (stored, email) = {
+        let mut client = app.db.get().await?;
+        let tx = begin_as(&mut client, &auth.caller).await?;
+        let stored = repo::password_hash(&tx, auth.user_id()).await?;
+        let email = repo::find_self(&tx, auth.user_id())
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default();
+        tx.commit().await?;
+        (stored, email)
+    };
+    // No pooled connection is held while waiting for a hashing slot.
+    let bounded = current.len() <= 4 * password::MAX_LEN;
+    if !(bounded
+        && password::verify(current, stored, &app.dummy_hash)
+            .await
+            .map_err(ApiError::internal)?)
     {
         return Err(ApiError::new(
             ErrorCode::WrongPassword,
             "the current password is wrong",
         ));
     }
+    app.password_checks.clear(&app.db, &key).await?;
     password::check_policy(&new_password, &email)?;
     password::hash(new_password)
         .await
@@ -393,13 +408,43 @@ fn require_multiuser(app: &App) -> Result<(), ApiError> {
     ))
 }
 
-async fn throttle_address(app: &App, peer: SocketAddr) -> Result<(), ApiError> {
+/// How long a login to an account under distributed guessing waits before its password is
+/// checked: a slowdown for everyone, a lockout for no one.
+const SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The login throttle (see `docs/architecture.md`, "Accounts and setup"). Every check counts
+/// before the password is verified, atomically, so parallel guesses are all counted:
+/// - all attempts per client address: 429;
+/// - failures per account and address: 429 for that address only, so a stranger's wrong guesses
+///   cannot keep the owner of the account out;
+/// - failures per account from anywhere: past the limit, every attempt waits [`SLOWDOWN`].
+async fn throttle_login(app: &App, email: &str, client: IpAddr) -> Result<(), ApiError> {
+    throttle_address(app, client).await?;
+    if let Some(secs) = app
+        .failures_by_pair
+        .hit(&app.db, &pair_key(email, client))
+        .await?
+    {
+        return Err(ApiError::rate_limited(secs));
+    }
+    if app.failures_by_account.hit(&app.db, email).await?.is_some() {
+        tokio::time::sleep(SLOWDOWN).await;
+    }
+    Ok(())
+}
+
+/// All attempts (setup and login) per client address.
+async fn throttle_address(app: &App, client: IpAddr) -> Result<(), ApiError> {
     match app
         .logins_by_address
-        .hit(&app.db, &peer.ip().to_string())
+        .hit(&app.db, &client.to_string())
         .await?
     {
         Some(secs) => Err(ApiError::rate_limited(secs)),
         None => Ok(()),
     }
+}
+
+fn pair_key(email: &str, client: IpAddr) -> String {
+    format!("{email}\n{client}")
 }

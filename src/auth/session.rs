@@ -18,6 +18,9 @@ pub struct LoginResponse {
     pub user: UserView,
     /// Seconds until the token and its session expire.
     pub expires_in: u64,
+    /// The media token for the cookie (read images only); never in the body.
+    #[serde(skip)]
+    pub media_token: String,
 }
 
 /// Starts a session for `caller` in its own transaction and signs a token for it.
@@ -67,9 +70,28 @@ pub async fn start_in(
             expires_at.timestamp(),
         )
         .map_err(ApiError::internal)?;
+    let media_token = app
+        .jwt
+        .issue_media(
+            caller.user_id,
+            session_id,
+            now.timestamp(),
+            expires_at.timestamp(),
+        )
+        .map_err(ApiError::internal)?;
     Ok(LoginResponse {
         token,
         user,
         expires_in: ttl_secs,
+        media_token,
     })
+}
+
+/// Deletes expired sessions (the hourly sweep); returns how many.
+pub async fn prune_expired(db: &deadpool_postgres::Pool) -> Result<u64, ApiError> {
+    let mut client = db.get().await?;
+    let tx = begin_as(&mut client, &Caller::admin(crate::users::SYSTEM_USER_ID)).await?;
+    let deleted = repo::delete_expired_sessions(&tx).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }

@@ -43,11 +43,13 @@ impl SetupGate {
             return Ok(Self::closed());
         }
         let token = secrets::load_or_create(&file, || secrets::random_hex(16))?;
+        // The token itself at INFO (the default level shows it), the call to act at WARN
+        // without it: a log shipped to a WARN-and-above sink never carries the secret.
         tracing::warn!(
-            setup_token = %token,
             file = %file.display(),
-            "no admin exists yet: open the web UI (or POST /api/v1/auth/setup) with this setup token"
+            "no admin exists yet: open the web UI (or POST /api/v1/auth/setup) with the setup token in this file"
         );
+        tracing::info!(setup_token = %token, "the one-time setup token");
         Ok(Self {
             token: Mutex::new(Some(token)),
             file: Some(file),
@@ -78,6 +80,7 @@ impl SetupGate {
             .take();
         if let Some(file) = &self.file {
             let _ = std::fs::remove_file(file);
+            tracing::info!("setup done: the setup token no longer works");
         }
     }
 }

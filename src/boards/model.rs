@@ -71,11 +71,7 @@ impl BoardName {
         if len == 0 || len > 100 {
             return Err(ApiError::validation("name must have 1 to 100 characters"));
         }
-        let hidden = |c: char| {
-            c.is_control()
-                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-        };
-        if name.chars().any(hidden) {
+        if name.chars().any(crate::text::is_hidden) {
             return Err(ApiError::validation(
                 "name must not contain control, bidi or zero-width characters",
             ));

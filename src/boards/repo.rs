@@ -39,6 +39,15 @@ pub async fn find(
     row.as_ref().map(BoardView::try_from).transpose()
 }
 
+/// Whether `board` is visible to the caller.
+pub async fn is_visible(
+    db: &impl GenericClient,
+    board: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = cached::query_opt(db, "select 1 from boards where id = $1", &[&board]).await?;
+    Ok(row.is_some())
+}
+
 /// Whether `board` is visible and belongs to `owner`.
 pub async fn is_owned_by(
     db: &impl GenericClient,

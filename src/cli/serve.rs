@@ -71,7 +71,7 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
 }
 
 /// Collects orphaned objects and unused masks every hour (see `images::sweep` and
-/// `images::mask_sweep`).
+/// `images::mask_sweep`), expired sessions, and transfers that crashed processes left behind.
 async fn sweep_periodically(app: Arc<App>) {
     let grace = std::time::Duration::from_secs(app.config.storage.orphan_grace_secs);
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -89,6 +89,11 @@ async fn sweep_periodically(app: Arc<App>) {
             Ok(deleted) => tracing::info!(deleted, "unused masks swept"),
             Err(error) => tracing::warn!(error = ?error, "mask sweep failed"),
         }
+        match crate::auth::session::prune_expired(&app.db).await {
+            Ok(deleted) => tracing::info!(deleted, "expired sessions pruned"),
+            Err(error) => tracing::warn!(error = %error, "session pruning failed"),
+        }
+        app.models.clean_incoming();
     }
 }
 

@@ -17,6 +17,9 @@ pub const EOT: u32 = 49407;
 /// CLIP's context length.
 pub const CONTEXT: usize = 77;
 
+/// Pre-tokens longer than this many bytes are merged in segments (bounded work per word).
+pub const MAX_WORD_CHARS: usize = 64;
+
 const MERGES_GZ: &[u8] = include_bytes!("bpe_simple_vocab_16e6.txt.gz");
 /// The reference reads lines 1 ..= 49152 - 256 - 2 of the merges file.
 const MERGE_COUNT: usize = 49152 - 256 - 2;
@@ -135,9 +138,16 @@ impl Tokenizer {
                 ids.push(EOT);
                 continue;
             }
-            let mapped: String = piece.bytes().map(|b| self.byte_chars[b as usize]).collect();
-            for token in self.bpe(&mapped) {
-                ids.push(self.encoder.get(&token).copied().unwrap_or(EOT));
+            let mapped: Vec<char> = piece.bytes().map(|b| self.byte_chars[b as usize]).collect();
+            // BPE is quadratic in a word's length: a long word is merged in segments of
+            // MAX_WORD_CHARS, only the last one ending the word. Words that long are far past
+            // what a prompt can hold, so only the cost changes.
+            let segments = mapped.chunks(MAX_WORD_CHARS);
+            let count = segments.len();
+            for (i, segment) in segments.enumerate() {
+                for token in self.bpe(segment, i + 1 == count) {
+                    ids.push(self.encoder.get(&token).copied().unwrap_or(EOT));
+                }
             }
         }
         ids
@@ -158,14 +168,18 @@ impl Tokenizer {
         Tokens { ids, truncated }
     }
 
-    /// Merges one pre-token (already byte-mapped) by rank, as the reference does.
-    fn bpe(&self, token: &str) -> Vec<String> {
-        let chars: Vec<char> = token.chars().collect();
+    /// Merges one pre-token (already byte-mapped) by rank, as the reference does; `ends_word`
+    /// marks its last symbol as a word end.
+    fn bpe(&self, chars: &[char], ends_word: bool) -> Vec<String> {
         let Some((last, rest)) = chars.split_last() else {
             return Vec::new();
         };
         let mut word: Vec<String> = rest.iter().map(char::to_string).collect();
-        word.push(format!("{last}</w>"));
+        word.push(if ends_word {
+            format!("{last}</w>")
+        } else {
+            last.to_string()
+        });
         while word.len() > 1 {
             let best = word
                 .windows(2)
@@ -299,6 +313,23 @@ mod tests {
             &short.ids[short.ids.len() - 3..],
             &[EOT, EOT, EOT],
             "padded with EOT"
+        );
+    }
+
+    #[test]
+    fn long_words_are_merged_in_segments() {
+        let tokenizer = shared();
+        let word = "a".repeat(MAX_WORD_CHARS);
+        let whole = tokenizer.encode(&word);
+        assert!(!whole.is_empty());
+        // 4,000 letters in one word: merged segment by segment, and what follows is intact.
+        let long: String = "abcdefghij".repeat(400);
+        let ids = tokenizer.encode(&long);
+        assert!(ids.len() >= 4000 / MAX_WORD_CHARS);
+        let words = format!("{long} cat");
+        assert_eq!(
+            tokenizer.encode(&words).last(),
+            tokenizer.encode("cat").last()
         );
     }
 

@@ -1,8 +1,10 @@
 //! The HTTP surface: router composition, health probes, the OpenAPI document, JSON 404/405
 //! fallbacks, request tracing, and the `serve` loop with graceful shutdown.
 
+pub mod client_addr;
 pub mod extract;
 pub mod openapi;
+pub mod origin;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,6 +44,10 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(web::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            origin::guard,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

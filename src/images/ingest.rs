@@ -1,6 +1,6 @@
 //! Accepting an uploaded image: stream it to a staging file with a size limit, then (on a blocking
 //! thread) sniff the format, check the pixel count from the header before decoding anything,
-//! decode with memory limits, make the 256 px WebP thumbnail and read PNG text chunks.
+//! decode with memory limits, make the 256 px WebP thumbnail and read PNG text chunks (bounded).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Seek};
@@ -249,24 +249,13 @@ fn invalid_image(error: image::ImageError) -> ApiError {
     )
 }
 
-/// The text chunks of a PNG as a JSON object, or None if it has none or cannot be read.
+/// The kept text chunks of a PNG as a JSON object (bounded: see [`super::png_text`]), or None
+/// if it has none or cannot be read.
 fn png_text(source: &Source) -> Option<serde_json::Value> {
-    let decoder = png::Decoder::new(source.reader().ok()?);
-    let reader = decoder.read_info().ok()?;
-    let info = reader.info();
+    let chunks = super::png_text::read(source.reader().ok()?).ok()?;
     let mut map = serde_json::Map::new();
-    for chunk in &info.uncompressed_latin1_text {
-        map.insert(chunk.keyword.replace('\0', ""), text_value(&chunk.text));
-    }
-    for chunk in &info.compressed_latin1_text {
-        if let Ok(text) = chunk.get_text() {
-            map.insert(chunk.keyword.replace('\0', ""), text_value(&text));
-        }
-    }
-    for chunk in &info.utf8_text {
-        if let Ok(text) = chunk.get_text() {
-            map.insert(chunk.keyword.replace('\0', ""), text_value(&text));
-        }
+    for (keyword, text) in chunks {
+        map.insert(keyword.replace('\0', ""), text_value(&text));
     }
     (!map.is_empty()).then_some(serde_json::Value::Object(map))
 }
@@ -358,6 +347,17 @@ mod tests {
         );
         let thumb = image::load_from_memory(&probed.thumbnail).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (256, 128));
+    }
+
+    #[test]
+    fn a_text_bomb_is_stored_without_its_text() {
+        use super::super::png_text::tests::{png_with, ztxt};
+        let png = png_with(&[
+            (b"zTXt", ztxt("parameters", 1 << 30)),
+            (b"zTXt", ztxt("Comment", 3)),
+        ]);
+        let probed = probe_bytes(&png, Some("image/png")).unwrap();
+        assert_eq!(probed.metadata, Some(serde_json::json!({"Comment": "aaa"})));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod mask_sweep;
 pub mod media;
 pub mod model;
 pub mod ops;
+pub mod png_text;
 pub mod repo;
 pub mod routes;
 pub mod sweep;

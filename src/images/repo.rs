@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use deadpool_postgres::GenericClient;
 
 use crate::db::cached;
@@ -112,6 +112,11 @@ impl Cursor {
         let mut parts = raw.split('.');
         let starred = parts.next()? == "1";
         let created_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+        // PostgreSQL's timestamps end at 4713 BC and 294276 AD; a forged cursor beyond what any
+        // row can hold is refused here rather than by the database.
+        if !(1..=9999).contains(&created_at.year()) {
+            return None;
+        }
         let id = parts.next()?.parse().ok()?;
         Some(Self {
             starred,

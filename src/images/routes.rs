@@ -180,7 +180,13 @@ pub async fn list_images(
     };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
-    let mut items = repo::list(&tx, &query).await?;
+    // A board the caller cannot see answers 404 like a missing one, not an empty page. Both
+    // reads go out together (pipelined on the connection).
+    let (visible, items) = tokio::join!(board_visible(&tx, board), repo::list(&tx, &query));
+    if !visible? {
+        return Err(ApiError::new(ErrorCode::BoardNotFound, "board not found"));
+    }
+    let mut items = items?;
     tx.commit().await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
@@ -189,6 +195,16 @@ pub async fn list_images(
         None
     };
     Ok(Json(ImagePage { items, next_cursor }))
+}
+
+async fn board_visible(
+    tx: &impl deadpool_postgres::GenericClient,
+    board: BoardFilter,
+) -> Result<bool, tokio_postgres::Error> {
+    match board {
+        BoardFilter::Board(id) => crate::boards::repo::is_visible(tx, id).await,
+        _ => Ok(true),
+    }
 }
 
 /// One image's record, with its metadata (generation parameters, PNG text chunks).

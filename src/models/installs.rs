@@ -123,11 +123,11 @@ async fn run(
         }
         Source::Url(url) => {
             let staging = catalogue.incoming();
-            let path = staging.join(super::files::safe_file_name(
+            let path = staging.path().join(super::files::safe_file_name(
                 &http_client::Url::parse(&url)
                     .map_or_else(|_| String::new(), |u| u.path().to_owned()),
             ));
-            let fetched = match tokio::fs::create_dir_all(&staging).await {
+            let fetched = match tokio::fs::create_dir_all(staging.path()).await {
                 Ok(()) => download(&url, &path, catalogue.max_download_bytes, &done, &total).await,
                 Err(error) => Err(ApiError::internal(error)),
             };
@@ -137,7 +137,7 @@ async fn run(
                 }
                 Err(error) => Err(error),
             };
-            let _ = tokio::fs::remove_dir_all(&staging).await;
+            drop(staging);
             result
         }
     };

@@ -66,12 +66,14 @@ impl Catalogue {
     pub fn new(db: deadpool_postgres::Pool, config: &Config) -> anyhow::Result<Self> {
         let dir = config.models_dir();
         std::fs::create_dir_all(dir.join(".incoming"))?;
-        Ok(Self {
+        let catalogue = Self {
             db,
             dir,
             extra_dirs: config.models.extra_dirs.clone(),
             max_download_bytes: config.models.max_download_bytes,
-        })
+        };
+        catalogue.clean_incoming();
+        Ok(catalogue)
     }
 
     /// Every configured models directory.
@@ -81,9 +83,45 @@ impl Catalogue {
             .collect()
     }
 
-    /// A fresh directory path for a download or upload in progress (not created).
-    pub fn incoming(&self) -> PathBuf {
-        self.dir.join(".incoming").join(Uuid::now_v7().to_string())
+    /// A fresh directory for a download or upload in progress (not created yet), removed with
+    /// everything in it when the guard is dropped: also when the request is aborted midway.
+    pub fn incoming(&self) -> Incoming {
+        Incoming(self.dir.join(".incoming").join(Uuid::now_v7().to_string()))
+    }
+
+    /// Removes what crashed processes left in `.incoming/` (entries older than a day; a
+    /// running transfer in another process sharing the directory is younger).
+    pub fn clean_incoming(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join(".incoming")) else {
+            return;
+        };
+        let day = std::time::Duration::from_secs(24 * 3600);
+        for entry in entries.flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+            if old {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// A transfer's directory under `.incoming/`, deleted on drop.
+#[derive(Debug)]
+pub struct Incoming(PathBuf);
+
+impl Incoming {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

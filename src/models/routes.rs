@@ -121,10 +121,11 @@ pub async fn upload_model(
     if super::probe::has_pickle_extension(&query.filename) {
         return Err(super::probe::pickle_refused());
     }
+    // Removed when this handler ends, also when the client aborts the upload midway.
     let staging = app.models.incoming();
-    let path = staging.join(files::safe_file_name(&query.filename));
+    let path = staging.path().join(files::safe_file_name(&query.filename));
     let result = async {
-        tokio::fs::create_dir_all(&staging)
+        tokio::fs::create_dir_all(staging.path())
             .await
             .map_err(ApiError::internal)?;
         receive(body, &path, app.models.max_download_bytes).await?;
@@ -145,7 +146,7 @@ pub async fn upload_model(
         .await
     }
     .await;
-    let _ = tokio::fs::remove_dir_all(&staging).await;
+    drop(staging);
     Ok((StatusCode::CREATED, Json(result?)))
 }
 

@@ -279,6 +279,26 @@ pub struct QueueItemView {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+impl QueueItemView {
+    /// The view for `caller`: job errors name server file paths (a model's location, the data
+    /// directory), which are admins' business, so others see `<path>` instead.
+    pub fn for_caller(mut self, caller_is_admin: bool) -> Self {
+        if !caller_is_admin && let Some(error) = &self.error {
+            self.error = Some(hide_paths(error));
+        }
+        self
+    }
+}
+
+/// `text` with every absolute file path (two or more components) replaced by `<path>`.
+pub fn hide_paths(text: &str) -> String {
+    static PATHS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(?:[A-Za-z]:)?(?:[/\\][^\s/\\:'"`()\[\],;]+){2,}[/\\]?"#)
+            .expect("the pattern is valid")
+    });
+    PATHS.replace_all(text, "<path>").into_owned()
+}
+
 impl TryFrom<&Row> for QueueItemView {
     type Error = tokio_postgres::Error;
 
@@ -334,5 +354,24 @@ mod tests {
                 "{field}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::hide_paths;
+
+    #[test]
+    fn paths_are_hidden_and_the_rest_is_kept() {
+        assert_eq!(
+            hide_paths("failed to load /srv/atelier/models/0191/v1-5.safetensors: truncated"),
+            "failed to load <path>: truncated"
+        );
+        assert_eq!(
+            hide_paths("cannot open 'C:\\models\\x.safetensors'"),
+            "cannot open '<path>'"
+        );
+        assert_eq!(hide_paths("steps must be 1/150"), "steps must be 1/150");
+        assert_eq!(hide_paths("out of memory (CUDA)"), "out of memory (CUDA)");
     }
 }

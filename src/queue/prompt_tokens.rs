@@ -66,8 +66,16 @@ pub async fn count_tokens(
             "prompts must have at most {MAX_PROMPT_CHARS} characters"
         )));
     }
-    let chunks = prompt::chunks(tokenizer::shared(), &body.prompt);
-    let parts = prompt::parse(&body.prompt);
+    // Tokenizing is CPU work (milliseconds for a long prompt): off the async runtime.
+    let prompt_text = body.prompt;
+    let (chunks, parts) = tokio::task::spawn_blocking(move || {
+        (
+            prompt::chunks(tokenizer::shared(), &prompt_text),
+            prompt::parse(&prompt_text),
+        )
+    })
+    .await
+    .map_err(ApiError::internal)?;
     Ok(Json(PromptTokens {
         tokens: chunks.tokens,
         chunks: chunks.chunks.len(),

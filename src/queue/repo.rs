@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::model::QueueItemView;
 use crate::db::cached;
 
-/// Inserts a pending item for `owner`.
+/// Inserts a pending item for `owner` in `band` (2, the admin band, needs the admin role).
 pub async fn insert(
     db: &impl GenericClient,
     id: Uuid,
@@ -16,6 +16,16 @@ pub async fn insert(
     params: &serde_json::Value,
     est_cost: f64,
 ) -> Result<(), tokio_postgres::Error> {
+    // The user band is the column's default; users may not write `band` at all (V16).
+    if band == 1 {
+        cached::execute(
+            db,
+            "insert into queue_items (id, owner_id, params, est_cost) values ($1, $2, $3, $4)",
+            &[&id, &owner, params, &est_cost],
+        )
+        .await?;
+        return Ok(());
+    }
     cached::execute(
         db,
         "insert into queue_items (id, owner_id, band, params, est_cost) values ($1, $2, $3, $4, $5)",
@@ -23,6 +33,19 @@ pub async fn insert(
     )
     .await?;
     Ok(())
+}
+
+/// How many unfinished items `owner` has, counted under a per-owner transaction lock so that
+/// parallel enqueues by one user are counted one after another (the cap is exact).
+pub async fn unfinished_of(
+    db: &impl GenericClient,
+    owner: Uuid,
+) -> Result<i64, tokio_postgres::Error> {
+    let lock = "select pg_advisory_xact_lock(7401, hashtext($1::uuid::text))";
+    cached::execute(db, lock, &[&owner]).await?;
+    let count = "select count(*) from queue_items
+                 where owner_id = $1 and status in ('pending', 'in_progress')";
+    Ok(cached::query_one(db, count, &[&owner]).await?.get(0))
 }
 
 const LIST: &str =

@@ -62,6 +62,7 @@ pub async fn enqueue(
     };
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
+    require_room(&app, &tx, &auth, auth.user_id()).await?;
     require_model(&tx, &params.model, params.vae.as_deref()).await?;
     let loras: Vec<String> = params.loras.iter().map(|l| l.name.clone()).collect();
     require_loras(&tx, &params.model, &loras).await?;
@@ -116,7 +117,10 @@ pub async fn list_items(
     let tx = begin_as(&mut client, &auth.caller).await?;
     let items = repo::list(&tx, finished).await?;
     tx.commit().await?;
-    Ok(Json(items))
+    let admin = is_admin(&auth);
+    Ok(Json(
+        items.into_iter().map(|i| i.for_caller(admin)).collect(),
+    ))
 }
 
 /// One item (redacted if it is another user's).
@@ -132,7 +136,7 @@ pub async fn get_item(
     let tx = begin_as(&mut client, &auth.caller).await?;
     let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
     tx.commit().await?;
-    Ok(Json(item))
+    Ok(Json(item.for_caller(is_admin(&auth))))
 }
 
 /// Cancels an item: your own, or any for admins.
@@ -162,7 +166,7 @@ pub async fn cancel_item(
     }
     let item = repo::find(&tx, id).await?.ok_or_else(item_not_found)?;
     tx.commit().await?;
-    Ok(Json(item))
+    Ok(Json(item.for_caller(is_admin(&auth))))
 }
 
 /// Queues a failed or canceled item of yours again, as a new item.
@@ -187,7 +191,14 @@ pub async fn retry_item(
     // An admin's retry of another user's item queues it for that user again: their board, their
     // images, their share of the GPU.
     let owner = item.owner_id.unwrap_or(auth.user_id());
-    let (params, band, est, status) = repo::params_of(&tx, id).await?.ok_or_else(item_not_found)?;
+    let (params, _, est, status) = repo::params_of(&tx, id).await?.ok_or_else(item_not_found)?;
+    // The band is the owner's now, not when the item was first queued: a demoted admin's retry
+    // runs in the user band.
+    let band = if owner_is_admin(&tx, &auth, owner).await? {
+        2
+    } else {
+        1
+    };
     if status != "failed" && status != "canceled" {
         return Err(ApiError::new(
             ErrorCode::QueueItemNotRetryable,
@@ -203,6 +214,7 @@ pub async fn retry_item(
         .filter_map(|l| l["name"].as_str().map(str::to_owned))
         .collect();
     require_loras(&tx, model, &loras).await?;
+    require_room(&app, &tx, &auth, owner).await?;
     let new_id = Uuid::now_v7();
     repo::insert(&tx, new_id, owner, band, &params, est).await?;
     tx.commit().await?;
@@ -358,6 +370,46 @@ async fn require_loras(
              GET /api/v1/models lists them (type lora)"
         ))),
     }
+}
+
+/// Refuses a new item when `owner` already has `queue.max_pending_per_user` unfinished ones
+/// (admins queueing are not limited).
+async fn require_room(
+    app: &App,
+    tx: &impl deadpool_postgres::GenericClient,
+    auth: &AuthUser,
+    owner: Uuid,
+) -> Result<(), ApiError> {
+    if is_admin(auth) {
+        return Ok(());
+    }
+    let max = app.config.queue.max_pending_per_user;
+    if repo::unfinished_of(tx, owner).await? >= i64::from(max) {
+        return Err(ApiError::new(
+            ErrorCode::QueueFull,
+            format!(
+                "you have {max} unfinished items, the most allowed; wait for some to finish or cancel some"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `owner` is an admin now (the caller's own role when it is theirs).
+async fn owner_is_admin(
+    tx: &impl deadpool_postgres::GenericClient,
+    auth: &AuthUser,
+    owner: Uuid,
+) -> Result<bool, ApiError> {
+    if owner == auth.user_id() {
+        return Ok(is_admin(auth));
+    }
+    let user = crate::users::repo::find(tx, owner).await?;
+    Ok(user.is_some_and(|u| u.is_admin))
+}
+
+fn is_admin(auth: &AuthUser) -> bool {
+    auth.caller.role == RoleClass::Admin
 }
 
 fn item_not_found() -> ApiError {

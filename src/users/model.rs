@@ -77,7 +77,8 @@ impl Email {
     }
 }
 
-/// A display name: 1 to 100 characters after trimming, no control characters.
+/// A display name: 1 to 100 characters after trimming, without control, bidi or zero-width
+/// characters (every user sees display names in the queue).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -86,9 +87,14 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let name = raw.trim();
         let len = name.chars().count();
-        if len == 0 || len > 100 || name.chars().any(char::is_control) {
+        if len == 0 || len > 100 {
             return Err(ApiError::validation(
-                "display_name must have 1 to 100 printable characters",
+                "display_name must have 1 to 100 characters",
+            ));
+        }
+        if name.chars().any(crate::text::is_hidden) {
+            return Err(ApiError::validation(
+                "display_name must not contain control, bidi or zero-width characters",
             ));
         }
         Ok(Self(name.to_owned()))

@@ -207,6 +207,14 @@ pub async fn delete_sessions_of(
     cached::execute(db, "delete from sessions where user_id = $1", &[&user_id]).await
 }
 
+/// Deletes sessions that have expired (their tokens stopped working already); needs the admin
+/// role class.
+pub async fn delete_expired_sessions(
+    db: &impl GenericClient,
+) -> Result<u64, tokio_postgres::Error> {
+    cached::execute(db, "delete from sessions where expires_at < now()", &[]).await
+}
+
 /// Hands every row owned by `from` to `to` (see `atelier_adopt` in V1).
 pub async fn adopt(
     db: &impl GenericClient,

@@ -8,6 +8,7 @@ mod auth;
 mod claims;
 mod cli;
 mod events;
+mod hardening;
 mod helpers;
 mod images;
 mod models;
