@@ -31,6 +31,10 @@ pub struct App {
     pub failures_by_account: Limiter,
     /// Wrong current passwords per user on `PATCH /auth/me`.
     pub password_checks: Limiter,
+    /// Event-socket tickets already used (each opens one socket).
+    pub used_tickets: Limiter,
+    /// Open event sockets per user in this process.
+    pub sockets: crate::events::slots::SocketSlots,
     /// Proxies whose forwarded-for headers name the client.
     pub trusted_proxies: Vec<crate::http::client_addr::Cidr>,
     /// The one-time setup token, while no admin exists.
@@ -47,6 +51,9 @@ pub struct App {
     pub events: crate::events::Hub,
     /// The model catalogue's directories.
     pub models: crate::models::ops::Catalogue,
+    /// Keys result image ids (derived from the JWT secret, which every replica and worker
+    /// shares), so they cannot be computed from a queue item's public id.
+    pub result_id_key: [u8; 32],
 }
 
 impl App {
@@ -87,6 +94,7 @@ impl App {
         Ok(Self {
             models,
             db,
+            result_id_key: blake3::derive_key("atelier 2026 result image ids", secret.as_bytes()),
             jwt: Keys::new(secret.as_bytes()),
             logins_by_address: Limiter::new(
                 "address",
@@ -105,6 +113,8 @@ impl App {
                 window,
             ),
             trusted_proxies: config.trusted_proxies(),
+            used_tickets: Limiter::new("ticket", 1, Duration::from_secs(60)),
+            sockets: crate::events::slots::SocketSlots::default(),
             setup,
             storage,
             staging_dir,

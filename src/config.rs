@@ -71,12 +71,16 @@ impl Default for HttpConfig {
 pub struct QueueConfig {
     /// Unfinished (pending or running) items one user may have; admins are not limited.
     pub max_pending_per_user: u32,
+    /// The engine working memory one job may need (its estimate, weights aside), in MiB; jobs
+    /// estimated above it are refused at enqueue. Set it to what a worker can spare.
+    pub max_job_memory_mib: u64,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
             max_pending_per_user: 200,
+            max_job_memory_mib: 16 * 1024,
         }
     }
 }
@@ -107,6 +111,9 @@ pub struct ModelsConfig {
     pub extra_dirs: Vec<PathBuf>,
     /// Largest download or upload, in bytes.
     pub max_download_bytes: u64,
+    /// Lets URL installs reach loopback, private and link-local addresses (a mirror on the
+    /// admin's own network); off, only public addresses are fetched (SSRF).
+    pub allow_private_urls: bool,
 }
 
 impl Default for ModelsConfig {
@@ -115,6 +122,7 @@ impl Default for ModelsConfig {
             dir: None,
             extra_dirs: Vec::new(),
             max_download_bytes: 20 << 30,
+            allow_private_urls: false,
         }
     }
 }

@@ -41,9 +41,15 @@ pub enum ErrorCode {
     InvalidJson,
     /// A field has an invalid value.
     ValidationFailed,
+    /// A model URL that the server will not fetch (not http(s), or not a public address).
+    ModelUrlRefused,
     /// Single-user mode: the request came from another web site, or names a host this server
     /// does not answer to.
     ForeignOrigin,
+    /// A generation would need more working memory than the workers allow.
+    JobTooLarge,
+    /// The caller holds as many live-event sockets as allowed.
+    TooManyConnections,
     /// The caller has as many unfinished queue items as allowed.
     QueueFull,
     /// Text in the request holds the NUL character (U+0000), which no stored text may hold.
@@ -142,7 +148,7 @@ impl ErrorCode {
             ModelUnsupportedFormat | ModelCorrupt | ModelUnrecognized | ModelDownloadFailed => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ModelPathOutside | ForeignOrigin => StatusCode::FORBIDDEN,
+            ModelPathOutside | ForeignOrigin | ModelUrlRefused => StatusCode::FORBIDDEN,
             WorkerNotFound => StatusCode::NOT_FOUND,
             WorkerOnline => StatusCode::CONFLICT,
             UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -152,11 +158,13 @@ impl ErrorCode {
             RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             InvalidJson => StatusCode::BAD_REQUEST,
-            ValidationFailed | WeakPassword | InvalidText => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed | WeakPassword | InvalidText | JobTooLarge => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             EmailTaken | LastAdmin | SetupAlreadyDone | MultiuserDisabled | BoardNameTaken => {
                 StatusCode::CONFLICT
             }
-            RateLimited | QueueFull => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited | QueueFull | TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -22,8 +22,11 @@ pub struct Claims {
     pub iat: i64,
     /// Expiry (seconds since the epoch).
     pub exp: i64,
-    /// Always "atelier".
+    /// "atelier" (access tokens), "atelier-events" (tickets) or "atelier-media" (the cookie).
     pub aud: String,
+    /// A ticket's own id: each ticket opens one socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<Uuid>,
 }
 
 /// Signing and verification keys built from the secret; kept in `App`, never global.
@@ -113,6 +116,7 @@ impl Keys {
             iat: issued_at,
             exp: expires_at,
             aud: audience.into(),
+            jti: (audience == TICKET_AUDIENCE).then(Uuid::new_v4),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -27,6 +27,7 @@ pub mod schedule;
 #[cfg(test)]
 mod sdxl_tests;
 pub mod seamless;
+pub mod tiled_decode;
 pub mod tiny;
 pub mod tokenizer;
 pub mod unet;

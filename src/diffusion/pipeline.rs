@@ -23,6 +23,7 @@ use super::open_clip;
 use super::sampler::{SamplerState, step_noise, with_seed};
 use super::schedule::{Plan, Sampler, Schedule};
 use super::seamless;
+use super::tiled_decode;
 use super::unet::{Added, Heads, UNet};
 use super::weights::Weights;
 use crate::queue::model::GenerationParams;
@@ -487,30 +488,38 @@ impl Pipeline {
     }
 
     /// Decodes the latents into RGB8 images, `(width, height, pixels)`, with `vae` or else the
-    /// model's own VAE.
+    /// model's own VAE: one image at a time, and images above a megapixel in tiles (unless they
+    /// tile seamlessly, which needs the whole image), so the decoder's memory does not grow with
+    /// the batch or the size.
     pub fn decode(&self, run: &Run, vae: Option<&Autoencoder>) -> Vec<(u32, u32, Vec<u8>)> {
         let _guard = tch::no_grad_guard();
         let vae = vae.unwrap_or(&self.vae);
-        let pixels = seamless::with(axes(&run.params), || {
-            vae.decode(&(&run.latents / self.latent_scale()))
-        });
-        let pixels = ((pixels.to_kind(Kind::Float) + 1.0) * 127.5)
-            .clamp(0.0, 255.0)
-            .round()
-            .to_kind(Kind::Uint8)
-            .permute([0, 2, 3, 1])
-            .to_device(Device::Cpu);
-        let pixels = match &run.inpaint {
-            Some(inpaint) => inpaint.composite(&pixels),
-            None => pixels,
-        };
-        let (n, h, w, _) = pixels.size4().expect("images are [n, h, w, 3]");
-        (0..n)
-            .map(|i| {
-                let data = Vec::<u8>::try_from(pixels.get(i).flatten(0, -1)).unwrap_or_default();
-                (w as u32, h as u32, data)
-            })
-            .collect()
+        let latents = &run.latents / self.latent_scale();
+        let (n, _, h, w) = latents.size4().expect("latents are [n, c, h, w]");
+        let seamless = run.params.seamless_x || run.params.seamless_y;
+        let mut images = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let one = latents.narrow(0, i, 1);
+            let pixels = if tiled_decode::needed(h, w) && !seamless {
+                tiled_decode::decode(&one, |tile| vae.decode(tile))
+            } else {
+                seamless::with(axes(&run.params), || vae.decode(&one))
+            };
+            let pixels = ((pixels.to_kind(Kind::Float) + 1.0) * 127.5)
+                .clamp(0.0, 255.0)
+                .round()
+                .to_kind(Kind::Uint8)
+                .permute([0, 2, 3, 1])
+                .to_device(Device::Cpu);
+            let pixels = match &run.inpaint {
+                Some(inpaint) => inpaint.composite(&pixels),
+                None => pixels,
+            };
+            let (_, ph, pw, _) = pixels.size4().expect("images are [1, h, w, 3]");
+            let data = Vec::<u8>::try_from(pixels.get(0).flatten(0, -1)).unwrap_or_default();
+            images.push((pw as u32, ph as u32, data));
+        }
+        images
     }
 }
 

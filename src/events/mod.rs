@@ -3,6 +3,7 @@
 //! (`route`). Workers and triggers publish with `pg_notify` (V7).
 
 pub mod route;
+pub mod slots;
 pub mod socket;
 
 use std::sync::Arc;

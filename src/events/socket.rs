@@ -1,7 +1,8 @@
 //! The `/api/v1/events` WebSocket. Browsers cannot set headers on an upgrade, so a client first
 //! gets a 30-second ticket (`POST /api/v1/events/ticket`, bearer-authenticated) and opens the
 //! socket with `?ticket=`. Each socket re-reads its session every few seconds and closes
-//! (code 4401) when the session ends; a `session_ended` notice closes it at once.
+//! (code 4401) when the session ends; a `session_ended` notice closes it at once. A ticket
+//! opens one socket, and one user holds at most `http.max_sockets_per_user` at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,7 +97,19 @@ pub async fn connect(
             "this endpoint needs a WebSocket upgrade",
         )
     })?;
-    Ok(upgrade.on_upgrade(move |socket| run(app, socket, viewer, claims)))
+    let slot = app
+        .sockets
+        .open(viewer.user_id, app.config.http.max_sockets_per_user)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::TooManyConnections,
+                "too many live-event connections for this account; close some tabs",
+            )
+        })?;
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        run(app, socket, viewer, claims).await;
+        drop(slot);
+    }))
 }
 
 async fn authenticate(
@@ -114,6 +127,17 @@ async fn authenticate(
     let claims = ticket
         .and_then(|t| app.jwt.verify_ticket(t))
         .ok_or_else(ApiError::unauthenticated)?;
+    // One ticket, one socket: its id is counted once (shared by every replica) for as long as
+    // the ticket could be valid.
+    let id = claims.jti.ok_or_else(ApiError::unauthenticated)?;
+    if app
+        .used_tickets
+        .hit(&app.db, &id.to_string())
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::unauthenticated());
+    }
     let user = resolve_session(app, &claims).await?;
     let viewer = Viewer {
         user_id: user.user_id(),

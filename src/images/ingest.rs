@@ -1,6 +1,7 @@
 //! Accepting an uploaded image: stream it to a staging file with a size limit, then (on a blocking
 //! thread) sniff the format, check the pixel count from the header before decoding anything,
-//! decode with memory limits, make the 256 px WebP thumbnail and read PNG text chunks (bounded).
+//! decode with memory limits, make the 256 px lossy WebP thumbnail and read PNG text chunks
+//! (bounded).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Seek};
@@ -192,10 +193,7 @@ pub fn probe(
     } else {
         decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgba8()
     };
-    let mut webp = Cursor::new(Vec::new());
-    thumbnail
-        .write_to(&mut webp, image::ImageFormat::WebP)
-        .map_err(ApiError::internal)?;
+    let webp = lossy_webp(&thumbnail)?;
     let metadata = if kind == ImageType::Png {
         png_text(source)
     } else {
@@ -205,9 +203,21 @@ pub fn probe(
         kind,
         width,
         height,
-        thumbnail: webp.into_inner(),
+        thumbnail: webp,
         metadata,
     })
+}
+
+/// A thumbnail's quality (0-100): at 256 px it looks like the original at a few KiB.
+pub const THUMBNAIL_QUALITY: f32 = 80.0;
+
+/// Lossy WebP (libwebp) of an RGBA thumbnail; alpha is kept.
+pub fn lossy_webp(image: &image::RgbaImage) -> Result<Vec<u8>, ApiError> {
+    let encoder = webp::Encoder::from_rgba(image.as_raw(), image.width(), image.height());
+    let encoded = encoder
+        .encode_simple(false, THUMBNAIL_QUALITY)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("webp encoding failed: {e:?}")))?;
+    Ok(encoded.to_vec())
 }
 
 fn open(source: &Source) -> Result<ImageReader<Box<dyn BufReadSeek>>, ApiError> {
@@ -358,6 +368,39 @@ mod tests {
         ]);
         let probed = probe_bytes(&png, Some("image/png")).unwrap();
         assert_eq!(probed.metadata, Some(serde_json::json!({"Comment": "aaa"})));
+    }
+
+    #[test]
+    fn thumbnails_are_lossy_webp_with_alpha() {
+        // A photo-like 512 px image: smooth gradients and fine noise.
+        let image = image::RgbaImage::from_fn(512, 512, |x, y| {
+            let n = ((x * 7919 + y * 104_729) % 23) as u8;
+            image::Rgba([
+                (x / 3) as u8 + n,
+                (y / 2) as u8,
+                ((x + y) / 5) as u8 + n,
+                255,
+            ])
+        });
+        let mut png = Cursor::new(Vec::new());
+        image.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let probed = probe_bytes(&png.into_inner(), None).unwrap();
+        let thumb = image::load_from_memory(&probed.thumbnail).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (256, 256));
+        let mut lossless = Cursor::new(Vec::new());
+        thumb
+            .to_rgba8()
+            .write_to(&mut lossless, image::ImageFormat::WebP)
+            .unwrap();
+        assert!(
+            probed.thumbnail.len() * 3 < lossless.get_ref().len(),
+            "lossy {} bytes, lossless {}",
+            probed.thumbnail.len(),
+            lossless.get_ref().len()
+        );
+        let clear = image::RgbaImage::from_pixel(32, 32, image::Rgba([200, 10, 10, 0]));
+        let alpha = image::load_from_memory(&lossy_webp(&clear).unwrap()).unwrap();
+        assert_eq!(alpha.to_rgba8().get_pixel(5, 5)[3], 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::model::InstallView;
 use super::ops::{self, Catalogue, InstallOptions, Progress};
-use super::{probe, repo};
+use super::{probe, repo, url_guard};
 use crate::db::{Caller, begin_as};
 use crate::error::{ApiError, ErrorCode};
 
@@ -61,6 +61,8 @@ pub async fn start_with(
         if probe::has_pickle_extension(url.path()) {
             return Err(probe::pickle_refused());
         }
+        url_guard::check_url(&url, catalogue.allow_private_urls)
+            .map_err(|m| ApiError::new(ErrorCode::ModelUrlRefused, m))?;
         Source::Url(request.source.clone())
     } else {
         let (path, in_place) = ops::check_path(catalogue, Path::new(&request.source), explicit)?;
@@ -128,12 +130,17 @@ async fn run(
                     .map_or_else(|_| String::new(), |u| u.path().to_owned()),
             ));
             let fetched = match tokio::fs::create_dir_all(staging.path()).await {
-                Ok(()) => download(&url, &path, catalogue.max_download_bytes, &done, &total).await,
+                Ok(()) => {
+                    let limits = (catalogue.max_download_bytes, catalogue.allow_private_urls);
+                    download(&url, &path, limits, &done, &total).await
+                }
                 Err(error) => Err(ApiError::internal(error)),
             };
             let result = match fetched {
                 Ok(()) => {
-                    ops::install(&catalogue, &caller, &path, false, &named, options, progress).await
+                    ops::install(&catalogue, &caller, &path, false, &named, options, progress)
+                        .await
+                        .map_err(without_content)
                 }
                 Err(error) => Err(error),
             };
@@ -238,23 +245,50 @@ fn download_failed(message: String) -> ApiError {
 }
 
 /// Streams `url` into `dest`, refusing more than `max` bytes.
+/// A downloaded file that is not a model gets a message that says so without quoting what it
+/// holds: a URL install must not become a way to read what an address answered.
+fn without_content(error: ApiError) -> ApiError {
+    match error.code() {
+        ErrorCode::ModelCorrupt | ErrorCode::ModelUnrecognized => ApiError::new(
+            error.code(),
+            "the downloaded file is not a safetensors model this server recognises",
+        ),
+        _ => error,
+    }
+}
+
 async fn download(
     url: &str,
     dest: &Path,
-    max: u64,
+    (max, allow_private): (u64, bool),
     done: &AtomicU64,
     total: &AtomicU64,
 ) -> Result<(), ApiError> {
-    let client = http_client::Client::builder()
+    let redirects = http_client::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= url_guard::MAX_REDIRECTS {
+            return attempt.error("too many redirects");
+        }
+        match url_guard::check_url(attempt.url(), allow_private) {
+            Ok(()) => attempt.follow(),
+            Err(message) => attempt.error(message),
+        }
+    });
+    let mut builder = http_client::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .read_timeout(Duration::from_secs(60))
-        .build()
-        .map_err(ApiError::internal)?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| download_failed(format!("cannot fetch the URL: {e}")))?;
+        .redirect(redirects);
+    if !allow_private {
+        builder = builder.dns_resolver(Arc::new(url_guard::PublicResolver));
+    }
+    let client = builder.build().map_err(ApiError::internal)?;
+    let response = client.get(url).send().await.map_err(|e| {
+        let text = format!("cannot fetch the URL: {}", error_chain(&e));
+        if text.contains(url_guard::NOT_PUBLIC) {
+            ApiError::new(ErrorCode::ModelUrlRefused, text)
+        } else {
+            download_failed(text)
+        }
+    })?;
     if !response.status().is_success() {
         return Err(download_failed(format!(
             "the URL answered {}",
@@ -285,4 +319,16 @@ async fn download(
     }
     file.flush().await.map_err(ApiError::internal)?;
     Ok(())
+}
+
+/// An error with its causes (the resolver's refusal sits a few sources down).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -10,3 +10,4 @@ pub mod probe;
 pub mod repo;
 pub mod routes;
 pub mod safetensors;
+pub mod url_guard;

@@ -50,6 +50,8 @@ pub struct Catalogue {
     pub extra_dirs: Vec<PathBuf>,
     /// Largest download or upload.
     pub max_download_bytes: u64,
+    /// `models.allow_private_urls`.
+    pub allow_private_urls: bool,
 }
 
 /// Optional settings for an install.
@@ -71,6 +73,7 @@ impl Catalogue {
             dir,
             extra_dirs: config.models.extra_dirs.clone(),
             max_download_bytes: config.models.max_download_bytes,
+            allow_private_urls: config.models.allow_private_urls,
         };
         catalogue.clean_incoming();
         Ok(catalogue)

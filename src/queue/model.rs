@@ -246,6 +246,20 @@ impl GenerationParams {
         };
         f64::from(self.num_images) * (steps * 0.05 * pixels + 0.3 * pixels)
     }
+
+    /// A conservative estimate of the engine's working memory for this job, in bytes (weights
+    /// not included: `worker.model_memory_mib` bounds those). The UNet runs every image twice
+    /// (guidance) at once: per sample, 16 live f32 tensors of 320 channels at latent size. The
+    /// VAE decodes one image at a time, in tiles above a megapixel: 6 live f32 tensors of 128
+    /// channels at (at most a megapixel of) image size.
+    pub fn estimated_memory_bytes(&self) -> u64 {
+        let latents = u64::from(self.width / 8) * u64::from(self.height / 8);
+        let samples = 2 * u64::from(self.num_images);
+        let unet = samples * latents * 320 * 4 * 16;
+        let decoded = (u64::from(self.width) * u64::from(self.height)).min(1024 * 1024);
+        let vae = decoded * 128 * 4 * 6;
+        unet + vae
+    }
 }
 
 /// A queue item as listed: other users' parameters, errors and results are redacted by the

@@ -53,6 +53,7 @@ pub async fn enqueue(
     AppJson(mut params): AppJson<GenerationParams>,
 ) -> Result<(StatusCode, Json<Enqueued>), ApiError> {
     params.validate()?;
+    require_memory(&app, &params)?;
     let id = Uuid::now_v7();
     let value = serde_json::to_value(&params).map_err(ApiError::internal)?;
     let band = if auth.caller.role == RoleClass::Admin {
@@ -370,6 +371,22 @@ async fn require_loras(
              GET /api/v1/models lists them (type lora)"
         ))),
     }
+}
+
+/// Refuses a job whose estimated working memory exceeds `queue.max_job_memory_mib`.
+fn require_memory(app: &App, params: &GenerationParams) -> Result<(), ApiError> {
+    let needed = params.estimated_memory_bytes() >> 20;
+    let max = app.config.queue.max_job_memory_mib;
+    if needed > max {
+        return Err(ApiError::new(
+            ErrorCode::JobTooLarge,
+            format!(
+                "this job needs about {needed} MiB of working memory and the workers allow {max} MiB; \
+                 ask for fewer images or a smaller size"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a new item when `owner` already has `queue.max_pending_per_user` unfinished ones

@@ -12,9 +12,16 @@ use crate::images::model::Category;
 use crate::images::{ops, repo};
 use crate::queue::model::GenerationParams;
 
-/// The id of image `index` of job `job`.
-pub fn image_id(job: Uuid, index: usize) -> Uuid {
-    Uuid::new_v5(&job, index.to_string().as_bytes())
+/// The id of image `index` of job `job`: the same for every attempt (so a retried job stores
+/// no duplicates) but not computable without the server's key, so nobody can learn a result's
+/// id from the public item id.
+pub fn image_id(key: &[u8; 32], job: Uuid, index: usize) -> Uuid {
+    let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(job.as_bytes());
+    hasher.update(&(index as u64).to_le_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }
 
 /// Stores `pngs` for the job's owner; returns their ids. An image already stored by an earlier
@@ -29,7 +36,7 @@ pub async fn store(
     let caller = Caller::user(owner);
     let mut ids = Vec::with_capacity(pngs.len());
     for (index, png) in pngs.into_iter().enumerate() {
-        let id = image_id(job, index);
+        let id = image_id(&app.result_id_key, job, index);
         if !exists(app, &caller, id).await? {
             store_one(app, &caller, id, params.board_id, png).await?;
         }
@@ -70,5 +77,21 @@ async fn store_one(
                 .map(drop)
         }
         other => other.map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_ids_are_stable_per_key_and_unguessable_without_it() {
+        let job = Uuid::now_v7();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        assert_eq!(image_id(&a, job, 0), image_id(&a, job, 0));
+        assert_ne!(image_id(&a, job, 0), image_id(&a, job, 1));
+        assert_ne!(image_id(&a, job, 0), image_id(&b, job, 0));
+        assert_ne!(image_id(&a, job, 0), Uuid::new_v5(&job, b"0"));
+        assert_eq!(image_id(&a, job, 3).get_version_num(), 4);
     }
 }

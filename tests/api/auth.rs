@@ -736,8 +736,11 @@ async fn an_admin_password_reset_and_an_expired_session_end_tokens() {
 async fn hostile_login_input_never_causes_a_500() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    for email in ["nul\u{0}@example.com", &"a".repeat(5000), "", "@"] {
+    for email in [&"a".repeat(5000), "", "@"] {
         let response = app.login(email, PASSWORD).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }
+    // A NUL is refused before anything else, like in every other body.
+    let response = app.login("nul\u{0}@example.com", PASSWORD).await;
+    assert_error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_text").await;
 }

@@ -197,3 +197,38 @@ async fn logging_out_closes_the_session_s_sockets_only() {
         "the other session's socket stays open: {still_open:?}"
     );
 }
+
+#[tokio::test]
+async fn a_ticket_opens_one_socket_and_sockets_per_user_are_bounded() {
+    let app = TestApp::spawn_with(|c| c.http.max_sockets_per_user = 2).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let once = ticket(&app, &joe).await;
+    let url = format!("ws://{}/api/v1/events?ticket={once}", app.addr);
+    let (first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let again = tokio_tungstenite::connect_async(&url).await;
+    assert!(
+        matches!(&again, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 401),
+        "a used ticket opens nothing: {again:?}"
+    );
+    let _second = connect(&app, &joe).await;
+    let url = format!(
+        "ws://{}/api/v1/events?ticket={}",
+        app.addr,
+        ticket(&app, &joe).await
+    );
+    let third = tokio_tungstenite::connect_async(&url).await;
+    assert!(
+        matches!(&third, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429),
+        "{third:?}"
+    );
+    // Other users are not affected, and a closed socket frees its slot.
+    let _admins = connect(&app, &admin).await;
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.app.sockets.count(joe.id) > 1 {
+        assert!(Instant::now() < deadline, "the slot was never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _again = connect(&app, &joe).await;
+}

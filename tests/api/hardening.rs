@@ -406,3 +406,93 @@ async fn a_demoted_admins_retry_runs_in_the_user_band_and_errors_hide_paths() {
         .get(0);
     assert_eq!(band, 1);
 }
+
+async fn start_install(app: &TestApp, admin: &TestUser, source: &str) -> reqwest::Response {
+    app.post(
+        "/api/v1/models/install",
+        Some(&admin.token),
+        &json!({"source": source}),
+    )
+    .await
+}
+
+async fn install_outcome(app: &TestApp, admin: &TestUser, id: &str) -> Value {
+    let path = format!("/api/v1/models/installs/{id}");
+    for _ in 0..400 {
+        let job = app.get_json(&path, admin).await;
+        if job["status"] == "completed" || job["status"] == "failed" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the install never ended");
+}
+
+#[tokio::test]
+async fn url_installs_reach_only_public_addresses_and_echo_nothing() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = two_users(&app).await;
+    // An "internal service" on loopback.
+    let secret = axum::Router::new().route(
+        "/latest/meta-data",
+        axum::routing::get(|| async { "SECRET-CREDENTIALS" }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, secret).await });
+
+    for source in [
+        format!("http://{addr}/latest/meta-data"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://[::1]/m.safetensors".to_owned(),
+        "http://10.0.0.1/m.safetensors".to_owned(),
+    ] {
+        let refused = start_install(&app, &admin, &source).await;
+        assert_error(refused, StatusCode::FORBIDDEN, "model_url_refused").await;
+    }
+    // A name is checked when it is resolved: localhost resolves only to loopback.
+    let by_name = start_install(
+        &app,
+        &admin,
+        &format!("http://localhost:{}/latest/meta-data", addr.port()),
+    )
+    .await;
+    assert_eq!(by_name.status(), StatusCode::ACCEPTED);
+    let job: Value = by_name.json().await.unwrap();
+    let job = install_outcome(&app, &admin, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["error_code"], "model_url_refused", "{job}");
+    assert!(!job.to_string().contains("SECRET"), "{job}");
+
+    // Allowed to reach the admin's own network, a file that is not a model is refused without
+    // quoting it.
+    let open = TestApp::spawn_with(|c| c.models.allow_private_urls = true).await;
+    let admin = open.setup_admin().await;
+    let started = start_install(&open, &admin, &format!("http://{addr}/latest/meta-data")).await;
+    let job: Value = started.json().await.unwrap();
+    let job = install_outcome(&open, &admin, job["id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "failed");
+    assert!(!job.to_string().contains("SECRET"), "{job}");
+}
+
+#[tokio::test]
+async fn a_job_beyond_the_workers_memory_is_refused_at_enqueue() {
+    let app = TestApp::spawn_with(|c| c.queue.max_job_memory_mib = 4096).await;
+    let (_, joe) = two_users(&app).await;
+    let huge =
+        json!({"model": "sd15", "prompt": "p", "width": 2048, "height": 2048, "num_images": 8});
+    let refused = app
+        .post("/api/v1/queue/items", Some(&joe.token), &huge)
+        .await;
+    let body = assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "job_too_large").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4096 MiB"),
+        "{body}"
+    );
+    let fits =
+        json!({"model": "sd15", "prompt": "p", "width": 512, "height": 512, "num_images": 2});
+    app.enqueue(&joe, &fits).await;
+}

@@ -172,7 +172,8 @@ async fn in_sql_a_user_identity_cannot_write_or_locate_models() {
 
 #[tokio::test]
 async fn installs_from_a_path_and_from_a_local_http_server_are_probed_and_hashed() {
-    let app = TestApp::spawn().await;
+    // The "remote" server is on loopback, which only this setting lets installs reach.
+    let app = TestApp::spawn_with(|c| c.models.allow_private_urls = true).await;
     let admin = app.setup_admin().await;
     let joe = app.add_user(&admin, "joe", false).await;
     let mut admin_socket = crate::events::connect(&app, &admin).await;
