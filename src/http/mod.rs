@@ -16,7 +16,6 @@ use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
@@ -71,8 +70,8 @@ pub async fn serve(
         .await
 }
 
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi::ApiDoc::openapi())
+async fn openapi_json() -> Json<&'static serde_json::Value> {
+    Json(openapi::document())
 }
 
 async fn healthz() -> &'static str {
