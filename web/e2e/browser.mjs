@@ -18,11 +18,11 @@ const ARGS = [
 ];
 
 /** A browser; `newUser()` opens an independent context (own localStorage and cookies). */
-export async function launchBrowser() {
+export async function launchBrowser({ extraArgs = [] } = {}) {
   // Playwright gives the browser a fresh, empty temporary profile (--user-data-dir) of its own.
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
     headless: true,
   });
   await mkdir(artifactsDir, { recursive: true });
