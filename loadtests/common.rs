@@ -30,6 +30,19 @@ pub(crate) struct Server {
     pub(crate) data_dir: PathBuf,
 }
 
+impl Server {
+    /// The server process's resident memory in MiB (`VmRSS`), or 0 if it cannot be read.
+    pub(crate) fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = Command::new("kill")
