@@ -43,7 +43,9 @@ async fn login_burst(server: &Server, emails: &[String], rounds: usize) -> usize
         for email in emails {
             let (base, email) = (server.base.clone(), email.clone());
             tasks.push(tokio::spawn(async move {
-                login(&reqwest::Client::new(), &base, &email).await.is_some()
+                login(&reqwest::Client::new(), &base, &email)
+                    .await
+                    .is_some()
             }));
         }
     }
@@ -106,7 +108,10 @@ fn text_bomb(size: usize) -> Vec<u8> {
 
 async fn bomb_burst(server: &Server, token: &str, count: usize) -> Vec<u16> {
     let bomb = text_bomb(1 << 30);
-    println!("# the bomb: {} bytes on the wire, 1 GiB of text", bomb.len());
+    println!(
+        "# the bomb: {} bytes on the wire, 1 GiB of text",
+        bomb.len()
+    );
     let mut tasks = Vec::new();
     for _ in 0..count {
         let (url, token, bomb) = (
@@ -137,7 +142,10 @@ async fn bomb_burst(server: &Server, token: &str, count: usize) -> Vec<u16> {
 }
 
 /// Runs `burst` while sampling the server's RSS; returns (its result, peak MiB).
-async fn measured<T>(server: &Arc<Server>, burst: impl std::future::Future<Output = T>) -> (T, f64) {
+async fn measured<T>(
+    server: &Arc<Server>,
+    burst: impl std::future::Future<Output = T>,
+) -> (T, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (server, stop) = (Arc::clone(server), Arc::clone(&stop));
@@ -157,7 +165,9 @@ async fn main() {
     let http = reqwest::Client::new();
     let admin = setup_admin(&server, &http).await;
     let emails = create_users(&server, &http, &admin, "mem", users).await;
-    login(&http, &server.base, &emails[0]).await.expect("a login works");
+    login(&http, &server.base, &emails[0])
+        .await
+        .expect("a login works");
     let idle = settled(&server).await;
     println!("idle after setup and {users} users: {idle:.0} MiB");
 

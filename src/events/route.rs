@@ -2,7 +2,8 @@
 //!
 //! - progress and previews go to the item's owner only;
 //! - an item's status (started, completed, failed, cancelled, …) goes in full to its owner and
-//!   to admins, and to everyone else as a bare `queue_changed` with no ids;
+//!   to admins (server paths in its error to admins only), and to everyone else as a
+//!   `queue_changed` with the item's id and status only;
 //! - model installs go to admins only;
 //! - a session's end closes that session's sockets;
 //! - anything else is delivered to no one (fail closed).
@@ -90,6 +91,15 @@ pub enum Delivery {
     Skip,
 }
 
+/// A job error as `viewer` may see it: server paths only for admins.
+fn shown_error(error: &str, viewer: &Viewer) -> String {
+    if viewer.is_admin {
+        error.to_owned()
+    } else {
+        crate::text::hide_paths(error)
+    }
+}
+
 /// Routes `notice` for `viewer`.
 pub fn route(notice: &Notice, viewer: &Viewer) -> Delivery {
     match notice {
@@ -120,10 +130,14 @@ pub fn route(notice: &Notice, viewer: &Viewer) -> Delivery {
             "owner_id": owner_id,
             "status": status,
             "previous": previous,
-            "error": error,
+            "error": error.as_deref().map(|e| shown_error(e, viewer)),
             "result_image_ids": result_image_ids,
         })),
-        Notice::QueueItem { .. } => Delivery::Send(json!({ "type": "queue_changed" })),
+        // Others learn which item changed and how (both are in everyone's listing), so clients
+        // update that row instead of fetching the whole queue again.
+        Notice::QueueItem { id, status, .. } => Delivery::Send(json!({
+            "type": "queue_changed", "item_id": id, "status": status,
+        })),
         Notice::ModelInstall { body } if viewer.is_admin => {
             let mut message = body.clone();
             message.insert("type".into(), json!("model_install"));
@@ -190,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn status_goes_in_full_to_owner_and_admins_and_bare_to_others() {
+    fn status_goes_in_full_to_owner_and_admins_and_as_id_and_status_to_others() {
         let (owner, admin, other) = (viewer(false), viewer(true), viewer(false));
         let notice = item(owner.user_id, "completed", Some("in_progress"));
         for who in [owner, admin] {
@@ -200,10 +214,30 @@ mod tests {
             assert_eq!(message["type"], "job_completed");
             assert_eq!(message["owner_id"], owner.user_id.to_string());
         }
+        let Notice::QueueItem { id, .. } = &notice else {
+            unreachable!()
+        };
         assert_eq!(
             route(&notice, &other),
-            Delivery::Send(json!({"type": "queue_changed"}))
+            Delivery::Send(json!({"type": "queue_changed", "item_id": id, "status": "completed"}))
         );
+    }
+
+    #[test]
+    fn server_paths_in_errors_reach_admins_only() {
+        let (owner, admin) = (viewer(false), viewer(true));
+        let notice = Notice::parse(
+            &json!({"kind": "queue_item", "id": Uuid::now_v7(), "owner_id": owner.user_id,
+                    "status": "failed", "previous": "in_progress",
+                    "error": "cannot read /srv/models/x/unet.safetensors", "result_image_ids": []})
+            .to_string(),
+        );
+        let error = |who: &Viewer| match route(&notice, who) {
+            Delivery::Send(message) => message["error"].clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(error(&owner), "cannot read <path>");
+        assert_eq!(error(&admin), "cannot read /srv/models/x/unet.safetensors");
     }
 
     #[test]

@@ -291,6 +291,8 @@ pub struct QueueItemView {
     pub started_at: Option<DateTime<Utc>>,
     /// Finished.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The item's place in queue order: pass the last one's as `after` for the next page.
+    pub seq: i64,
 }
 
 impl QueueItemView {
@@ -298,19 +300,10 @@ impl QueueItemView {
     /// directory), which are admins' business, so others see `<path>` instead.
     pub fn for_caller(mut self, caller_is_admin: bool) -> Self {
         if !caller_is_admin && let Some(error) = &self.error {
-            self.error = Some(hide_paths(error));
+            self.error = Some(crate::text::hide_paths(error));
         }
         self
     }
-}
-
-/// `text` with every absolute file path (two or more components) replaced by `<path>`.
-pub fn hide_paths(text: &str) -> String {
-    static PATHS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"(?:[A-Za-z]:)?(?:[/\\][^\s/\\:'"`()\[\],;]+){2,}[/\\]?"#)
-            .expect("the pattern is valid")
-    });
-    PATHS.replace_all(text, "<path>").into_owned()
 }
 
 impl TryFrom<&Row> for QueueItemView {
@@ -330,6 +323,7 @@ impl TryFrom<&Row> for QueueItemView {
             created_at: row.try_get("created_at")?,
             started_at: row.try_get("started_at")?,
             finished_at: row.try_get("finished_at")?,
+            seq: row.try_get("seq")?,
         })
     }
 }
@@ -368,24 +362,5 @@ mod tests {
                 "{field}"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod path_tests {
-    use super::hide_paths;
-
-    #[test]
-    fn paths_are_hidden_and_the_rest_is_kept() {
-        assert_eq!(
-            hide_paths("failed to load /srv/atelier/models/0191/v1-5.safetensors: truncated"),
-            "failed to load <path>: truncated"
-        );
-        assert_eq!(
-            hide_paths("cannot open 'C:\\models\\x.safetensors'"),
-            "cannot open '<path>'"
-        );
-        assert_eq!(hide_paths("steps must be 1/150"), "steps must be 1/150");
-        assert_eq!(hide_paths("out of memory (CUDA)"), "out of memory (CUDA)");
     }
 }

@@ -50,14 +50,18 @@ pub async fn unfinished_of(
 
 const LIST: &str =
     "select id, owner_id, owner_name, is_mine, status, queue_position, params, error,
-    result_image_ids, created_at, started_at, finished_at from queue_list($1, $2)";
+    result_image_ids, created_at, started_at, finished_at, seq from queue_list($1, $2, $3, $4)";
 
-/// Every unfinished item and the newest `finished` finished ones, redacted for the caller.
+/// A page of the queue, in queue order: the items after sequence number `after` (every
+/// unfinished item and the newest `finished` finished ones), at most `limit`, redacted for the
+/// caller.
 pub async fn list(
     db: &impl GenericClient,
     finished: i32,
+    after: Option<i64>,
+    limit: i32,
 ) -> Result<Vec<QueueItemView>, tokio_postgres::Error> {
-    let rows = cached::query(db, LIST, &[&None::<Uuid>, &finished]).await?;
+    let rows = cached::query(db, LIST, &[&None::<Uuid>, &finished, &after, &limit]).await?;
     rows.iter().map(QueueItemView::try_from).collect()
 }
 
@@ -66,7 +70,7 @@ pub async fn find(
     db: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<QueueItemView>, tokio_postgres::Error> {
-    let row = cached::query_opt(db, LIST, &[&Some(id), &0i32]).await?;
+    let row = cached::query_opt(db, LIST, &[&Some(id), &0i32, &None::<i64>, &1i32]).await?;
     row.as_ref().map(QueueItemView::try_from).transpose()
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -91,37 +92,65 @@ pub async fn enqueue(
     Ok((StatusCode::CREATED, Json(Enqueued { item_ids: vec![id] })))
 }
 
-/// How much finished history a listing includes.
+/// Which page of the queue, and how much finished history it includes.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct ListItems {
-    /// The newest finished items to include, 0 to 1000 (default 200); unfinished items are
-    /// always all listed.
+    /// The newest finished items to include, 0 to 1000 (default 200); every unfinished item is
+    /// listed, page by page.
     finished_limit: Option<i32>,
+    /// Items per page, 1 to 500 (default 500).
+    limit: Option<i32>,
+    /// The `seq` of the previous page's last item (the `Link: rel="next"` header gives it).
+    after: Option<i64>,
 }
 
-/// Every unfinished item and the newest finished ones, oldest first; other users' parameters
-/// show as `<hidden>`.
+/// Items per page unless the client asks for fewer.
+const PAGE: i32 = 500;
+
+/// A page of the queue in queue order: unfinished items and the newest finished ones; other
+/// users' parameters show as `<hidden>`. A full page carries `Link: <…>; rel="next"`.
 #[utoipa::path(get, path = "/api/v1/queue/items", tag = "queue", params(ListItems),
-    responses((status = 200, body = Vec<QueueItemView>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<QueueItemView>,
+               headers(("Link" = String, description = "the next page, when there may be one")))),
+    security(("bearer" = [])))]
 pub async fn list_items(
     State(app): State<Arc<App>>,
     auth: AuthUser,
     AppQuery(query): AppQuery<ListItems>,
-) -> Result<Json<Vec<QueueItemView>>, ApiError> {
+) -> Result<Response, ApiError> {
     let finished = query.finished_limit.unwrap_or(200);
     if !(0..=1000).contains(&finished) {
         return Err(ApiError::validation(
             "finished_limit must be between 0 and 1000",
         ));
     }
+    let limit = query.limit.unwrap_or(PAGE);
+    if !(1..=PAGE).contains(&limit) {
+        return Err(ApiError::validation(format!(
+            "limit must be between 1 and {PAGE}"
+        )));
+    }
     let mut client = app.db.get().await?;
     let tx = begin_as(&mut client, &auth.caller).await?;
-    let items = repo::list(&tx, finished).await?;
+    let items = repo::list(&tx, finished, query.after, limit).await?;
     tx.commit().await?;
+    let next = (items.len() == limit as usize)
+        .then(|| items.last().map(|i| i.seq))
+        .flatten();
     let admin = is_admin(&auth);
-    Ok(Json(
-        items.into_iter().map(|i| i.for_caller(admin)).collect(),
-    ))
+    let items: Vec<QueueItemView> = items.into_iter().map(|i| i.for_caller(admin)).collect();
+    let mut response = Json(items).into_response();
+    if let Some(seq) = next {
+        let link = format!(
+            "</api/v1/queue/items?after={seq}&limit={limit}&finished_limit={finished}>; rel=\"next\""
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&link) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 /// One item (redacted if it is another user's).

@@ -496,3 +496,48 @@ async fn a_job_beyond_the_workers_memory_is_refused_at_enqueue() {
         json!({"model": "sd15", "prompt": "p", "width": 512, "height": 512, "num_images": 2});
     app.enqueue(&joe, &fits).await;
 }
+
+#[tokio::test]
+async fn the_queue_list_is_paged_in_queue_order() {
+    let app = TestApp::spawn().await;
+    let (admin, joe) = two_users(&app).await;
+    let body = json!({"model": "sd15", "prompt": "p"});
+    let mut queued = Vec::new();
+    for _ in 0..5 {
+        queued.push(app.enqueue(&joe, &body).await.to_string());
+        queued.push(app.enqueue(&admin, &body).await.to_string());
+    }
+    let mut seen = Vec::new();
+    let mut next = Some("/api/v1/queue/items?limit=3".to_owned());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let response = app.get(&path, Some(&joe.token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        next = response.headers().get("link").map(|link| {
+            let link = link.to_str().unwrap();
+            assert!(link.ends_with("; rel=\"next\""), "{link}");
+            link[1..link.find('>').unwrap()].to_owned()
+        });
+        let page: Vec<Value> = response.json().await.unwrap();
+        assert!(page.len() <= 3);
+        seen.extend(page.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+        assert!(pages < 10, "the pages never end");
+    }
+    assert_eq!(seen, queued, "every item once, in queue order");
+    let whole: Vec<Value> = app
+        .get_json("/api/v1/queue/items", &joe)
+        .await
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(whole.len(), 10);
+    assert_eq!(
+        whole[1]["params"], "<hidden>",
+        "pages are redacted like the list"
+    );
+    let bad = app
+        .get("/api/v1/queue/items?limit=0", Some(&joe.token))
+        .await;
+    assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}

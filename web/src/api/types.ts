@@ -158,6 +158,8 @@ export interface QueueItem {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** Its place in queue order (the paging cursor). */
+  seq: number;
 }
 
 export interface QueueCounts {

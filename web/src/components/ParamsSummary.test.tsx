@@ -14,6 +14,7 @@ const base: Omit<QueueItem, 'id' | 'params' | 'is_mine' | 'owner_name'> = {
   created_at: '2026-01-01T00:00:00Z',
   started_at: null,
   finished_at: null,
+  seq: 0,
 };
 
 describe('ParamsSummary', () => {

@@ -40,7 +40,7 @@ export type ServerEvent =
   | ProgressEvent
   | JobEvent
   | InstallEvent
-  | { type: 'queue_changed' }
+  | { type: 'queue_changed'; item_id?: string; status?: string }
   | { type: 'resync'; missed?: number }
   | { type: 'hello'; user_id: string; is_admin: boolean };
 

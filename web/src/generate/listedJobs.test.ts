@@ -13,6 +13,7 @@ function item(id: string, status: QueueStatusName, extra: Partial<QueueItem> = {
     is_mine: true,
     status,
     position: null,
+    seq: 0,
     params: {},
     error: null,
     result_image_ids: [],

@@ -17,6 +17,7 @@ const listed = (id: string, status: QueueItem['status'], result_image_ids: strin
   is_mine: true,
   status,
   position: null,
+  seq: 0,
   params: {},
   error: null,
   result_image_ids,
@@ -62,7 +63,7 @@ describe('useJobProgress', () => {
     expect(result.current.jobs.a.resultImageIds).toEqual(['img-3']);
     expect(result.current.jobs.b?.status).toBe('pending');
     expect(fetch).toHaveBeenCalledTimes(1);
-    expect(String((fetch.mock.calls[0] as unknown[])[0])).toBe('/api/v1/queue/items');
+    expect(String((fetch.mock.calls[0] as unknown[])[0])).toBe('/api/v1/queue/items?limit=500');
 
     // Other queue events (someone else's item) are no reason to read it again.
     act(() => bus.publish({ type: 'queue_changed' }));

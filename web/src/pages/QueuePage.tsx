@@ -1,10 +1,10 @@
 // The queue: every user's items (others' parameters hidden), owners, cancel, retry (your own failed
 // or canceled items; admins: anyone's), pause for admins.
-import { useCallback, useState } from 'react';
-import { cancelItem, clearFinished, getQueueCounts, listQueue, pauseQueue, resumeQueue, retryItem } from '../api/queue';
+import { useCallback, useEffect, useState } from 'react';
+import { cancelItem, clearFinished, getQueueCounts, getQueueItem, listQueue, pauseQueue, resumeQueue, retryItem } from '../api/queue';
 import { errorMessage } from '../api/client';
 import { useAction } from '../util/useAction';
-import { useQueueRefresh } from '../queue/useQueueRefresh';
+import { applyQueueEvent, withItem } from '../queue/queueEvents';
 import type { QueueCounts, QueueItem } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { ParamsSummary } from '../components/ParamsSummary';
@@ -89,7 +89,28 @@ export function QueuePage() {
     listQueue().then(setItems, (e) => setError(errorMessage(e)));
     getQueueCounts().then(setCounts, () => undefined);
   }, []);
-  useQueueRefresh(session.bus, refresh, 5000);
+  useEffect(() => {
+    // The whole listing now and every few seconds (positions, and anything missed while the socket
+    // was away); each event only updates the item it names, fetching that one item if it is new.
+    refresh();
+    const timer = setInterval(refresh, 5000);
+    const stop = session.bus.subscribe('queue', (event) => {
+      if (event.type === 'resync') return refresh();
+      getQueueCounts().then(setCounts, () => undefined);
+      setItems((items) => {
+        const next = applyQueueEvent(items, event);
+        if (!Array.isArray(next)) {
+          getQueueItem(next.missing).then((item) => setItems((now) => withItem(now, item)), () => undefined);
+          return items;
+        }
+        return next;
+      });
+    });
+    return () => {
+      stop();
+      clearInterval(timer);
+    };
+  }, [session.bus, refresh]);
 
   const run = async (action: () => Promise<unknown>, done: string, failedPrefix = '') => {
     await runAction(action, done, failedPrefix);
