@@ -184,8 +184,15 @@ test("each user's previews and progress reach only that user", async () => {
   // The UI shows no card for the other user's job.
   assert.equal(await jane.page.locator(`[data-job-id="${joeJob}"]`).count(), 0);
   assert.equal(await joe.page.locator(`[data-job-id="${janeJob}"]`).count(), 0);
-  // Other users' events carry no ids or parameters.
-  assert.ok(frames.jane.filter((m) => JSON.stringify(m).includes(joeJob)).length === 0, "Joe's job id reached Jane");
+  // Other users' events carry what everyone's queue listing shows (the item's id and status),
+  // never parameters, progress, results, errors or the owner's id.
+  const aboutJoes = frames.jane.filter((m) => JSON.stringify(m).includes(joeJob));
+  assert.ok(aboutJoes.length > 0, 'Jane hears that Joe\'s item changed');
+  for (const m of aboutJoes) {
+    assert.deepEqual(Object.keys(m).sort(), ['item_id', 'status', 'type'], JSON.stringify(m));
+    assert.equal(m.type, 'queue_changed');
+  }
+  assert.ok(!JSON.stringify(frames.jane).includes('joe secret prompt'), "Joe's prompt reached Jane");
 });
 
 test("a reload restores each user's own last parameters, with no leakage", async () => {
