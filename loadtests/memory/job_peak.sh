@@ -9,9 +9,9 @@ timeout_s=${TIMEOUT:-900}
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 ATELIER__DATA_DIR="$data" ATELIER__WORKER__DEVICE=cpu ATELIER__WORKER__QUANTUM_SECS=0 \
-  ATELIER__LOG__FILTER=warn "$bin" serve --multiuser --listen "127.0.0.1:$port" >"$data/log" 2>&1 &
+  ATELIER__LOG__FILTER=warn "$bin" serve --multiuser --listen "127.0.0.1:$port" >"$data.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$data.log"' EXIT
 base="http://127.0.0.1:$port"
 until curl -sf "$base/readyz" >/dev/null; do sleep 0.5; done
 "$bin" model write-tiny "$data/tiny" --sd15 >/dev/null 2>&1

@@ -541,3 +541,95 @@ async fn the_queue_list_is_paged_in_queue_order() {
         .await;
     assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
+
+#[tokio::test]
+async fn display_names_refuse_bidi_overrides_like_board_names() {
+    let app = TestApp::spawn().await;
+    let (admin, joe) = two_users(&app).await;
+    for name in ["admin\u{202E}nimda", "a\u{200B}b", "x\u{2066}y"] {
+        let mine = app
+            .patch(
+                "/api/v1/auth/me",
+                Some(&joe.token),
+                &json!({"display_name": name}),
+            )
+            .await;
+        assert_error(mine, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let body = json!({"email": "eve@example.com", "display_name": name, "password": PASSWORD});
+        let created = app
+            .post("/api/v1/auth/users", Some(&admin.token), &body)
+            .await;
+        assert_error(
+            created,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    let fine = app
+        .patch(
+            "/api/v1/auth/me",
+            Some(&joe.token),
+            &json!({"display_name": "Jöe 😀"}),
+        )
+        .await;
+    assert_eq!(fine.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_media_cookie_reads_images_only_and_is_secure_behind_https() {
+    let app = TestApp::spawn_with(|c| c.http.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let (_, joe) = two_users(&app).await;
+    let image = app.upload_png(&joe, None).await;
+    let login = |proto: &'static str| {
+        app.http
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-proto", proto)
+            .json(&json!({"email": joe.email, "password": PASSWORD}))
+            .send()
+    };
+    let plain = login("http").await.unwrap();
+    let cookie = plain.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let secure = login("https").await.unwrap();
+    let secure = secure.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(secure.contains("; Secure"), "{secure}");
+
+    let value = cookie.split(';').next().unwrap().to_owned();
+    let media = value.split_once('=').unwrap().1.to_owned();
+    let thumb = app
+        .http
+        .get(app.url(&format!(
+            "/api/v1/images/{}/thumbnail",
+            image["id"].as_str().unwrap()
+        )))
+        .header("cookie", value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), StatusCode::OK);
+    // The cookie's token is not an access token.
+    assert_eq!(app.me_status(&media).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn expired_sessions_are_pruned() {
+    let app = TestApp::spawn().await;
+    let (_, joe) = two_users(&app).await;
+    let db = crate::helpers::superuser_client(&app.dbname).await;
+    db.execute(
+        "insert into sessions (id, user_id, expires_at) values ($1, $2, now() - interval '1 minute')",
+        &[&uuid::Uuid::now_v7(), &joe.id],
+    )
+    .await
+    .unwrap();
+    let pruned = atelier::auth::session::prune_expired(&app.app.db)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert_eq!(
+        app.me_status(&joe.token).await,
+        StatusCode::OK,
+        "live sessions stay"
+    );
+}
