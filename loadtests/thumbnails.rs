@@ -14,7 +14,8 @@ fn main() {
     let (mut lossy_total, mut lossless_total) = (0usize, 0usize);
     for path in &paths {
         let bytes = std::fs::read(path).expect("readable image");
-        let probed = probe(&Source::Memory(bytes.clone().into()), None, 64 << 20).expect("an image");
+        let probed =
+            probe(&Source::Memory(bytes.clone().into()), None, 64 << 20).expect("an image");
         let decoded = image::load_from_memory(&bytes).expect("decodable");
         let thumb = decoded.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE).to_rgba8();
         let mut lossless = Cursor::new(Vec::new());

@@ -27,8 +27,10 @@ pub struct App {
     pub logins_by_address: Limiter,
     /// Failed logins per account and client address: the address guessing gets 429, nobody else.
     pub failures_by_pair: Limiter,
-    /// Failed logins per account from anywhere: past the limit, logins to it are slowed down.
+    /// Failed logins per account from anywhere: past the limit, the account is paced.
     pub failures_by_account: Limiter,
+    /// One login attempt per second per account, for accounts past their failure limit.
+    pub account_pace: Limiter,
     /// Wrong current passwords per user on `PATCH /auth/me`.
     pub password_checks: Limiter,
     /// Event-socket tickets already used (each opens one socket).
@@ -36,7 +38,7 @@ pub struct App {
     /// Open event sockets per user in this process.
     pub sockets: crate::events::slots::SocketSlots,
     /// Proxies whose forwarded-for headers name the client.
-    pub trusted_proxies: Vec<crate::http::client_addr::Cidr>,
+    pub trusted_proxies: crate::http::client_addr::Proxies,
     /// The one-time setup token, while no admin exists.
     pub setup: SetupGate,
     /// The object store for image bytes.
@@ -107,6 +109,7 @@ impl App {
                 config.auth.max_failures_per_account,
                 window,
             ),
+            account_pace: Limiter::new("pace", 1, Duration::from_secs(1)),
             password_checks: Limiter::new(
                 "password_check",
                 config.auth.max_failures_per_account,

@@ -48,6 +48,9 @@ pub struct HttpConfig {
     /// Peers (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-For` headers name the
     /// client; empty: the TCP peer is the client.
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write: `x-forwarded-for` (default) or `forwarded`. Only
+    /// that one is read (a proxy passes the other through from the client untouched).
+    pub forwarded_header: String,
     /// Host names (with an optional `:port`) the server answers to besides loopback addresses
     /// and the listen address; requests for other `Host`s are refused (DNS rebinding).
     pub allowed_hosts: Vec<String>,
@@ -59,6 +62,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".into(),
             allowed_hosts: Vec::new(),
             max_sockets_per_user: 16,
         }
@@ -128,13 +132,23 @@ impl Default for ModelsConfig {
 }
 
 impl Config {
-    /// The parsed `http.trusted_proxies` (validated at start; a bad entry is skipped here).
-    pub fn trusted_proxies(&self) -> Vec<crate::http::client_addr::Cidr> {
-        self.http
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| crate::http::client_addr::Cidr::parse(p))
-            .collect()
+    /// The parsed `http.trusted_proxies` and `http.forwarded_header` (validated at start; a bad
+    /// entry is skipped here).
+    pub fn trusted_proxies(&self) -> crate::http::client_addr::Proxies {
+        use crate::http::client_addr::{Cidr, ForwardedHeader, Proxies};
+        Proxies {
+            ranges: self
+                .http
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| Cidr::parse(p))
+                .collect(),
+            header: if self.http.forwarded_header.eq_ignore_ascii_case("forwarded") {
+                ForwardedHeader::Forwarded
+            } else {
+                ForwardedHeader::XForwardedFor
+            },
+        }
     }
 
     /// The directory installs are copied to.
@@ -388,6 +402,11 @@ impl Config {
             if crate::http::client_addr::Cidr::parse(proxy).is_none() {
                 bail!("http.trusted_proxies: {proxy:?} is not an address or CIDR range");
             }
+        }
+        if !["x-forwarded-for", "forwarded"]
+            .contains(&self.http.forwarded_header.to_ascii_lowercase().as_str())
+        {
+            bail!("http.forwarded_header must be x-forwarded-for or forwarded");
         }
         if self.queue.max_pending_per_user == 0 || self.http.max_sockets_per_user == 0 {
             bail!("queue.max_pending_per_user and http.max_sockets_per_user must be at least 1");

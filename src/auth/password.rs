@@ -65,14 +65,18 @@ async fn with_buffer<T: Send + 'static>(
     work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
 ) -> anyhow::Result<T> {
     let pool = pool();
-    let _slot = pool.slots.acquire().await?;
-    let mut buffer = take_buffer(pool);
-    let (buffer, result) = tokio::task::spawn_blocking(move || {
+    // The permit and the buffer move into the blocking task and are given back there: if the
+    // request is dropped midway (the client went away), the computation still holds its slot
+    // until it ends, so the bound holds for work that nobody waits for any more.
+    let slot = pool.slots.acquire().await?;
+    let result = tokio::task::spawn_blocking(move || {
+        let mut buffer = take_buffer(pool);
         let result = work(&mut buffer);
-        (buffer, result)
+        give_back(pool, buffer);
+        drop(slot);
+        result
     })
     .await?;
-    give_back(pool, buffer);
     Ok(result)
 }
 

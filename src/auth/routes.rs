@@ -408,16 +408,14 @@ fn require_multiuser(app: &App) -> Result<(), ApiError> {
     ))
 }
 
-/// How long a login to an account under distributed guessing waits before its password is
-/// checked: a slowdown for everyone, a lockout for no one.
-const SLOWDOWN: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// The login throttle (see `docs/architecture.md`, "Accounts and setup"). Every check counts
 /// before the password is verified, atomically, so parallel guesses are all counted:
-/// - all attempts per client address: 429;
+/// - all attempts per client address (IPv6 by /64): 429;
 /// - failures per account and address: 429 for that address only, so a stranger's wrong guesses
 ///   cannot keep the owner of the account out;
-/// - failures per account from anywhere: past the limit, every attempt waits [`SLOWDOWN`].
+/// - failures per account from anywhere: past the limit, the account takes one attempt per
+///   second from anyone (429 with `Retry-After: 1` to the rest): distributed guessing is paced,
+///   and the owner is slowed down, never locked out.
 async fn throttle_login(app: &App, email: &str, client: IpAddr) -> Result<(), ApiError> {
     throttle_address(app, client).await?;
     if let Some(secs) = app
@@ -427,8 +425,10 @@ async fn throttle_login(app: &App, email: &str, client: IpAddr) -> Result<(), Ap
     {
         return Err(ApiError::rate_limited(secs));
     }
-    if app.failures_by_account.hit(&app.db, email).await?.is_some() {
-        tokio::time::sleep(SLOWDOWN).await;
+    if app.failures_by_account.hit(&app.db, email).await?.is_some()
+        && let Some(secs) = app.account_pace.hit(&app.db, email).await?
+    {
+        return Err(ApiError::rate_limited(secs));
     }
     Ok(())
 }
@@ -437,7 +437,7 @@ async fn throttle_login(app: &App, email: &str, client: IpAddr) -> Result<(), Ap
 async fn throttle_address(app: &App, client: IpAddr) -> Result<(), ApiError> {
     match app
         .logins_by_address
-        .hit(&app.db, &client.to_string())
+        .hit(&app.db, &address_key(client))
         .await?
     {
         Some(secs) => Err(ApiError::rate_limited(secs)),
@@ -445,6 +445,18 @@ async fn throttle_address(app: &App, client: IpAddr) -> Result<(), ApiError> {
     }
 }
 
+/// An address as the throttle counts it: IPv4 whole, IPv6 by its /64 (one subscriber's
+/// network, which holds more addresses than any limit could count one by one).
+fn address_key(client: IpAddr) -> String {
+    match client.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 fn pair_key(email: &str, client: IpAddr) -> String {
-    format!("{email}\n{client}")
+    format!("{email}\n{}", address_key(client))
 }

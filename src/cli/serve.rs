@@ -81,6 +81,7 @@ async fn sweep_periodically(app: Arc<App>) {
             Ok(report) => tracing::info!(
                 scanned = report.scanned,
                 deleted = report.deleted,
+                partial = report.partial,
                 "storage sweep done"
             ),
             Err(error) => tracing::warn!(error = ?error, "storage sweep failed"),

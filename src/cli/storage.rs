@@ -36,8 +36,8 @@ impl StorageCommand {
         database.close().await?;
         let report = result?;
         println!(
-            "scanned {} object(s), deleted {} orphan(s), {} unused mask(s)",
-            report.scanned, report.deleted, masks?
+            "scanned {} object(s), deleted {} orphan(s), {} partial file(s), {} unused mask(s)",
+            report.scanned, report.deleted, report.partial, masks?
         );
         Ok(())
     }

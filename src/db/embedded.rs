@@ -322,7 +322,9 @@ fn absolute_dir(dir: &Path, traversable: bool) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The pid of a live postmaster that serves `pgdata`, read from its `postmaster.pid`.
+/// The pid of a live postmaster that serves `pgdata`, read from its `postmaster.pid`. A pid
+/// reused by another process, also another cluster's postgres (another Atelier's on the same
+/// machine), is not it: the process must be `postgres` and work in this data directory.
 fn live_postmaster_pid(pgdata: &Path) -> Option<u32> {
     let text = fs::read_to_string(pgdata.join("postmaster.pid")).ok()?;
     let pid: u32 = text.lines().next()?.trim().parse().ok()?;
@@ -332,7 +334,21 @@ fn live_postmaster_pid(pgdata: &Path) -> Option<u32> {
         .split('\0')
         .next()
         .is_some_and(|argv0| argv0.ends_with("postgres"));
-    is_postgres.then_some(pid)
+    (is_postgres && serves(pid, pgdata, &cmdline)).then_some(pid)
+}
+
+/// Whether process `pid` works in `pgdata`: the postmaster changes into its data directory at
+/// start, so its working directory is it; where that cannot be read, its `-D` argument.
+fn serves(pid: u32, pgdata: &Path, cmdline: &str) -> bool {
+    let Ok(ours) = pgdata.canonicalize() else {
+        return false;
+    };
+    if let Ok(cwd) = fs::read_link(format!("/proc/{pid}/cwd")) {
+        return cwd == ours;
+    }
+    let args: Vec<&str> = cmdline.split('\0').collect();
+    args.windows(2)
+        .any(|w| w[0] == "-D" && Path::new(w[1]).canonicalize().is_ok_and(|d| d == ours))
 }
 
 fn running_as_root() -> anyhow::Result<bool> {
@@ -411,6 +427,16 @@ fn lookup_os_user(name: &str) -> anyhow::Result<OsUser> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_serves_only_its_own_directory() {
+        let me = std::process::id();
+        let here = std::env::current_dir().unwrap();
+        assert!(serves(me, &here, ""));
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(!serves(me, elsewhere.path(), ""));
+        assert!(!serves(me, &elsewhere.path().join("missing"), ""));
+    }
 
     #[test]
     fn finds_postgresql_binaries_on_this_machine() {

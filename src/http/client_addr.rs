@@ -1,6 +1,6 @@
 //! The client's address: the TCP peer, or, when the peer is a configured trusted proxy, the
-//! address that proxy (and any trusted proxies before it) reports in `Forwarded` or
-//! `X-Forwarded-For`. Used for login throttling and logs; never for authorisation.
+//! address that proxy (and any trusted proxies before it) reports in the header they write
+//! (`X-Forwarded-For` by default, or `Forwarded`). Used for login throttling and logs; never for authorisation.
 
 use std::net::IpAddr;
 
@@ -56,13 +56,13 @@ fn prefix_eq(a: &[u8], b: &[u8], prefix: u8) -> bool {
 /// The client's address as seen through `trusted` proxies: walking the forwarded chain from the
 /// nearest hop, the first address that is not a trusted proxy. An untrusted peer's headers are
 /// ignored (anyone can send them); a malformed chain stops at the last trusted hop.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &Proxies) -> IpAddr {
     let peer = peer.to_canonical();
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let is_trusted = |ip: IpAddr| proxies.trust(ip);
     if !is_trusted(peer) {
         return peer;
     }
-    let chain = forwarded_chain(headers);
+    let chain = forwarded_chain(headers, proxies.header);
     let mut client = peer;
     for hop in chain.iter().rev() {
         let Some(ip) = hop else {
@@ -76,44 +76,79 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr 
     client
 }
 
-/// Whether the client reached the nearest trusted proxy over HTTPS (`Forwarded: proto=https`
-/// or `X-Forwarded-Proto: https`; the first hop's value). Untrusted peers' headers are ignored;
-/// the server itself speaks plain HTTP.
-pub fn is_https(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> bool {
-    let peer = peer.to_canonical();
-    if !trusted.iter().any(|c| c.contains(peer)) {
+/// Whether the client reached the nearest trusted proxy over HTTPS: the proto that proxy wrote
+/// (the last `proto=` of `Forwarded`, or the last value of `X-Forwarded-Proto`, following the
+/// configured header). Untrusted peers' headers are ignored; the server itself speaks plain HTTP.
+pub fn is_https(peer: IpAddr, headers: &HeaderMap, proxies: &Proxies) -> bool {
+    if !proxies.trust(peer.to_canonical()) {
         return false;
     }
-    let forwarded = headers
-        .get("forwarded")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',').next()?.split(';').find_map(|pair| {
+    let last = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .last()
+            .map(str::to_owned)
+    };
+    let proto = match proxies.header {
+        ForwardedHeader::Forwarded => last("forwarded").and_then(|element| {
+            element.split(';').find_map(|pair| {
                 let (key, value) = pair.split_once('=')?;
                 key.trim()
                     .eq_ignore_ascii_case("proto")
                     .then(|| value.trim().trim_matches('"').to_owned())
             })
-        });
-    let proto = forwarded.or_else(|| {
-        headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-    });
-    proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        }),
+        ForwardedHeader::XForwardedFor => last("x-forwarded-proto"),
+    };
+    proto.is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
-/// The forwarded addresses, client first: `Forwarded: for=` if present, else
-/// `X-Forwarded-For`. An entry that is not an address (`unknown`, an obfuscated name) is None.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&str> = headers
-        .get_all("forwarded")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if !forwarded.is_empty() {
+/// Which header the trusted proxies write. Reading only that one matters: a proxy that appends
+/// to `X-Forwarded-For` passes a client's own `Forwarded` header through untouched (and the other
+/// way round), so preferring whichever is present would let a client pick its address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy, most ingress controllers, cloud load balancers).
+    XForwardedFor,
+    /// `Forwarded: for=` (RFC 7239).
+    Forwarded,
+}
+
+/// The trusted proxies and the header they write.
+#[derive(Clone, Debug)]
+pub struct Proxies {
+    /// Peers whose forwarding header is believed.
+    pub ranges: Vec<Cidr>,
+    /// The header they write.
+    pub header: ForwardedHeader,
+}
+
+impl Proxies {
+    /// No trusted proxies: the TCP peer is the client.
+    pub fn none() -> Self {
+        Self {
+            ranges: Vec::new(),
+            header: ForwardedHeader::XForwardedFor,
+        }
+    }
+
+    fn trust(&self, ip: IpAddr) -> bool {
+        self.ranges.iter().any(|c| c.contains(ip))
+    }
+}
+
+/// The forwarded addresses, client first, from `header` only. An entry that is not an address
+/// (`unknown`, an obfuscated name) is None.
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    if header == ForwardedHeader::Forwarded {
+        let forwarded: Vec<&str> = headers
+            .get_all("forwarded")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         let mut chain = Vec::new();
         for element in forwarded.iter().flat_map(|v| v.split(',')) {
             let for_value = element.split(';').find_map(|pair| {
@@ -178,35 +213,66 @@ mod tests {
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
     }
 
+    fn xff(ranges: &[&str]) -> Proxies {
+        Proxies {
+            ranges: ranges.iter().map(|r| Cidr::parse(r).unwrap()).collect(),
+            header: ForwardedHeader::XForwardedFor,
+        }
+    }
+
     #[test]
     fn headers_count_only_from_trusted_peers() {
-        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        let trusted = xff(&["10.0.0.0/8"]);
         let h = headers(&[("x-forwarded-for", "203.0.113.7")]);
         assert_eq!(
             client_ip(ip("198.51.100.1"), &h, &trusted),
             ip("198.51.100.1")
         );
         assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
-        assert_eq!(client_ip(ip("10.0.0.5"), &h, &[]), ip("10.0.0.5"));
+        assert_eq!(
+            client_ip(ip("10.0.0.5"), &h, &Proxies::none()),
+            ip("10.0.0.5")
+        );
     }
 
     #[test]
     fn https_is_read_from_trusted_proxies_only() {
-        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        let trusted = xff(&["10.0.0.0/8"]);
         let h = headers(&[("x-forwarded-proto", "https")]);
         assert!(is_https(ip("10.0.0.5"), &h, &trusted));
         assert!(!is_https(ip("192.0.2.1"), &h, &trusted));
+        // The proxy appended its own value after the client's.
+        let h = headers(&[("x-forwarded-proto", "https, http")]);
+        assert!(!is_https(ip("10.0.0.5"), &h, &trusted));
+        let rfc = Proxies {
+            header: ForwardedHeader::Forwarded,
+            ..trusted.clone()
+        };
         let h = headers(&[("forwarded", "for=1.2.3.4;proto=https")]);
-        assert!(is_https(ip("10.0.0.5"), &h, &trusted));
+        assert!(is_https(ip("10.0.0.5"), &h, &rfc));
+        assert!(
+            !is_https(ip("10.0.0.5"), &h, &trusted),
+            "not the configured header"
+        );
         assert!(!is_https(ip("10.0.0.5"), &headers(&[]), &trusted));
     }
 
     #[test]
     fn a_spoofed_left_entry_does_not_win() {
-        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        let trusted = xff(&["10.0.0.0/8"]);
         // The client sent "1.1.1.1" itself; the proxy appended the real address.
         let h = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.7, 10.0.0.9")]);
         assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
+        // A client's own Forwarded header is ignored when the proxy writes X-Forwarded-For.
+        let h = headers(&[
+            ("forwarded", "for=198.51.100.9"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
+        let rfc = Proxies {
+            header: ForwardedHeader::Forwarded,
+            ..trusted.clone()
+        };
         let h = headers(&[
             ("forwarded", "for=1.1.1.1"),
             (
@@ -214,7 +280,7 @@ mod tests {
                 "for=\"[2001:db8::1]:4711\";proto=https, for=10.0.0.9",
             ),
         ]);
-        assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("2001:db8::1"));
+        assert_eq!(client_ip(ip("10.0.0.5"), &h, &rfc), ip("2001:db8::1"));
         let h = headers(&[("x-forwarded-for", "203.0.113.7, unknown")]);
         assert_eq!(client_ip(ip("10.0.0.5"), &h, &trusted), ip("10.0.0.5"));
     }

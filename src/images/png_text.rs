@@ -2,13 +2,15 @@
 //! seeks, only the keywords the app shows are kept, and compressed text is inflated no further
 //! than what is left of a fixed budget, so a decompression bomb costs a few hundred KiB.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek};
 
 /// All kept text together, decompressed, is at most this many bytes; a chunk that would pass it
 /// is left out whole (a cut JSON document would be useless).
 pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 /// At most this many text chunks are looked at; later ones are ignored.
 pub const MAX_TEXT_CHUNKS: usize = 32;
+/// At most this many chunks of any kind are walked (a file of empty chunks costs no more).
+pub const MAX_CHUNKS: usize = 4096;
 /// The keywords kept: our own parameters, and those of the tools users bring images from
 /// (A1111 and Forge, ComfyUI, InvokeAI), plus the standard descriptive ones.
 pub const KEPT_KEYWORDS: &[&str] = &[
@@ -40,6 +42,7 @@ pub fn read(mut reader: impl Read + Seek) -> io::Result<Vec<(String, String)>> {
     let mut found = Vec::new();
     let mut budget = MAX_TEXT_BYTES;
     let mut seen = 0;
+    let mut chunks = 0;
     loop {
         let mut header = [0u8; 8];
         if reader.read_exact(&mut header).is_err() {
@@ -57,15 +60,26 @@ pub fn read(mut reader: impl Read + Seek) -> io::Result<Vec<(String, String)>> {
         if is_text && seen < MAX_TEXT_CHUNKS {
             seen += 1;
             let mut data = (&mut reader).take(len);
+            // The budget counts stored (UTF-8) bytes: Latin-1 text can double when converted,
+            // so the check is on the converted text, never a subtraction that could underflow.
             if let Some((keyword, text)) = text_chunk(&kind, &mut data, budget)
                 && KEPT_KEYWORDS.contains(&keyword.as_str())
+                && let Some(left) = budget.checked_sub(text.len())
             {
-                budget -= text.len();
+                budget = left;
                 found.push((keyword, text));
             }
         }
+        chunks += 1;
+        if chunks >= MAX_CHUNKS {
+            break;
+        }
         // Past the data and its CRC, whatever was read of it.
-        reader.seek(SeekFrom::Start(start + len + 4))?;
+        let here = reader.stream_position()?;
+        let next = start + len + 4;
+        reader.seek_relative(
+            i64::try_from(next).unwrap_or(i64::MAX) - i64::try_from(here).unwrap_or(0),
+        )?;
     }
     Ok(found)
 }
@@ -234,6 +248,33 @@ pub mod tests {
             read(Cursor::new(png_with(&many))).unwrap().len(),
             MAX_TEXT_CHUNKS
         );
+    }
+
+    #[test]
+    fn latin1_text_that_doubles_in_utf8_stays_within_the_budget() {
+        let high = [
+            b"parameters\0".as_slice(),
+            &vec![0xE9u8; MAX_TEXT_BYTES * 3 / 4],
+        ]
+        .concat();
+        let png = png_with(&[(b"tEXt", high), (b"zTXt", ztxt("Comment", 1 << 20))]);
+        let found = read(Cursor::new(png)).unwrap();
+        let total: usize = found.iter().map(|(_, t)| t.len()).sum();
+        assert!(total <= MAX_TEXT_BYTES, "{total}");
+        assert!(
+            found.iter().all(|(k, _)| k != "Comment"),
+            "no room was left for the bomb"
+        );
+    }
+
+    #[test]
+    fn the_walk_is_bounded_in_chunks() {
+        let empties: Vec<(&[u8; 4], Vec<u8>)> = (0..MAX_CHUNKS + 100)
+            .map(|_| (b"abCd", Vec::new()))
+            .collect();
+        let mut png_chunks = empties;
+        png_chunks.push((b"tEXt", text("Title", "late")));
+        assert!(read(Cursor::new(png_with(&png_chunks))).unwrap().is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The orphan sweeper: deletes image objects that have no record and are older than a grace
-//! period (a crash between writing bytes and the record, or a failed delete of bytes). Runs
+//! period (a crash between writing bytes and the record, or a failed delete of bytes), and the
+//! partial files a crash mid-write leaves in the local store. Runs
 //! hourly inside `atelier serve` and on demand as `atelier storage sweep`.
 
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub struct SweepReport {
     pub scanned: u64,
     /// Orphans deleted.
     pub deleted: u64,
+    /// Partial files of interrupted writes deleted (local backend).
+    pub partial: u64,
 }
 
 const BATCH: usize = 500;
@@ -51,6 +54,10 @@ pub async fn run(
         }
     }
     report.deleted += delete_orphans(storage, pool, batch).await?;
+    let sweeper = storage.clone();
+    report.partial = tokio::task::spawn_blocking(move || sweeper.sweep_partial_files(grace))
+        .await?
+        .context("failed to sweep partial files")?;
     Ok(report)
 }
 

@@ -278,7 +278,11 @@ async fn download(
         .read_timeout(Duration::from_secs(60))
         .redirect(redirects);
     if !allow_private {
-        builder = builder.dns_resolver(Arc::new(url_guard::PublicResolver));
+        // No proxy from the environment either: a proxy would resolve names itself, past the
+        // resolver that keeps downloads on public addresses.
+        builder = builder
+            .no_proxy()
+            .dns_resolver(Arc::new(url_guard::PublicResolver));
     }
     let client = builder.build().map_err(ApiError::internal)?;
     let response = client.get(url).send().await.map_err(|e| {

@@ -34,6 +34,11 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
+            // IPv6 forms that carry an IPv4 address (NAT64, 6to4, IPv4-compatible) are as
+            // public as the address they carry.
+            if let Some(v4) = embedded_v4(v6) {
+                return is_public(IpAddr::V4(v4));
+            }
             let first = v6.segments()[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
@@ -43,6 +48,24 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
         }
     }
+}
+
+/// The IPv4 address inside a NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`), 6to4 (`2002::/16`) or
+/// IPv4-compatible (`::a.b.c.d`) address.
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let o = v6.octets();
+    let tail = std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0, 0, 0, 0] || s[2] == 1) {
+        return Some(tail);
+    }
+    if s[0] == 0x2002 {
+        return Some(std::net::Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        return Some(tail);
+    }
+    None
 }
 
 /// Checks a URL before it is fetched (the first one and every redirect target): http or https,
@@ -132,7 +155,13 @@ mod tests {
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "151.101.1.1", "2a00:1450:4001::1"] {
+        for ip in [
+            "8.8.8.8",
+            "151.101.1.1",
+            "2a00:1450:4001::1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

@@ -256,7 +256,14 @@ impl GenerationParams {
         let latents = u64::from(self.width / 8) * u64::from(self.height / 8);
         let samples = 2 * u64::from(self.num_images);
         let unet = samples * latents * 320 * 4 * 16;
-        let decoded = (u64::from(self.width) * u64::from(self.height)).min(1024 * 1024);
+        // Seamless images are decoded whole (tiles cannot wrap around).
+        let pixels = u64::from(self.width) * u64::from(self.height);
+        let tiled = !(self.seamless_x || self.seamless_y);
+        let decoded = if tiled {
+            pixels.min(1024 * 1024)
+        } else {
+            pixels
+        };
         let vae = decoded * 128 * 4 * 6;
         unet + vae
     }

@@ -235,6 +235,10 @@ pub async fn retry_item(
             "only failed or canceled items can be retried",
         ));
     }
+    // The memory budget may have been lowered since the item was first queued.
+    if let Ok(parsed) = serde_json::from_value::<GenerationParams>(params.clone()) {
+        require_memory(&app, &parsed)?;
+    }
     let model = params["model"].as_str().unwrap_or_default();
     require_model(&tx, model, params["vae"].as_str()).await?;
     let loras: Vec<String> = params["loras"]

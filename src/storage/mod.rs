@@ -2,7 +2,7 @@
 //! Keys are built only by `images::keys` from ids, never from names users supply.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -26,12 +26,61 @@ const PART_SIZE: usize = 8 << 20;
 #[derive(Clone, Debug)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The local backend's directory, where a crash mid-write leaves partial files.
+    local_dir: Option<PathBuf>,
 }
 
 impl Storage {
     /// Wraps any object store (tests pass an S3 client for their in-process server).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            local_dir: None,
+        }
+    }
+
+    /// The local backend on `dir`.
+    pub fn local(dir: &Path) -> anyhow::Result<Self> {
+        crate::secrets::ensure_private_dir(dir)?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .context("failed to open the local object store")?;
+        Ok(Self {
+            store: Arc::new(store),
+            local_dir: Some(dir.to_path_buf()),
+        })
+    }
+
+    /// Deletes what interrupted writes left in the local directory: the store writes each object
+    /// to `KEY#N` and renames it when complete, and listings never show those files, so a crash
+    /// mid-write (up to a whole upload) would stay forever. Only files older than `grace` go
+    /// (a write in progress is younger). Returns how many; S3 backends have none here.
+    pub fn sweep_partial_files(&self, grace: std::time::Duration) -> std::io::Result<u64> {
+        let Some(dir) = &self.local_dir else {
+            return Ok(0);
+        };
+        let mut deleted = 0;
+        let mut pending = vec![dir.clone()];
+        while let Some(current) = pending.pop() {
+            for entry in std::fs::read_dir(&current)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    pending.push(entry.path());
+                    continue;
+                }
+                let partial = entry.file_name().to_string_lossy().contains('#');
+                let old = entry
+                    .metadata()?
+                    .modified()?
+                    .elapsed()
+                    .is_ok_and(|age| age > grace);
+                if kind.is_file() && partial && old {
+                    std::fs::remove_file(entry.path())?;
+                    deleted += 1;
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     /// The configured backend.
@@ -43,11 +92,7 @@ impl Storage {
                     .local_dir
                     .clone()
                     .unwrap_or_else(|| config.data_dir.join("objects"));
-                crate::secrets::ensure_private_dir(&dir)?;
-                Arc::new(
-                    LocalFileSystem::new_with_prefix(&dir)
-                        .context("failed to open the local object store")?,
-                )
+                return Self::local(&dir);
             }
             StorageBackend::S3 => {
                 let s3 = &config.storage.s3;
@@ -138,5 +183,48 @@ impl Storage {
         prefix: &ObjectPath,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.store.list(Some(prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn partial_files_of_interrupted_writes_are_swept_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path()).unwrap();
+        let key = ObjectPath::from("users/u/images/a.png");
+        storage
+            .put_bytes(&key, Bytes::from_static(b"whole"))
+            .await
+            .unwrap();
+        let images = dir.path().join("users/u/images");
+        let old = images.join("b.png#1");
+        let fresh = images.join("c.png#2");
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::write(&fresh, b"half").unwrap();
+        let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(day_ago)
+            .unwrap();
+        let listed: Vec<_> = storage
+            .list(&ObjectPath::from("users"))
+            .collect::<Vec<_>>()
+            .await;
+        assert_eq!(listed.len(), 1, "listings hide partial files");
+
+        let swept = storage
+            .sweep_partial_files(std::time::Duration::from_secs(3600))
+            .unwrap();
+
+        assert_eq!(swept, 1);
+        assert!(!old.exists() && fresh.exists());
+        assert!(images.join("a.png").exists());
     }
 }

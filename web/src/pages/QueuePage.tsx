@@ -1,6 +1,6 @@
 // The queue: every user's items (others' parameters hidden), owners, cancel, retry (your own failed
 // or canceled items; admins: anyone's), pause for admins.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { cancelItem, clearFinished, getQueueCounts, getQueueItem, listQueue, pauseQueue, resumeQueue, retryItem } from '../api/queue';
 import { errorMessage } from '../api/client';
 import { useAction } from '../util/useAction';
@@ -82,6 +82,8 @@ export function QueueTable({ items, showOwner, retryAny = false, onCancel, onRet
 export function QueuePage() {
   const session = useSession();
   const [items, setItems] = useState<QueueItem[]>([]);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
   const [counts, setCounts] = useState<QueueCounts | null>(null);
   const { error, info, setError, run: runAction } = useAction();
 
@@ -94,17 +96,23 @@ export function QueuePage() {
     // was away); each event only updates the item it names, fetching that one item if it is new.
     refresh();
     const timer = setInterval(refresh, 5000);
+    const fetching = new Set<string>();
     const stop = session.bus.subscribe('queue', (event) => {
       if (event.type === 'resync') return refresh();
       getQueueCounts().then(setCounts, () => undefined);
-      setItems((items) => {
-        const next = applyQueueEvent(items, event);
-        if (!Array.isArray(next)) {
-          getQueueItem(next.missing).then((item) => setItems((now) => withItem(now, item)), () => undefined);
-          return items;
-        }
-        return next;
-      });
+      const change = applyQueueEvent(itemsRef.current, event);
+      if (Array.isArray(change)) {
+        setItems((items) => {
+          const next = applyQueueEvent(items, event);
+          return Array.isArray(next) ? next : items;
+        });
+      } else if (!fetching.has(change.missing)) {
+        // A new item: fetch it once (later events for it are applied when it is listed).
+        fetching.add(change.missing);
+        getQueueItem(change.missing)
+          .then((item) => setItems((now) => withItem(now, item)), () => undefined)
+          .finally(() => fetching.delete(change.missing));
+      }
     });
     return () => {
       stop();

@@ -50,4 +50,9 @@ describe('withItem', () => {
     expect(withItem(items, item('d', 9)).map((i) => i.id)).toEqual(['a', 'c', 'd']);
     expect(withItem(items, item('a', 1, { status: 'canceled' }))[0].status).toBe('canceled');
   });
+
+  it('keeps a copy that is further along than a late answer', () => {
+    const items = [item('a', 1, { status: 'in_progress' })];
+    expect(withItem(items, item('a', 1, { status: 'pending' }))).toBe(items);
+  });
 });

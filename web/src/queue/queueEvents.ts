@@ -43,8 +43,15 @@ export function applyQueueEvent(items: QueueItem[], event: ServerEvent): QueueIt
   return next;
 }
 
-/** `items` with `item` in queue order (replacing an older copy of it). */
+const STAGE: Record<string, number> = { pending: 0, in_progress: 1, completed: 2, failed: 2, canceled: 2 };
+
+/**
+ * `items` with `item` in queue order, replacing an older copy of it; a copy already further along
+ * (an event applied while the item was being fetched) is kept.
+ */
 export function withItem(items: QueueItem[], item: QueueItem): QueueItem[] {
+  const current = items.find((other) => other.id === item.id);
+  if (current && (STAGE[current.status] ?? 0) > (STAGE[item.status] ?? 0)) return items;
   const rest = items.filter((other) => other.id !== item.id);
   const at = rest.findIndex((other) => other.seq > item.seq);
   if (at < 0) return [...rest, item];
