@@ -228,8 +228,9 @@ async fn a_strangers_wrong_guesses_cannot_keep_the_owner_out() {
         .iter()
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
+    // One attempt a second: four sent at once span at most two windows of the pace.
     assert!(
-        paced >= 3,
+        paced >= 2,
         "at most one attempt a second gets through: {statuses:?}"
     );
     // After a second the owner gets in again: slowed down, not locked out.
