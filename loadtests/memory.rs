@@ -13,7 +13,6 @@
 #[path = "common.rs"]
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -83,27 +82,11 @@ async fn wrong_password_burst(server: &Server, tokens: &[String]) -> Vec<u16> {
 
 /// A valid 4x4 PNG with one zTXt chunk ("parameters") that inflates to `size` bytes.
 fn text_bomb(size: usize) -> Vec<u8> {
+    use atelier::images::crafted::{with_chunks, ztxt};
     let image = image::RgbImage::from_pixel(4, 4, image::Rgb([9, 9, 9]));
     let mut plain = std::io::Cursor::new(Vec::new());
     image.write_to(&mut plain, image::ImageFormat::Png).unwrap();
-    let plain = plain.into_inner();
-    let mut data = b"parameters\0\0".to_vec();
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    let block = vec![b'a'; 1 << 20];
-    for _ in 0..size / block.len() {
-        encoder.write_all(&block).unwrap();
-    }
-    data.extend(encoder.finish().unwrap());
-    let mut crc = flate2::Crc::new();
-    crc.update(b"zTXt");
-    crc.update(&data);
-    let mut out = plain[..33].to_vec();
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(b"zTXt");
-    out.extend_from_slice(&data);
-    out.extend_from_slice(&crc.sum().to_be_bytes());
-    out.extend_from_slice(&plain[33..]);
-    out
+    with_chunks(&plain.into_inner(), &[(b"zTXt", ztxt("parameters", size))])
 }
 
 async fn bomb_burst(server: &Server, token: &str, count: usize) -> Vec<u16> {

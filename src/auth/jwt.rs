@@ -97,7 +97,12 @@ impl Keys {
 
     /// Verifies a media token.
     pub fn verify_media(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.media_validation)
+        self.decode(token, &self.media_validation)
+    }
+
+    /// The claims of `token` if it passes `validation` (signature, algorithm, audience, expiry).
+    fn decode(&self, token: &str, validation: &Validation) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, validation)
             .ok()
             .map(|data| data.claims)
     }
@@ -127,16 +132,12 @@ impl Keys {
 
     /// Verifies an event-socket ticket.
     pub fn verify_ticket(&self, ticket: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(ticket, &self.decoding, &self.ticket_validation)
-            .ok()
-            .map(|data| data.claims)
+        self.decode(ticket, &self.ticket_validation)
     }
 
     /// Verifies signature, algorithm, audience and expiry.
     pub fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        self.decode(token, &self.validation)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Images and assets: records under row-level security, bytes in the object store under the
 //! owner's prefix, ingestion with thumbnails, media serving and the routes.
 
+pub mod crafted;
 pub mod ingest;
 pub mod keys;
 pub mod mask_sweep;

@@ -156,40 +156,14 @@ pub mod tests {
     use super::*;
     use std::io::{Cursor, Write};
 
+    pub use crate::images::crafted::ztxt;
+
     /// A valid 4x4 PNG with `chunks` (type, data) inserted before IDAT.
     pub fn png_with(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
         let image = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
         let mut plain = Cursor::new(Vec::new());
         image.write_to(&mut plain, image::ImageFormat::Png).unwrap();
-        let plain = plain.into_inner();
-        // Signature (8) and IHDR (4 + 4 + 13 + 4) come first.
-        let mut out = plain[..33].to_vec();
-        for (kind, data) in chunks {
-            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            let mut crc = flate2::Crc::new();
-            crc.update(&kind[..]);
-            crc.update(data);
-            out.extend_from_slice(&kind[..]);
-            out.extend_from_slice(data);
-            out.extend_from_slice(&crc.sum().to_be_bytes());
-        }
-        out.extend_from_slice(&plain[33..]);
-        out
-    }
-
-    /// A zTXt chunk's data: `keyword`, then `size` bytes of 'a' compressed.
-    pub fn ztxt(keyword: &str, size: usize) -> Vec<u8> {
-        let mut data = keyword.as_bytes().to_vec();
-        data.extend_from_slice(&[0, 0]);
-        let mut encoder = flate2::write::ZlibEncoder::new(data, flate2::Compression::best());
-        let block = vec![b'a'; 1 << 20];
-        let mut left = size;
-        while left > 0 {
-            let n = left.min(block.len());
-            encoder.write_all(&block[..n]).unwrap();
-            left -= n;
-        }
-        encoder.finish().unwrap()
+        crate::images::crafted::with_chunks(&plain.into_inner(), chunks)
     }
 
     fn text(keyword: &str, text: &str) -> Vec<u8> {

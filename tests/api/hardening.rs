@@ -1,8 +1,6 @@
 //! A hostile user on a shared server: bad input that used to answer 500 (NUL characters, forged
 //! cursors), decompression bombs in uploads, and boards of other users.
 
-use std::io::Write;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -16,25 +14,8 @@ async fn two_users(app: &TestApp) -> (TestUser, TestUser) {
 
 /// `plain` with one zTXt chunk (keyword, then `size` bytes of 'a', compressed) after IHDR.
 fn with_ztxt(plain: &[u8], keyword: &str, size: usize) -> Vec<u8> {
-    let mut data = keyword.as_bytes().to_vec();
-    data.extend_from_slice(&[0, 0]);
-    let mut encoder = flate2::write::ZlibEncoder::new(data, flate2::Compression::best());
-    let block = vec![b'a'; 1 << 20];
-    for _ in 0..size / block.len() {
-        encoder.write_all(&block).unwrap();
-    }
-    encoder.write_all(&block[..size % block.len()]).unwrap();
-    let data = encoder.finish().unwrap();
-    let mut crc = flate2::Crc::new();
-    crc.update(b"zTXt");
-    crc.update(&data);
-    let mut out = plain[..33].to_vec();
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    out.extend_from_slice(b"zTXt");
-    out.extend_from_slice(&data);
-    out.extend_from_slice(&crc.sum().to_be_bytes());
-    out.extend_from_slice(&plain[33..]);
-    out
+    use atelier::images::crafted::{with_chunks, ztxt};
+    with_chunks(plain, &[(b"zTXt", ztxt(keyword, size))])
 }
 
 #[tokio::test]
