@@ -8,7 +8,7 @@ use super::engine::TchEngine;
 use super::engine::tests::{Hook, finished, hook, job};
 use super::sampler::with_seed;
 use super::tiny::{write_tiny_diffusers, write_tiny_single_file};
-use crate::worker::engine::{Engine, EngineJob, Outcome};
+use crate::worker::engine::{Engine, EngineJob, Outcome, Resume};
 
 /// A LoRA file's name, its tensors, and the error it should give.
 type Case = (&'static str, Vec<(String, tch::Tensor)>, &'static str);
@@ -332,7 +332,7 @@ fn a_lora_gives_the_merged_models_images_and_leaves_the_model_as_it_was() {
     assert_eq!(generate(&with_lora(&model, None)), own);
     let resumed = finished(
         engine
-            .generate(&lora_job, Some(state), &mut suspending)
+            .generate(&lora_job, Some(Resume::Held(state.held)), &mut suspending)
             .unwrap(),
     );
     assert_eq!(

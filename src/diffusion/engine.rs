@@ -13,14 +13,16 @@ use std::sync::{Arc, Mutex};
 use tch::{Device, Kind};
 
 use super::autoencoder::Autoencoder;
+use super::checkpoint;
 use super::lora::Lora;
 use super::pipeline::{self, Pipeline, Run};
 use crate::worker::engine::{
-    Control, Engine, EngineError, EngineJob, EngineMemory, LoadedModel, Outcome, Preview, Steps,
-    Suspended,
+    Control, Engine, EngineError, EngineJob, EngineMemory, LoadedModel, Outcome, Preview, Resume,
+    Steps, Suspended,
 };
 
-/// Suspended runs the engine keeps; older ones are dropped (their jobs restart from step 0).
+/// Suspended runs the engine keeps; older ones are dropped (their jobs resume from their
+/// checkpoints).
 const MAX_SUSPENDED: usize = 16;
 
 /// The handle the worker holds.
@@ -36,9 +38,17 @@ pub struct TchEngine {
 /// One job for the engine thread.
 struct Request {
     job: EngineJob,
-    resume: Option<u64>,
+    resume: Option<ResumeFrom>,
     events: Sender<Event>,
     control: Receiver<Control>,
+}
+
+/// Where the engine thread resumes a run from.
+enum ResumeFrom {
+    /// A run it keeps, by token.
+    Kept(u64),
+    /// A checkpoint's bytes.
+    Checkpoint(Vec<u8>),
 }
 
 /// What the engine thread reports during a job.
@@ -325,11 +335,26 @@ fn run_job(
     let _patched = pipeline
         .apply(&strengths.collect::<Vec<_>>())
         .map_err(|e| failure(format!("the LoRA could not be applied: {e:#}"), false))?;
-    let mut run = match request.resume.and_then(|token| kept.take(token)) {
+    let kept_run = match &request.resume {
+        Some(ResumeFrom::Kept(token)) => kept.take(*token),
+        _ => None,
+    };
+    let mut run = match kept_run {
         Some(run) => run,
-        None => pipeline
-            .start(&job.params, job.init_image.as_ref(), job.mask.as_ref(), vae)
-            .map_err(|e| failure(format!("{e:#}"), false))?,
+        None => {
+            let mut run = pipeline
+                .start(&job.params, job.init_image.as_ref(), job.mask.as_ref(), vae)
+                .map_err(|e| failure(format!("{e:#}"), false))?;
+            if let Some(ResumeFrom::Checkpoint(bytes)) = &request.resume {
+                checkpoint::restore(&mut run, bytes, pipeline.device()).map_err(|e| {
+                    failure(
+                        format!("the job's checkpoint does not fit it: {e:#}"),
+                        false,
+                    )
+                })?;
+            }
+            run
+        }
     };
     if run.truncated {
         tracing::warn!(
@@ -357,8 +382,14 @@ fn run_job(
         match request.control.recv() {
             Ok(Control::Continue) => {}
             Ok(Control::Suspend) => {
+                let checkpoint = checkpoint::write(&run)
+                    .inspect_err(|e| tracing::warn!(error = %e, "no checkpoint of the run"))
+                    .ok();
                 let token = kept.keep(run);
-                return Ok(Outcome::Suspended(Suspended(Box::new(token))));
+                return Ok(Outcome::Suspended(Suspended {
+                    held: Box::new(token),
+                    checkpoint,
+                }));
             }
             Ok(Control::Cancel) | Err(_) => return Ok(Outcome::Canceled),
         }
@@ -391,13 +422,15 @@ impl Engine for TchEngine {
     fn generate(
         &self,
         job: &EngineJob,
-        resume: Option<Suspended>,
+        resume: Option<Resume>,
         steps: &mut dyn Steps,
     ) -> Result<Outcome, EngineError> {
         let stopped = || failure("the engine thread stopped", true);
-        let resume = resume
-            .and_then(|s| s.0.downcast::<u64>().ok())
-            .map(|token| *token);
+        let resume = match resume {
+            None => None,
+            Some(Resume::Held(held)) => held.downcast::<u64>().ok().map(|t| ResumeFrom::Kept(*t)),
+            Some(Resume::Checkpoint(bytes)) => Some(ResumeFrom::Checkpoint(bytes)),
+        };
         let (events, from_engine) = mpsc::channel();
         let (to_engine, control) = mpsc::channel();
         let request = Request {
@@ -531,14 +564,44 @@ pub(super) mod tests {
             else {
                 panic!("expected a suspension")
             };
+            let checkpoint = state.checkpoint.expect("the engine writes a checkpoint");
             engine
                 .generate(&self::job(location, sampler, 7), None, &mut hook())
                 .unwrap();
-            let resumed = finished(engine.generate(&job, Some(state), &mut suspending).unwrap());
+            let held = Some(Resume::Held(state.held));
+            let resumed = finished(engine.generate(&job, held, &mut suspending).unwrap());
             assert_eq!(
                 resumed, pngs,
                 "{sampler}: suspend and resume change nothing"
             );
+            let elsewhere = TchEngine::new(Device::Cpu, 1 << 30);
+            let mut rest = hook();
+            let from_checkpoint = Some(Resume::Checkpoint(checkpoint.clone()));
+            let resumed = finished(
+                elsewhere
+                    .generate(&job, from_checkpoint, &mut rest)
+                    .unwrap(),
+            );
+            assert_eq!(
+                resumed, pngs,
+                "{sampler}: another engine resumes from the checkpoint exactly"
+            );
+            assert_eq!(rest.seen.iter().map(|s| s.0).collect::<Vec<_>>(), [4, 5, 6]);
+            let other_job = self::job(location, sampler, 7);
+            let mut wrong = job.clone();
+            wrong.params.width = 128;
+            for (target, bytes) in [
+                (&wrong, checkpoint.clone()),
+                (&other_job, checkpoint[..checkpoint.len() - 1].to_vec()),
+                (&other_job, b"ATCK1junk".to_vec()),
+            ] {
+                let refused =
+                    elsewhere.generate(target, Some(Resume::Checkpoint(bytes)), &mut hook());
+                assert!(
+                    refused.as_ref().is_err_and(|e| !e.retryable),
+                    "{sampler}: a checkpoint that does not fit is refused: {refused:?}"
+                );
+            }
             assert_eq!(
                 suspending.seen.iter().map(|s| s.0).collect::<Vec<_>>(),
                 [1, 2, 3, 4, 5, 6]
@@ -614,10 +677,18 @@ pub(super) mod tests {
             else {
                 panic!("expected a suspension")
             };
-            let resumed = finished(engine.generate(&job, Some(state), &mut suspending).unwrap());
+            let checkpoint = state.checkpoint.expect("the engine writes a checkpoint");
+            let held = Some(Resume::Held(state.held));
+            let resumed = finished(engine.generate(&job, held, &mut suspending).unwrap());
             assert_eq!(
                 resumed, pngs,
                 "{sampler}: suspend and resume change nothing"
+            );
+            let from_checkpoint = Some(Resume::Checkpoint(checkpoint));
+            let resumed = finished(engine.generate(&job, from_checkpoint, &mut hook()).unwrap());
+            assert_eq!(
+                resumed, pngs,
+                "{sampler}: resumed from the checkpoint exactly"
             );
         }
         let mut all = hook();

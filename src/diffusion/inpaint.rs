@@ -140,7 +140,7 @@ mod tests {
     use super::super::engine::tests::{Hook, finished, hook, job, with_init};
     use super::super::tiny::write_tiny_diffusers;
     use super::*;
-    use crate::worker::engine::{Engine, Outcome};
+    use crate::worker::engine::{Engine, Outcome, Resume};
 
     #[test]
     fn a_blurred_mask_fades_across_the_edge_and_keeps_its_far_sides() {
@@ -223,12 +223,17 @@ mod tests {
         else {
             panic!("expected a suspension")
         };
+        let checkpoint = state.checkpoint.expect("the engine writes a checkpoint");
+        let held = Some(Resume::Held(state.held));
+        let resumed = finished(engine.generate(&inpainting, held, &mut suspending).unwrap());
+        assert_eq!(resumed, pngs, "suspend and resume change nothing");
+        let from_checkpoint = Some(Resume::Checkpoint(checkpoint));
         let resumed = finished(
             engine
-                .generate(&inpainting, Some(state), &mut suspending)
+                .generate(&inpainting, from_checkpoint, &mut hook())
                 .unwrap(),
         );
-        assert_eq!(resumed, pngs, "suspend and resume change nothing");
+        assert_eq!(resumed, pngs, "resumed from the checkpoint exactly");
 
         // A blurred mask fades the repainted region into the kept one: pixels out of the
         // blur's reach stay exactly as they were (kept) or as without it (repainted), the

@@ -8,6 +8,7 @@
 #[cfg(test)]
 mod adapter_tests;
 pub mod autoencoder;
+pub mod checkpoint;
 pub mod clip;
 mod conditioning;
 pub mod device;

@@ -107,6 +107,20 @@ pub struct Run {
     inpaint: Option<Inpaint>,
 }
 
+impl Pipeline {
+    /// The device the pipeline runs on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+}
+
+impl Run {
+    /// The step the run started at and the plan's length.
+    pub fn span(&self) -> (usize, usize) {
+        (self.first, self.plan.len())
+    }
+}
+
 /// The dtype of a model's own VAE: SDXL's overflows in f16, so it is kept in f32 (diffusers'
 /// `force_upcast`).
 fn vae_kind(xl: bool, kind: Kind) -> Kind {

@@ -25,6 +25,19 @@ impl SamplerState {
         }
     }
 
+    /// DPM++ 2M's previous denoised estimate, if the sampler keeps one (for checkpoints).
+    pub fn previous_denoised(&self) -> Option<&Tensor> {
+        self.previous_denoised.as_ref()
+    }
+
+    /// A state at `step` with the sampler's carried tensor (a restored checkpoint).
+    pub fn restored(step: usize, previous_denoised: Option<Tensor>) -> Self {
+        Self {
+            step,
+            previous_denoised,
+        }
+    }
+
     /// A shallow copy (tensors share storage; the sampler never writes in place).
     pub fn duplicate(&self) -> Self {
         Self {

@@ -9,7 +9,7 @@ use super::engine::TchEngine;
 use super::engine::tests::{Hook, finished, hook, job, with_init};
 use super::pipeline::Pipeline;
 use super::tiny::{write_sdxl_diffusers, write_sdxl_single_file};
-use crate::worker::engine::{Engine, GrayImage, Outcome};
+use crate::worker::engine::{Engine, GrayImage, Outcome, Resume};
 
 /// The tiny SDXL model as a folder and as a single file, in a temporary directory.
 fn both_layouts() -> (tempfile::TempDir, String, String) {
@@ -65,7 +65,11 @@ fn an_sdxl_model_gives_the_same_images_from_its_folder_and_its_single_file() {
     engine
         .generate(&self::job(&file, "euler", 1), None, &mut hook())
         .unwrap();
-    let resumed = finished(engine.generate(&job, Some(state), &mut suspending).unwrap());
+    let resumed = finished(
+        engine
+            .generate(&job, Some(Resume::Held(state.held)), &mut suspending)
+            .unwrap(),
+    );
     assert_eq!(resumed, whole, "suspend and resume change nothing");
 }
 

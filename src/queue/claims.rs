@@ -15,7 +15,8 @@ use uuid::Uuid;
 use super::scheduler::{self, Band};
 use crate::db::cached;
 
-/// How often an item may be claimed before a lost lease fails it.
+/// How many failures (lost leases, retryable engine errors) fail an item for good. Preemption
+/// and hand-over between workers are not failures and are not counted.
 pub const MAX_ATTEMPTS: i32 = 3;
 
 /// The dispatch policy: the scheduler's quantum and band caps.
@@ -32,7 +33,7 @@ pub struct Claimed {
     pub params: serde_json::Value,
     /// Estimated GPU-seconds of the whole item.
     pub est_cost: f64,
-    /// How many times it has been claimed after a loss, this time included.
+    /// How many times a run of it failed (a lost worker, a retryable error).
     pub attempts: i32,
     /// Its band.
     pub band: i16,
@@ -44,9 +45,11 @@ pub struct Claimed {
     pub charge: f64,
     /// The owner's scheduler weight.
     pub weight: f64,
-    /// Whether this worker suspended it before and holds its state.
+    /// Whether this worker suspended it before and may hold its state in memory.
     pub resumed: bool,
-    /// Denoising steps already done (when resumed).
+    /// Whether a checkpoint of it is stored (any worker can resume from it).
+    pub checkpointed: bool,
+    /// Denoising steps already done (the step it resumes from).
     pub step: i32,
 }
 
@@ -55,7 +58,8 @@ pub struct Claimed {
 pub enum UnitEnd {
     /// Run another unit (already charged).
     Continue,
-    /// Suspend: the item went back to pending; keep its state.
+    /// Suspend: stop at this step and give the item back with [`suspend`] (already
+    /// reconciled).
     Yield,
     /// The item is no longer this worker's (cancelled, deleted, or its lease lapsed): stop.
     Lost,
@@ -157,9 +161,10 @@ pub async fn claim_next(
     let band = band as i16;
     let Some(row) = cached::query_opt(
         db,
-        "select q.id, q.remaining_cost, coalesce(u.weight, 1) as weight,
-                coalesce(q.suspended_by = $2, false) as resumed
+        "select q.id, q.owner_id, q.est_cost, q.remaining_cost, q.step, coalesce(u.weight, 1) as weight,
+                coalesce(q.suspended_by = $2, false) as resumed, c.step as checkpoint_step
            from queue_items q left join queue_users u on u.user_id = q.owner_id
+                left join queue_checkpoints c on c.item_id = q.id
           where q.status = 'pending' and q.band = $1 and q.vstart is not null
           order by q.vstart, q.suspended_by is distinct from $2, q.seq
           for update of q skip locked limit 1",
@@ -170,24 +175,41 @@ pub async fn claim_next(
         return Ok(None);
     };
     let id: Uuid = row.get("id");
-    let remaining: f64 = row.get::<_, Option<f64>>("remaining_cost").unwrap_or(0.0);
     let weight: f64 = row.get("weight");
     let resumed: bool = row.get("resumed");
+    let checkpoint_step: Option<i32> = row.get("checkpoint_step");
+    let mut remaining: f64 = row.get::<_, Option<f64>>("remaining_cost").unwrap_or(0.0);
+    let step = if resumed {
+        row.get("step")
+    } else {
+        checkpoint_step.unwrap_or(0)
+    };
+    if !resumed && checkpoint_step.is_none() {
+        // A restart from the first step: the owner is refunded what the lost progress cost.
+        let estimate: f64 = row.get("est_cost");
+        if remaining < estimate {
+            charge_user(
+                db,
+                row.get("owner_id"),
+                band,
+                -(estimate - remaining) / weight,
+            )
+            .await?;
+            remaining = estimate;
+        }
+    }
     let charge = unit_charge(remaining, policy);
     let row = cached::query_one(
         db,
         "update queue_items q
-            set status = 'in_progress', worker = $2,
-                attempts = q.attempts + case when q.suspended_by = $2 then 0 else 1 end,
-                step = case when q.suspended_by = $2 then q.step else 0 end,
+            set status = 'in_progress', worker = $2, step = $5,
                 lease_until = now() + make_interval(secs => $3),
                 started_at = coalesce(q.started_at, now()),
-                charged = $4, remaining_cost = greatest(coalesce(q.remaining_cost, 0) - $4, 0),
+                charged = $4, remaining_cost = greatest($6::float8 - $4::float8, 0),
                 suspended_by = null
           where q.id = $1
-         returning q.id, q.owner_id, q.params, q.est_cost, q.attempts, q.band, q.seq, q.vstart,
-                   q.step",
-        &[&id, &worker, &lease_secs, &charge],
+         returning q.id, q.owner_id, q.params, q.est_cost, q.attempts, q.band, q.seq, q.vstart",
+        &[&id, &worker, &lease_secs, &charge, &step, &remaining],
     )
     .await?;
     let owner_id: Uuid = row.get("owner_id");
@@ -206,7 +228,8 @@ pub async fn claim_next(
         charge,
         weight,
         resumed,
-        step: row.get("step"),
+        checkpointed: checkpoint_step.is_some(),
+        step,
     }))
 }
 
@@ -283,8 +306,9 @@ async fn reconcile(
 }
 
 /// At the end of a quantum: reconciles the unit, then either charges another unit (nobody with
-/// a smaller tag, and no higher band, is waiting) or suspends the item back into the queue at
-/// its new tag, with `step` steps done. `unit` is updated to the new unit on `Continue`.
+/// a smaller tag, and no higher band, is waiting) or tells the worker to yield, which it does
+/// with [`suspend`] once the engine has stopped and written its checkpoint. `unit` is updated to
+/// the new unit on `Continue`.
 pub async fn end_unit(
     db: &impl GenericClient,
     unit: &mut Claimed,
@@ -320,15 +344,6 @@ pub async fn end_unit(
     .await?
     .is_some();
     if policy.quantum.is_some() && (higher || smaller) {
-        cached::execute(
-            db,
-            "update queue_items
-                set status = 'pending', suspended_by = $2, worker = null, lease_until = null,
-                    step = $3
-              where id = $1",
-            &[&unit.id, &worker, &step],
-        )
-        .await?;
         return Ok(UnitEnd::Yield);
     }
     let charge = unit_charge(remaining, policy);
@@ -417,8 +432,63 @@ pub async fn abandon(
     reconcile(db, unit, worker, measured).await
 }
 
-/// Gives the item back in its place (this worker is shutting down): it starts over elsewhere,
-/// and the attempt does not count.
+/// Puts a suspended item back into the queue at its owner's tag, with `step` steps done and the
+/// engine's `checkpoint` (when it wrote one) stored for whichever worker claims it next. The
+/// worker that suspended it stays its `suspended_by` (it may resume from memory, and wins ties)
+/// unless it is leaving (`holding` false). Reconciles the unit if the quantum end did not.
+/// Returns whether the item was still this worker's.
+pub async fn suspend(
+    db: &impl GenericClient,
+    unit: &Claimed,
+    worker: &str,
+    measured: f64,
+    step: i32,
+    holding: bool,
+    checkpoint: Option<&[u8]>,
+) -> Result<bool, tokio_postgres::Error> {
+    reconcile(db, unit, worker, measured).await?;
+    if let Some(data) = checkpoint {
+        cached::execute(
+            db,
+            "insert into queue_checkpoints (item_id, step, remaining, data)
+             select q.id, $2, coalesce(q.remaining_cost, 0), $3 from queue_items q
+              where q.id = $1 and q.worker = $4 and q.status = 'in_progress'
+             on conflict (item_id) do update
+                set step = excluded.step, remaining = excluded.remaining, data = excluded.data,
+                    created_at = now()",
+            &[&unit.id, &step, &data, &worker],
+        )
+        .await?;
+    }
+    let holder = holding.then_some(worker);
+    let n = cached::execute(
+        db,
+        "update queue_items
+            set status = 'pending', suspended_by = $3, worker = null, lease_until = null, step = $4
+          where id = $1 and worker = $2 and status = 'in_progress'",
+        &[&unit.id, &worker, &holder, &step],
+    )
+    .await?;
+    Ok(n == 1)
+}
+
+/// The stored checkpoint of an item, if any.
+pub async fn checkpoint(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<Vec<u8>>, tokio_postgres::Error> {
+    let row = cached::query_opt(
+        db,
+        "select data from queue_checkpoints where item_id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Gives the item back in its place without a checkpoint (this worker is shutting down and its
+/// engine stopped without one): it resumes elsewhere from its last checkpoint, or from the first
+/// step. Not a failure.
 pub async fn release(
     db: &impl GenericClient,
     unit: &Claimed,
@@ -429,8 +499,7 @@ pub async fn release(
     cached::execute(
         db,
         "update queue_items
-            set status = 'pending', worker = null, lease_until = null, step = 0,
-                attempts = greatest(attempts - 1, 0)
+            set status = 'pending', worker = null, lease_until = null, suspended_by = null
           where id = $1 and worker = $2 and status = 'in_progress'",
         &[&unit.id, &worker],
     )
@@ -451,9 +520,10 @@ pub async fn fail(
     let n = cached::execute(
         db,
         "update queue_items
-            set status = case when $4 and attempts < $5 then 'pending' else 'failed' end,
-                error = $3, worker = null, lease_until = null, step = 0,
-                finished_at = case when $4 and attempts < $5 then null else now() end
+            set status = case when $4 and attempts + 1 < $5 then 'pending' else 'failed' end,
+                attempts = attempts + 1,
+                error = $3, worker = null, lease_until = null, step = 0, suspended_by = null,
+                finished_at = case when $4 and attempts + 1 < $5 then null else now() end
           where id = $1 and worker = $2 and status = 'in_progress'",
         &[&unit.id, &worker, &error, &retryable, &MAX_ATTEMPTS],
     )
@@ -462,22 +532,47 @@ pub async fn fail(
 }
 
 /// Returns items whose lease expired (their worker died) to `pending`, keeping their place (their
-/// tag) but not their progress; items out of attempts fail. Suspended items whose worker is gone
-/// restart from the first step on whichever worker claims them. Also cancels the unfinished
-/// items of deactivated owners. Returns the number of items changed.
+/// tag) and resuming from their last checkpoint if they have one (the owner is refunded the
+/// charges for the progress lost since); the loss counts as a failure, and items out of attempts
+/// fail. Also cancels the unfinished items of deactivated owners. Returns the number of items
+/// changed.
 pub async fn recover(db: &impl GenericClient) -> Result<u64, tokio_postgres::Error> {
     lock(db).await?;
-    let requeued = cached::execute(
+    let lost = cached::query(
         db,
-        "update queue_items
-            set status = case when attempts < $1 then 'pending' else 'failed' end,
-                error = case when attempts < $1 then error else 'the worker was lost too often' end,
-                finished_at = case when attempts < $1 then null else now() end,
-                worker = null, lease_until = null, charged = null, step = 0
-          where status = 'in_progress' and lease_until < now()",
+        "with lost as (
+             select q.id, q.remaining_cost, c.step as checkpoint_step, c.remaining as restored,
+                    coalesce(u.weight, 1) as weight
+               from queue_items q
+               left join queue_checkpoints c on c.item_id = q.id
+               left join queue_users u on u.user_id = q.owner_id
+              where q.status = 'in_progress' and q.lease_until < now()
+              for update of q
+         )
+         update queue_items q
+            set status = case when q.attempts + 1 < $1 then 'pending' else 'failed' end,
+                attempts = q.attempts + 1,
+                error = case when q.attempts + 1 < $1 then q.error else 'the worker was lost too often' end,
+                finished_at = case when q.attempts + 1 < $1 then null else now() end,
+                worker = null, lease_until = null, charged = null, suspended_by = null,
+                step = coalesce(l.checkpoint_step, 0),
+                remaining_cost = coalesce(l.restored, q.remaining_cost)
+           from lost l
+          where q.id = l.id
+         returning q.owner_id, q.band, q.status,
+                   coalesce(l.restored, l.remaining_cost) - coalesce(l.remaining_cost, 0) as refund,
+                   l.weight",
         &[&MAX_ATTEMPTS],
     )
     .await?;
+    for row in &lost {
+        let refund: f64 = row.get::<_, Option<f64>>("refund").unwrap_or(0.0);
+        if row.get::<_, String>("status") == "pending" && refund > 0.0 {
+            let weight: f64 = row.get("weight");
+            charge_user(db, row.get("owner_id"), row.get("band"), -refund / weight).await?;
+        }
+    }
+    let requeued = lost.len() as u64;
     let rejected = cached::execute(
         db,
         "update queue_items q set status = 'canceled', error = 'the owner is deactivated', finished_at = now()

@@ -312,10 +312,18 @@ impl<J: Clone + PartialEq, U: Clone + Ord, M: Clone + PartialEq> Scheduler<J, U,
     }
 
     fn peek_runnable_band(&self, _now: f64) -> Option<Band> {
+        // One pass over the users (not one per band): this runs at every dispatch.
+        let mut present = [false; BANDS.len()];
+        for head in self.users.values().filter_map(|u| u.queue.front()) {
+            present[head.band as usize] = true;
+            if present.iter().all(|p| *p) {
+                break;
+            }
+        }
         let waiting: Vec<Band> = BANDS
             .iter()
             .copied()
-            .filter(|b| self.heads(*b).next().is_some())
+            .filter(|b| present[*b as usize])
             .collect();
         runnable_band(&waiting, |b| {
             self.buckets

@@ -71,13 +71,36 @@ pub trait Steps {
     fn after_step(&mut self, done: u32, total: u32, preview: Option<Preview>) -> Control;
 }
 
-/// An engine's state for a suspended job (latents, sampler state, step index). Opaque to the
-/// worker, which keeps it in memory until the job is resumed.
-pub struct Suspended(pub Box<dyn Any + Send>);
+/// An engine's state for a suspended job: what the engine keeps in memory (latents, sampler
+/// state, step index; opaque to the worker), and a checkpoint of the same state as bytes, which
+/// any worker's engine can resume from (None where the engine cannot write one).
+pub struct Suspended {
+    /// The in-memory state, for this engine only.
+    pub held: Box<dyn Any + Send>,
+    /// The same state, serialised for another engine of the same kind.
+    pub checkpoint: Option<Vec<u8>>,
+}
 
 impl std::fmt::Debug for Suspended {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Suspended(..)")
+    }
+}
+
+/// Where a resumed run comes from.
+pub enum Resume {
+    /// This engine's own in-memory state.
+    Held(Box<dyn Any + Send>),
+    /// A checkpoint, written by this engine or by another worker's.
+    Checkpoint(Vec<u8>),
+}
+
+impl std::fmt::Debug for Resume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Held(_) => f.write_str("Held(..)"),
+            Self::Checkpoint(bytes) => write!(f, "Checkpoint({} bytes)", bytes.len()),
+        }
     }
 }
 
@@ -138,11 +161,12 @@ pub trait Engine: Send + Sync + 'static {
         EngineMemory::default()
     }
 
-    /// Runs `job` from the start, or from `resume`, calling `steps` after every step.
+    /// Runs `job` from the start, or from `resume`, calling `steps` after every step. A
+    /// checkpoint that does not fit the job is an error that is not retried.
     fn generate(
         &self,
         job: &EngineJob,
-        resume: Option<Suspended>,
+        resume: Option<Resume>,
         steps: &mut dyn Steps,
     ) -> Result<Outcome, EngineError>;
 }

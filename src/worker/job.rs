@@ -3,6 +3,7 @@
 //! end of each quantum asks the database whether to continue or yield (preemption). A watcher
 //! task keeps the lease alive and notices cancellation, deletion and higher-band work.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -12,7 +13,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Ctx;
-use super::engine::{Control, EngineJob, GrayImage, Outcome, Preview, RgbImage, Steps, Suspended};
+use super::engine::{Control, EngineJob, GrayImage, Outcome, Preview, Resume, RgbImage, Steps};
 use super::init_image;
 use super::results;
 use crate::db::{Caller, begin_as};
@@ -49,19 +50,21 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The running unit and when it started.
+/// The running unit, when it started, and the steps done.
 struct Clock {
     unit: Claimed,
     started: Instant,
+    step: i32,
 }
 
-/// Runs `unit` (resuming from `resume` if given) until it finishes, fails, is cancelled or
-/// yields; returns the engine state to keep when it yielded.
+/// Runs `unit` until it finishes, fails, is cancelled or yields: from `held` (this worker's
+/// in-memory state of it), else from its stored checkpoint, else from the first step. Returns
+/// the engine state to keep when it yielded and this worker is staying.
 pub(super) async fn run(
     ctx: Arc<Ctx>,
     unit: Claimed,
-    resume: Option<Suspended>,
-) -> anyhow::Result<Option<Suspended>> {
+    held: Option<Box<dyn Any + Send>>,
+) -> anyhow::Result<Option<Box<dyn Any + Send>>> {
     let params: GenerationParams = match serde_json::from_value(unit.params.clone()) {
         Ok(params) => params,
         Err(error) => {
@@ -70,11 +73,17 @@ pub(super) async fn run(
             return Ok(None);
         }
     };
+    let resume = match held {
+        Some(held) => Some(Resume::Held(held)),
+        None if unit.checkpointed => checkpoint(&ctx, unit.id).await?.map(Resume::Checkpoint),
+        None => None,
+    };
     let flags = Arc::new(Flags::default());
     let _dead = DeadOnDrop(Arc::clone(&flags));
     let clock = Arc::new(Mutex::new(Clock {
         unit: unit.clone(),
         started: Instant::now(),
+        step: unit.step,
     }));
     let (progress_tx, progress_rx) = mpsc::channel(4);
     let _watcher = AbortOnDrop(tokio::spawn(watch(
@@ -100,7 +109,8 @@ pub(super) async fn run(
     for lora in &params.loras {
         lora_locations.push((location(&ctx, &lora.name, "lora").await, lora.weight));
     }
-    let (init_image, mask) = match images(&ctx, unit.owner_id, &params, resume.is_some()).await {
+    let from_memory = matches!(resume, Some(Resume::Held(_)));
+    let (init_image, mask) = match images(&ctx, unit.owner_id, &params, from_memory).await {
         Ok(images) => images,
         Err(message) => {
             end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
@@ -119,12 +129,21 @@ pub(super) async fn run(
     let engine = Arc::clone(&ctx.engine);
     let outcome =
         tokio::task::spawn_blocking(move || engine.generate(&job, resume, &mut hook)).await;
-    let (unit, measured) = {
+    let (unit, measured, step) = {
         let clock = clock.lock().expect("the clock lock is never poisoned");
-        (clock.unit.clone(), clock.started.elapsed().as_secs_f64())
+        (
+            clock.unit.clone(),
+            clock.started.elapsed().as_secs_f64(),
+            clock.step,
+        )
     };
     let ending = match outcome {
-        Ok(Ok(Outcome::Suspended(state))) => return Ok(Some(state)),
+        Ok(Ok(Outcome::Suspended(state))) => {
+            let staying = !ctx.stopping.load(Ordering::SeqCst);
+            let checkpoint = state.checkpoint.as_deref();
+            let kept = suspend(&ctx, &unit, measured, step, staying, checkpoint).await?;
+            return Ok((kept && staying).then_some(state.held));
+        }
         Ok(Ok(Outcome::Finished(pngs))) => {
             match results::store(&ctx.app, unit.id, unit.owner_id, &params, pngs).await {
                 Ok(ids) => End::Finish(ids),
@@ -143,15 +162,16 @@ pub(super) async fn run(
     Ok(None)
 }
 
-/// The init image and mask a fresh run starts from, read as their owner (a resumed run already
-/// holds its latents), or the message that fails the job.
+/// The init image and mask a run starts from, read as their owner (a run resumed from memory
+/// already holds them; one resumed from a checkpoint rebuilds its inpainting state from them),
+/// or the message that fails the job.
 async fn images(
     ctx: &Ctx,
     owner: Uuid,
     params: &GenerationParams,
-    resuming: bool,
+    from_memory: bool,
 ) -> Result<(Option<RgbImage>, Option<GrayImage>), String> {
-    if resuming {
+    if from_memory {
         return Ok((None, None));
     }
     let (width, height) = (params.width, params.height);
@@ -187,13 +207,40 @@ async fn location(ctx: &Ctx, name: &str, kind: &str) -> Option<String> {
     })
 }
 
+/// The item's stored checkpoint.
+async fn checkpoint(ctx: &Ctx, id: Uuid) -> anyhow::Result<Option<Vec<u8>>> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let bytes = claims::checkpoint(&tx, id).await?;
+    tx.commit().await?;
+    Ok(bytes)
+}
+
+/// Gives a suspended item back with its checkpoint; whether it was still this worker's.
+async fn suspend(
+    ctx: &Ctx,
+    unit: &Claimed,
+    measured: f64,
+    step: i32,
+    staying: bool,
+    checkpoint: Option<&[u8]>,
+) -> anyhow::Result<bool> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let name = ctx.name.as_str();
+    let kept = claims::suspend(&tx, unit, name, measured, step, staying, checkpoint).await?;
+    tx.commit().await?;
+    Ok(kept)
+}
+
 /// How a unit ends in the database.
 enum End {
     Finish(Vec<Uuid>),
     Fail(String, bool),
     /// Cancelled or deleted by someone else: reconcile the charge only.
     Abandon,
-    /// This worker is shutting down: give the item back in its place.
+    /// This worker is shutting down and the engine stopped without a checkpoint: give the item
+    /// back in its place.
     Release,
 }
 
@@ -233,19 +280,24 @@ impl Steps for Hook {
             return Control::Cancel;
         }
         let _ = self.progress.try_send((done, total, preview));
-        if self.flags.lost.load(Ordering::SeqCst) || self.ctx.stopping.load(Ordering::SeqCst) {
+        if self.flags.lost.load(Ordering::SeqCst) {
             return Control::Cancel;
         }
+        let mut clock = self.clock.lock().expect("the clock lock is never poisoned");
+        clock.step = i32::try_from(done).unwrap_or(i32::MAX);
         if done >= total {
             return Control::Continue;
         }
-        let mut clock = self.clock.lock().expect("the clock lock is never poisoned");
+        if self.ctx.stopping.load(Ordering::SeqCst) {
+            // Leaving: hand the item over where it is.
+            return Control::Suspend;
+        }
         let elapsed = clock.started.elapsed().as_secs_f64();
         let higher = self.ctx.policy.quantum.is_some() && self.flags.higher.load(Ordering::SeqCst);
         if elapsed < clock.unit.charge && !higher {
             return Control::Continue;
         }
-        let step = i32::try_from(done).unwrap_or(i32::MAX);
+        let step = clock.step;
         let decided = self
             .rt
             .block_on(end_unit(&self.ctx, &mut clock.unit, elapsed, step));

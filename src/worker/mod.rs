@@ -10,7 +10,8 @@ mod preview;
 pub mod registry;
 pub mod results;
 
-use std::collections::HashMap;
+use std::any::Any;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,12 +23,16 @@ use crate::app::App;
 use crate::db::{Caller, begin_as};
 use crate::queue::claims::{self, Claimed, Policy};
 use crate::queue::scheduler::Band;
-use engine::{Engine, Suspended};
+use engine::Engine;
 
 /// How often a worker returns dead workers' items to the queue.
 const RECOVER_EVERY: Duration = Duration::from_secs(5);
-/// Suspended jobs a worker keeps in memory; older ones restart from the first step.
-const MAX_SUSPENDED: usize = 16;
+/// Suspended runs a worker keeps in memory (fewer than the tch engine keeps, so the engine never
+/// drops one the worker still holds); older ones resume from their checkpoints.
+const MAX_HELD: usize = 8;
+
+/// Engine states of items this worker suspended, oldest first.
+type Held = VecDeque<(Uuid, Box<dyn Any + Send>)>;
 
 /// What every part of a worker shares.
 pub(crate) struct Ctx {
@@ -46,7 +51,7 @@ pub(crate) struct Ctx {
 pub struct Worker {
     ctx: Arc<Ctx>,
     /// Engine states of items this worker suspended (a mutex only to make the worker `Sync`).
-    suspended: Mutex<HashMap<Uuid, Suspended>>,
+    held: Mutex<Held>,
 }
 
 /// A handle that stops a running worker: it finishes nothing new, and gives its current item
@@ -92,7 +97,7 @@ impl Worker {
         };
         Self {
             ctx: Arc::new(ctx),
-            suspended: Mutex::new(HashMap::new()),
+            held: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -143,10 +148,15 @@ impl Worker {
         tracing::info!(worker = %self.ctx.name, "worker stopped");
     }
 
-    fn suspended(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Suspended>> {
-        self.suspended
-            .lock()
-            .expect("the suspended map is never poisoned")
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().expect("the held list is never poisoned")
+    }
+
+    /// Takes the in-memory state of `id`, if this worker holds it.
+    fn take_held(&self, id: Uuid) -> Option<Box<dyn Any + Send>> {
+        let mut held = self.held();
+        let index = held.iter().position(|(item, _)| *item == id)?;
+        held.remove(index).map(|(_, state)| state)
     }
 
     async fn idle(&self) {
@@ -181,19 +191,17 @@ impl Worker {
     }
 
     async fn run_unit(&self, unit: Claimed) {
-        let state = self.suspended().remove(&unit.id);
-        let resume = if unit.resumed { state } else { None };
+        let state = self.take_held(unit.id);
+        let held = if unit.resumed { state } else { None };
         let id = unit.id;
-        tracing::info!(item = %id, resumed = resume.is_some(), charge = unit.charge, "running");
-        match job::run(Arc::clone(&self.ctx), unit, resume).await {
+        tracing::info!(item = %id, held = held.is_some(), step = unit.step, charge = unit.charge, "running");
+        match job::run(Arc::clone(&self.ctx), unit, held).await {
             Ok(Some(state)) => {
-                let mut suspended = self.suspended();
-                if suspended.len() >= MAX_SUSPENDED
-                    && let Some(oldest) = suspended.keys().next().copied()
-                {
-                    suspended.remove(&oldest);
+                let mut held = self.held();
+                if held.len() >= MAX_HELD {
+                    held.pop_front();
                 }
-                suspended.insert(id, state);
+                held.push_back((id, state));
             }
             Ok(None) => {}
             Err(error) => {

@@ -35,10 +35,20 @@ async fn claim(
     worker: &str,
     lease: f64,
 ) -> Option<claims::Claimed> {
+    claim_units(pool, worker, lease, None).await
+}
+
+/// Claims with a quantum (units of `quantum` estimated seconds), or whole items.
+async fn claim_units(
+    pool: &deadpool_postgres::Pool,
+    worker: &str,
+    lease: f64,
+    quantum: Option<f64>,
+) -> Option<claims::Claimed> {
     let mut client = pool.get().await.unwrap();
     let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
     let policy = claims::Policy {
-        quantum: None,
+        quantum,
         ..claims::Policy::default()
     };
     let claimed = claims::claim_next(&tx, worker, lease, &policy)
@@ -94,8 +104,8 @@ async fn a_dead_workers_item_returns_to_its_place_and_completes_once() {
     let again = claim(&pool, "survivor", 30.0).await.unwrap();
     assert_eq!(
         (again.id, again.attempts),
-        (ids[0], 2),
-        "the item kept its place"
+        (ids[0], 1),
+        "the item kept its place; the loss counts as one failure"
     );
     let image = Uuid::now_v7();
     let mut client = pool.get().await.unwrap();
@@ -130,14 +140,97 @@ async fn a_dead_workers_item_returns_to_its_place_and_completes_once() {
     assert_eq!(row.get::<_, Vec<Uuid>>(1), vec![image]);
 }
 
+/// The owner's tag and the item's estimate not yet charged.
+async fn accounts(db: &tokio_postgres::Client, owner: Uuid, id: Uuid) -> (f64, f64) {
+    let row = db
+        .query_one(
+            "select u.finish_tag, q.remaining_cost from queue_users u, queue_items q
+              where u.user_id = $1 and q.id = $2",
+            &[&owner, &id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+async fn recover(pool: &deadpool_postgres::Pool) {
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    claims::recover(&tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn suspended_items_resume_from_their_checkpoint_anywhere_and_lost_progress_is_refunded() {
+    let dbname = fresh_database().await;
+    let (owner, ids) = seed(&dbname, 1).await;
+    let id = ids[0];
+    let pool = app_pool(&dbname, 2);
+    let db = superuser_client(&dbname).await;
+    let quantum = Some(0.25);
+
+    // A worker dies with no checkpoint: the item starts over, and the owner gets back what the
+    // lost unit cost before paying for the new one.
+    let lost = claim_units(&pool, "x", 0.0, quantum).await.unwrap();
+    assert_eq!(accounts(&db, owner, id).await, (0.25, 0.75));
+    recover(&pool).await;
+    let a = claim_units(&pool, "a", 30.0, quantum).await.unwrap();
+    assert_eq!(
+        (a.id, a.step, a.attempts, a.checkpointed),
+        (lost.id, 0, 1, false)
+    );
+    assert_eq!(
+        accounts(&db, owner, id).await,
+        (0.25, 0.75),
+        "refunded, then charged"
+    );
+
+    // Suspended with a checkpoint: another worker resumes it there; preemption is no failure.
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    assert!(
+        claims::suspend(&tx, &a, "a", a.charge, 5, true, Some(b"five"))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    drop(client);
+    let b = claim_units(&pool, "b", 0.0, quantum).await.unwrap();
+    assert_eq!(
+        (b.step, b.attempts, b.resumed, b.checkpointed),
+        (5, 1, false, true)
+    );
+    assert_eq!(accounts(&db, owner, id).await, (0.5, 0.5));
+
+    // That worker dies too: the item resumes from the checkpoint, refunded to it.
+    recover(&pool).await;
+    assert_eq!(accounts(&db, owner, id).await, (0.25, 0.75));
+    let c = claim_units(&pool, "c", 30.0, quantum).await.unwrap();
+    assert_eq!((c.step, c.attempts, c.checkpointed), (5, 2, true));
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    assert_eq!(
+        claims::checkpoint(&tx, id).await.unwrap().as_deref(),
+        Some(&b"five"[..])
+    );
+    assert!(claims::finish(&tx, &c, "c", &[], c.charge).await.unwrap());
+    tx.commit().await.unwrap();
+    let left: i64 = db
+        .query_one("select count(*) from queue_checkpoints", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the checkpoint ended with the item");
+}
+
 #[tokio::test]
 async fn retryable_failures_requeue_until_attempts_run_out() {
     let dbname = fresh_database().await;
     let (_, ids) = seed(&dbname, 1).await;
     let pool = app_pool(&dbname, 1);
-    for attempt in 1..=claims::MAX_ATTEMPTS {
+    for failures in 0..claims::MAX_ATTEMPTS {
         let item = claim(&pool, "w", 30.0).await.unwrap();
-        assert_eq!((item.id, item.attempts), (ids[0], attempt));
+        assert_eq!((item.id, item.attempts), (ids[0], failures));
         let mut client = pool.get().await.unwrap();
         let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
         assert!(

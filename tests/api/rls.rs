@@ -20,8 +20,10 @@ const OWNED_TABLES: &[(&str, &str)] = &[
 
 /// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
 /// the per-band dispatch state, the model catalogue and its (admin-only) install jobs, the
-/// workers' reports (workers write, admins read), and the login throttle (functions only).
+/// workers' reports (workers write, admins read), the login throttle (functions only), and the
+/// checkpoints of suspended runs (workers only; checked below).
 const SHARED_TABLES: &[&str] = &[
+    "queue_checkpoints",
     "queue_control",
     "queue_bands",
     "models",
@@ -132,6 +134,23 @@ async fn bookkeeping_tables_are_closed_to_every_app_role() {
                 .get(0);
             assert!(!allowed, "{role} may touch {table}");
         }
+    }
+}
+
+#[tokio::test]
+async fn checkpoints_of_runs_are_closed_to_users_and_admins() {
+    let dbname = fresh_database().await;
+    let db = superuser_client(&dbname).await;
+    for role in ["atelier_app", "atelier_user", "atelier_admin"] {
+        let allowed: bool = db
+            .query_one(
+                "select has_table_privilege($1, 'queue_checkpoints', 'select, insert, update, delete')",
+                &[&role],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!allowed, "{role} may touch queue_checkpoints");
     }
 }
 

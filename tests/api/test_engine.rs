@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atelier::queue::model::GenerationParams;
 use atelier::worker::engine::{
-    Control, Engine, EngineError, EngineJob, Outcome, Preview, Steps, Suspended,
+    Control, Engine, EngineError, EngineJob, Outcome, Preview, Resume, Steps, Suspended,
 };
 use uuid::Uuid;
 
@@ -18,6 +18,18 @@ pub struct Run {
     pub item: Uuid,
     /// The step it resumed from (None: from the start).
     pub resumed_from: Option<u32>,
+    /// Where its state came from.
+    pub from: Source,
+}
+
+/// Where a run's state came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Start,
+    /// The engine's own memory (the worker that suspended it).
+    Held,
+    /// A checkpoint (any worker).
+    Checkpoint,
 }
 
 pub struct TestEngine {
@@ -28,6 +40,22 @@ pub struct TestEngine {
 struct State {
     step: u32,
     acc: u64,
+}
+
+impl State {
+    fn write(&self) -> Vec<u8> {
+        let mut bytes = self.step.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&self.acc.to_le_bytes());
+        bytes
+    }
+
+    fn read(bytes: &[u8]) -> Option<Self> {
+        let (step, acc) = bytes.split_at_checked(4)?;
+        Some(Self {
+            step: u32::from_le_bytes(step.try_into().ok()?),
+            acc: u64::from_le_bytes(acc.try_into().ok()?),
+        })
+    }
 }
 
 impl TestEngine {
@@ -97,23 +125,37 @@ impl Engine for TestEngine {
     fn generate(
         &self,
         job: &EngineJob,
-        resume: Option<Suspended>,
+        resume: Option<Resume>,
         steps: &mut dyn Steps,
     ) -> Result<Outcome, EngineError> {
         let params = &job.params;
-        let mut state = match resume {
-            Some(suspended) => *suspended.0.downcast::<State>().map_err(|_| EngineError {
-                message: "foreign suspended state".into(),
-                retryable: false,
-            })?,
-            None => State {
-                step: 0,
-                acc: params.seed.unwrap(),
-            },
+        let refused = |message: &str| EngineError {
+            message: message.into(),
+            retryable: false,
+        };
+        let (mut state, from) = match resume {
+            Some(Resume::Held(held)) => (
+                *held
+                    .downcast::<State>()
+                    .map_err(|_| refused("foreign suspended state"))?,
+                Source::Held,
+            ),
+            Some(Resume::Checkpoint(bytes)) => {
+                let state = State::read(&bytes).ok_or_else(|| refused("a bad checkpoint"))?;
+                (state, Source::Checkpoint)
+            }
+            None => (
+                State {
+                    step: 0,
+                    acc: params.seed.unwrap(),
+                },
+                Source::Start,
+            ),
         };
         self.runs.lock().unwrap().push(Run {
             item: job.id,
             resumed_from: (state.step > 0).then_some(state.step),
+            from,
         });
         while state.step < params.steps {
             std::thread::sleep(self.step_time);
@@ -126,7 +168,13 @@ impl Engine for TestEngine {
             };
             match steps.after_step(state.step, params.steps, Some(preview)) {
                 Control::Continue => {}
-                Control::Suspend => return Ok(Outcome::Suspended(Suspended(Box::new(state)))),
+                Control::Suspend => {
+                    let checkpoint = Some(state.write());
+                    return Ok(Outcome::Suspended(Suspended {
+                        held: Box::new(state),
+                        checkpoint,
+                    }));
+                }
                 Control::Cancel => return Ok(Outcome::Canceled),
             }
         }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestUser, assert_error, register_model, superuser_client};
-use crate::test_engine::{TestEngine, expected_images};
+use crate::test_engine::{Source, TestEngine, expected_images};
 
 /// Worker settings that make tests quick: short polls and leases.
 pub fn fast_worker(quantum: f64) -> impl FnOnce(&mut Config) {
@@ -69,6 +69,23 @@ pub async fn wait_status(
             Instant::now() < deadline,
             "item {id} never became {status}: {item}"
         );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits (up to 10 s) until the item has done `step` steps.
+async fn wait_step(db: &tokio_postgres::Client, id: Uuid, step: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let done: i32 = db
+            .query_one("select step from queue_items where id = $1", &[&id])
+            .await
+            .unwrap()
+            .get(0);
+        if done >= step {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the job never got going");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -169,19 +186,7 @@ async fn a_killed_worker_s_job_completes_once_without_duplicate_images() {
                       "steps": 20, "num_images": 2});
     let id = enqueue(&app, &joe, body.clone()).await;
     let db = superuser_client(&app.dbname).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let step: i32 = db
-            .query_one("select step from queue_items where id = $1", &[&id])
-            .await
-            .unwrap()
-            .get(0);
-        if step >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the job never got going");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_step(&db, id, 3).await;
     doomed.abort(); // the worker dies mid-job: no more heartbeats, no results
     let _survivor = spawn_worker(&app, &engine, "survivor");
     let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(30)).await;
@@ -195,7 +200,7 @@ async fn a_killed_worker_s_job_completes_once_without_duplicate_images() {
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, i32>(0), 2, "claimed twice, completed once");
+    assert_eq!(row.get::<_, i32>(0), 1, "one loss counted, completed once");
     assert_eq!(row.get::<_, String>(1), "survivor");
     let images = image_count(&db, joe.id).await;
     assert_eq!(images, 2, "no duplicate images");
@@ -773,4 +778,149 @@ async fn an_sdxl_model_generates_through_the_queue_and_takes_only_sdxl_loras() {
     let body =
         json!({"model": "tiny-xl", "prompt": "x", "loras": [{"name": "sd1-lora", "weight": 1}]});
     app.enqueue_refused(&joe, &body, "sd1-lora").await;
+}
+
+/// Several workers on one queue with jobs of ten quanta and more, from four users: every job
+/// completes once, suspended jobs resume where they stopped on whichever worker is free (from
+/// its checkpoint), nothing counts as a failure, the batch takes about 1/N of the work, and the
+/// users are served fairly (nobody's jobs are all done while another's wait).
+async fn workers_share_long_jobs(workers: usize) {
+    let quantum = 0.2;
+    let step = Duration::from_millis(20);
+    let steps = 100; // 2 s of work: ten quanta
+    let app = TestApp::spawn_with(fast_worker(quantum)).await;
+    let admin = app.setup_admin().await;
+    let mut users = Vec::new();
+    for name in ["ann", "bob", "cat", "dan"] {
+        users.push(app.add_user(&admin, name, false).await);
+    }
+    let body = json!({"model": "sd15", "prompt": "long", "width": 64, "height": 64,
+                      "steps": steps});
+    let mut items = Vec::new();
+    for user in &users {
+        for _ in 0..2 {
+            items.push((user, enqueue(&app, user, body.clone()).await));
+        }
+    }
+    let engine = Arc::new(TestEngine::new(step));
+    let _workers: Vec<_> = (0..workers)
+        .map(|w| spawn_worker(&app, &engine, &format!("gpu{w}")))
+        .collect();
+    let work = items.len() as f64 * f64::from(steps) * step.as_secs_f64();
+    let mut done = Vec::new();
+    for (user, id) in &items {
+        let item = wait_status(&app, user, *id, "completed", Duration::from_secs(60)).await;
+        done.push((*user, item));
+    }
+
+    // Times from the first enqueue (the items were queued in order).
+    let first_created = done[0].1["created_at"].clone();
+    let finish = |item: &Value| seconds_between(&first_created, &item["finished_at"]);
+    let elapsed = done.iter().map(|(_, i)| finish(i)).fold(0.0, f64::max);
+    let ideal = work / workers as f64;
+    assert!(
+        elapsed <= 1.5 * ideal + 1.0,
+        "{workers} workers took {elapsed:.2} s for {work:.1} s of work (ideal {ideal:.2} s)"
+    );
+    for user in &users {
+        let last = done
+            .iter()
+            .filter(|(u, _)| u.id == user.id)
+            .map(|(_, i)| finish(i))
+            .fold(0.0, f64::max);
+        assert!(
+            last >= 0.5 * elapsed,
+            "{} was served first and finished at {last:.2} s of {elapsed:.2} s",
+            user.email
+        );
+    }
+    let db = superuser_client(&app.dbname).await;
+    let runs = engine.runs();
+    for (user, item) in &done {
+        let id: Uuid = item["id"].as_str().unwrap().parse().unwrap();
+        let row = db
+            .query_one(
+                "select attempts, (select count(*) from queue_checkpoints where item_id = $1)
+                   from queue_items where id = $1",
+                &[&id],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i32>(0), 0, "preemption is not a failure");
+        assert_eq!(row.get::<_, i64>(1), 0, "the checkpoint went with the item");
+        let starts = runs
+            .iter()
+            .filter(|r| r.item == id && r.resumed_from.is_none())
+            .count();
+        assert_eq!(starts, 1, "{id} started once and never over");
+        let expected = expected_images(&params(&body, item));
+        let image = &item["result_image_ids"][0];
+        assert_eq!(full_image(&app, user, image).await, expected[0]);
+    }
+    assert_eq!(
+        db.query_one("select count(*) from images", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        items.len() as i64,
+        "one image per job"
+    );
+    assert!(
+        runs.iter().any(|r| r.from == Source::Checkpoint),
+        "some job moved to another worker: {runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_workers_share_long_jobs_fairly_without_restarts() {
+    workers_share_long_jobs(2).await;
+}
+
+#[tokio::test]
+async fn four_workers_share_long_jobs_fairly_without_restarts() {
+    workers_share_long_jobs(4).await;
+}
+
+#[tokio::test]
+async fn a_stopping_worker_hands_its_job_over_where_it_stopped() {
+    let app = TestApp::spawn_with(fast_worker(0.0)).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let engine = Arc::new(TestEngine::new(Duration::from_millis(20)));
+    let leaving = Worker::named(Arc::clone(&app.app), engine.clone(), "leaving".into());
+    let stop = leaving.stop_handle();
+    let leaving = tokio::spawn(leaving.run());
+    let body = json!({"model": "sd15", "prompt": "long", "width": 64, "height": 64,
+                      "steps": 60});
+    let id = enqueue(&app, &joe, body.clone()).await;
+    let db = superuser_client(&app.dbname).await;
+    wait_step(&db, id, 5).await;
+    stop.stop();
+    leaving.await.unwrap();
+    let row = db
+        .query_one(
+            "select q.status, q.suspended_by, q.attempts, c.step
+               from queue_items q join queue_checkpoints c on c.item_id = q.id where q.id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let stopped_at: i32 = row.get(3);
+    assert_eq!(row.get::<_, String>(0), "pending");
+    assert_eq!(row.get::<_, Option<String>>(1), None, "nobody holds it");
+    assert_eq!(row.get::<_, i32>(2), 0, "stopping is not a failure");
+    assert!(
+        stopped_at >= 5,
+        "checkpointed where it stopped ({stopped_at})"
+    );
+
+    let _next = spawn_worker(&app, &engine, "next");
+    let item = wait_status(&app, &joe, id, "completed", Duration::from_secs(10)).await;
+    let runs: Vec<_> = engine.runs().into_iter().filter(|r| r.item == id).collect();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].from, Source::Checkpoint);
+    assert_eq!(runs[1].resumed_from, u32::try_from(stopped_at).ok());
+    let expected = expected_images(&params(&body, &item));
+    let image = &item["result_image_ids"][0];
+    assert_eq!(full_image(&app, &joe, image).await, expected[0]);
 }
