@@ -19,6 +19,8 @@ use crate::storage::Storage;
 pub struct App {
     /// The runtime pool (`atelier_app`).
     pub db: deadpool_postgres::Pool,
+    /// Whether the database is reachable (kept by `db::health::supervise`).
+    pub db_health: Arc<crate::db::health::DbHealth>,
     /// The effective configuration.
     pub config: Arc<Config>,
     /// JWT keys.
@@ -93,9 +95,11 @@ impl App {
         };
         let window = Duration::from_secs(config.auth.rate_window_secs);
         let models = crate::models::ops::Catalogue::new(db.clone(), &config)?;
+        let unhealthy_after = Duration::from_secs(config.database.unhealthy_after_secs);
         Ok(Self {
             models,
             db,
+            db_health: Arc::new(crate::db::health::DbHealth::new(unhealthy_after)),
             result_id_key: blake3::derive_key("atelier 2026 result image ids", secret.as_bytes()),
             jwt: Keys::new(secret.as_bytes()),
             logins_by_address: Limiter::new(

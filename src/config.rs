@@ -265,7 +265,7 @@ impl Default for StorageConfig {
 }
 
 /// Where PostgreSQL lives.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// A managed PostgreSQL for the runtime login (`atelier_app`). None: start the embedded cluster.
@@ -276,6 +276,21 @@ pub struct DatabaseConfig {
     pub pool_size: Option<usize>,
     /// The unprivileged OS user that runs the embedded cluster when `atelier` runs as root.
     pub os_user: Option<String>,
+    /// `/healthz` fails once the database has been unreachable for this long (seconds), so that
+    /// systemd or Kubernetes restarts a process that did not heal by itself.
+    pub unhealthy_after_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            owner_url: None,
+            pool_size: None,
+            os_user: None,
+            unhealthy_after_secs: 60,
+        }
+    }
 }
 
 /// Authentication settings.

@@ -126,6 +126,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The server is temporarily out of capacity (for example, database connections).
     Overloaded,
+    /// The database cannot be reached now (it is restarting or down); see Retry-After.
+    DatabaseUnavailable,
+    /// The disk (of the object store or of the database) is full.
+    StorageFull,
     /// A bug or an outage; details are in the server log.
     Internal,
 }
@@ -166,7 +170,8 @@ impl ErrorCode {
             }
             RateLimited | QueueFull | TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
-            Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Overloaded | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -194,9 +199,39 @@ impl ApiError {
 
     /// An internal error; the cause is logged, never sent.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        let source = source.into();
+        if let Some(known) = Self::outage(source.as_ref()) {
+            return known;
+        }
         Self {
-            source: Some(source.into()),
+            source: Some(source),
             ..Self::new(ErrorCode::Internal, "internal error")
+        }
+    }
+
+    /// The answer for an error that is an outage of a dependency, not a bug: the database
+    /// unreachable, or a disk full. Not logged per request (`db::health` logs outages).
+    fn outage(error: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        if crate::db::health::is_unavailable(error) {
+            return Some(Self::database_unavailable());
+        }
+        if crate::storage::is_disk_full(error) {
+            return Some(Self::new(
+                ErrorCode::StorageFull,
+                "the server's disk is full: nothing was saved; delete images you no longer                  need or ask the administrator to free space, then try again",
+            ));
+        }
+        None
+    }
+
+    /// A 503 while the database cannot be reached.
+    pub fn database_unavailable() -> Self {
+        Self {
+            retry_after_secs: Some(2),
+            ..Self::new(
+                ErrorCode::DatabaseUnavailable,
+                "the database is unavailable right now; try again in a few seconds",
+            )
         }
     }
 
@@ -240,6 +275,11 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Marks a response refused because the database is unavailable, so the HTTP layer can count
+/// refusals for the outage's log line instead of logging each.
+#[derive(Clone, Copy, Debug)]
+pub struct RefusedForDatabase;
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
@@ -263,6 +303,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.code.status(), Json(body)).into_response();
+        if self.code == ErrorCode::DatabaseUnavailable {
+            response.extensions_mut().insert(RefusedForDatabase);
+        }
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()
@@ -282,6 +325,9 @@ impl From<tokio_postgres::Error> for ApiError {
         {
             return crate::http::extract::nul_error();
         }
+        if let Some(known) = Self::outage(&error) {
+            return known;
+        }
         if error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             return Self {
                 source: Some(error.into()),
@@ -294,6 +340,9 @@ impl From<tokio_postgres::Error> for ApiError {
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
+        if let Some(known) = Self::outage(&error) {
+            return known;
+        }
         Self {
             source: Some(error.into()),
             ..Self::new(ErrorCode::Overloaded, "the server is busy; try again")

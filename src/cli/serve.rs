@@ -42,6 +42,11 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         storage,
     )?);
     tokio::spawn(sweep_periodically(Arc::clone(&app)));
+    let supervisor = tokio::spawn(db::health::supervise(
+        database.pool.clone(),
+        database.owned_cluster(),
+        Arc::clone(&app.db_health),
+    ));
     let listener_task = app.events.spawn_listener(database.app_config.clone());
     let worker = match worker::engine::for_device(
         &config.worker.device,
@@ -67,6 +72,7 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         let _ = running.await;
     }
     listener_task.abort();
+    supervisor.abort();
     Ok(())
 }
 
@@ -84,11 +90,11 @@ async fn sweep_periodically(app: Arc<App>) {
                 partial = report.partial,
                 "storage sweep done"
             ),
-            Err(error) => tracing::warn!(error = ?error, "storage sweep failed"),
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "storage sweep failed"),
         }
         match images::mask_sweep::run(&app.storage, &app.db, images::mask_sweep::KEEP).await {
             Ok(deleted) => tracing::info!(deleted, "unused masks swept"),
-            Err(error) => tracing::warn!(error = ?error, "mask sweep failed"),
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "mask sweep failed"),
         }
         match crate::auth::session::prune_expired(&app.db).await {
             Ok(deleted) => tracing::info!(deleted, "expired sessions pruned"),

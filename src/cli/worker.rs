@@ -31,7 +31,13 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         &staging,
     )?;
     app.events.spawn_listener(database.app_config.clone());
-    let worker = Worker::new(Arc::new(app), engine);
+    let app = Arc::new(app);
+    tokio::spawn(db::health::supervise(
+        database.pool.clone(),
+        None,
+        Arc::clone(&app.db_health),
+    ));
+    let worker = Worker::new(app, engine);
     let stop = worker.stop_handle();
     tokio::spawn(async move {
         super::serve::shutdown_signal().await;

@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod cached;
 pub mod embedded;
+pub mod health;
 mod identity;
 pub mod migrate;
 pub mod open;

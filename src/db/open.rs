@@ -37,6 +37,11 @@ pub struct Database {
 }
 
 impl Database {
+    /// The embedded cluster if this process started it (and so restarts it when it dies).
+    pub fn owned_cluster(&self) -> Option<Arc<EmbeddedCluster>> {
+        self.cluster.clone().filter(|_| self.owns_cluster)
+    }
+
     /// Stops the embedded cluster if this process started it.
     pub async fn close(self) -> anyhow::Result<()> {
         self.pool.close();

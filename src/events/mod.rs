@@ -58,11 +58,13 @@ impl Hub {
         let tx = self.tx.clone();
         let listening = Arc::clone(&self.listening);
         tokio::spawn(async move {
+            let outage = crate::db::health::Outage::new("the event listener's connection");
             loop {
-                let result = listen(&config, &tx, &listening).await;
+                let result = listen(&config, &tx, &listening, &outage).await;
                 listening.send_replace(false);
-                if let Err(error) = result {
-                    tracing::warn!(error = %error, "event listener lost its connection");
+                match result {
+                    Err(error) => outage.failed(&error),
+                    Ok(()) => outage.failed(&"the database closed the connection"),
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -75,6 +77,7 @@ async fn listen(
     config: &tokio_postgres::Config,
     tx: &broadcast::Sender<Arc<Notice>>,
     listening: &tokio::sync::watch::Sender<bool>,
+    outage: &crate::db::health::Outage,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -95,6 +98,7 @@ async fn listen(
         }
     };
     tracing::debug!("listening for events");
+    outage.recovered();
     listening.send_replace(true);
     while let Some(message) = messages.next().await {
         forward(message?, tx);

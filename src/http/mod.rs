@@ -47,7 +47,17 @@ pub fn router(app: Arc<App>) -> Router {
             Arc::clone(&app),
             origin::guard,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            count_database_refusals,
+        ))
+        // 5xx answers are not logged here: internal errors log their cause once (`error`), and
+        // outages once per outage (`db::health`), not once per request.
+        .layer(
+            TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ),
+        )
         .with_state(app)
 }
 
@@ -74,14 +84,40 @@ async fn openapi_json() -> Json<&'static serde_json::Value> {
     Json(openapi::document())
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// Liveness: fails only when the database has been unreachable for longer than
+/// `database.unhealthy_after_secs`, which a restart of this process might cure.
+async fn healthz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
+    if app.db_health.is_unhealthy() {
+        return Err(ApiError::database_unavailable());
+    }
+    Ok("ok")
 }
 
+/// Readiness: the database answers now.
 async fn readyz(State(app): State<Arc<App>>) -> Result<&'static str, ApiError> {
+    if app.db_health.is_down() {
+        return Err(ApiError::database_unavailable());
+    }
     let client = app.db.get().await?;
     client.simple_query("select 1").await?;
     Ok("ready")
+}
+
+/// Counts responses refused for an unavailable database (logged once when it recovers).
+async fn count_database_refusals(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if response
+        .extensions()
+        .get::<crate::error::RefusedForDatabase>()
+        .is_some()
+    {
+        app.db_health.refused_one();
+    }
+    response
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -22,6 +22,30 @@ use crate::config::{Config, StorageBackend};
 /// Files up to this size are sent in one request; larger ones in parts of this size.
 const PART_SIZE: usize = 8 << 20;
 
+/// Whether `error` (or anything in its chain) is a full disk: no space or quota left where the
+/// object store or the staging directory writes, or PostgreSQL's `disk_full`.
+pub fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && (io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(ENOSPC | EDQUOT)))
+        {
+            return true;
+        }
+        if let Some(pg) = error.downcast_ref::<tokio_postgres::Error>()
+            && pg.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
 /// The object store, shared by requests, the worker and the sweeper.
 #[derive(Clone, Debug)]
 pub struct Storage {

@@ -202,7 +202,7 @@ async fn location(ctx: &Ctx, name: &str, kind: &str) -> Option<String> {
         anyhow::Ok(row.map(|r| r.get(0)))
     };
     lookup.await.unwrap_or_else(|error| {
-        tracing::warn!(error = ?error, "looking up the model failed");
+        ctx.db.failed(&format!("looking up the model: {error:#}"));
         None
     })
 }
@@ -313,7 +313,8 @@ impl Steps for Hook {
                 Control::Cancel
             }
             Err(error) => {
-                tracing::warn!(error = ?error, "quantum end failed; trying again at the next step");
+                // Tried again at the next step.
+                self.ctx.db.failed(&format!("ending a quantum: {error:#}"));
                 Control::Continue
             }
         }
@@ -373,7 +374,7 @@ async fn watch(ctx: Arc<Ctx>, id: Uuid, band: i16, flags: Arc<Flags>) {
                     last_beat = Instant::now();
                 }
             }
-            Err(error) => tracing::warn!(error = ?error, item = %id, "watching the item failed"),
+            Err(error) => ctx.db.failed(&format!("watching item {id}: {error:#}")),
         }
     }
 }

@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::app::App;
+use crate::db::health::Outage;
 use crate::db::{Caller, begin_as};
 use crate::queue::claims::{self, Claimed, Policy};
 use crate::queue::scheduler::Band;
@@ -45,6 +46,8 @@ pub(crate) struct Ctx {
     watch_every: Duration,
     stopping: AtomicBool,
     wake: Notify,
+    /// The database as this worker meets it: an outage is logged once, not at every poll.
+    db: Outage,
 }
 
 /// A worker, ready to run.
@@ -94,6 +97,7 @@ impl Worker {
             policy,
             stopping: AtomicBool::new(false),
             wake: Notify::new(),
+            db: Outage::new("the worker's database"),
         };
         Self {
             ctx: Arc::new(ctx),
@@ -120,30 +124,38 @@ impl Worker {
             if last_recover.is_none_or(|at| at.elapsed() >= RECOVER_EVERY) {
                 last_recover = Some(Instant::now());
                 if let Err(error) = self.recover().await {
-                    tracing::warn!(error = ?error, "recovering lost items failed");
+                    self.ctx
+                        .db
+                        .failed(&format!("recovering lost items: {error:#}"));
                 }
             }
             match self.claim().await {
                 Ok(Some(unit)) => {
+                    self.ctx.db.recovered();
                     self.run_unit(unit).await;
                     // A unit may have loaded or unloaded models: report at once.
                     let memory = self.ctx.engine.memory();
                     if let Err(error) =
                         registry::report(&self.ctx.app, &self.ctx.name, &memory).await
                     {
-                        tracing::warn!(error = ?error, "reporting this worker failed");
+                        self.ctx
+                            .db
+                            .failed(&format!("reporting this worker: {error:#}"));
                     }
                 }
-                Ok(None) => self.idle().await,
+                Ok(None) => {
+                    self.ctx.db.recovered();
+                    self.idle().await;
+                }
                 Err(error) => {
-                    tracing::warn!(error = ?error, "claiming failed");
+                    self.ctx.db.failed(&format!("claiming: {error:#}"));
                     self.idle().await;
                 }
             }
         }
         reporter.abort();
         if let Err(error) = registry::forget(&self.ctx.app, &self.ctx.name).await {
-            tracing::warn!(error = ?error, "removing this worker's report failed");
+            tracing::warn!(error = %format!("{error:#}"), "removing this worker's report failed");
         }
         tracing::info!(worker = %self.ctx.name, "worker stopped");
     }
@@ -205,7 +217,7 @@ impl Worker {
             }
             Ok(None) => {}
             Err(error) => {
-                tracing::warn!(error = ?error, item = %id, "recording the outcome failed")
+                tracing::warn!(error = %format!("{error:#}"), item = %id, "recording the outcome failed")
             }
         }
     }
@@ -217,7 +229,7 @@ async fn report_every_period(ctx: Arc<Ctx>) {
     loop {
         ticks.tick().await;
         if let Err(error) = registry::report(&ctx.app, &ctx.name, &ctx.engine.memory()).await {
-            tracing::warn!(error = ?error, "reporting this worker failed");
+            ctx.db.failed(&format!("reporting this worker: {error:#}"));
         }
     }
 }

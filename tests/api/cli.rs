@@ -14,7 +14,7 @@ use crate::helpers::PASSWORD;
 
 const BIN: &str = env!("CARGO_BIN_EXE_atelier");
 
-fn atelier(data_dir: &Path) -> Command {
+pub fn atelier(data_dir: &Path) -> Command {
     let mut command = Command::new(BIN);
     command
         .env("ATELIER__MULTIUSER", "true")
@@ -40,7 +40,7 @@ fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -48,16 +48,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
 }
 
 impl Server {
-    async fn start(data_dir: &Path, port: u16) -> Self {
+    pub async fn start(data_dir: &Path, port: u16) -> Self {
+        Self::start_with(data_dir, port, &[]).await
+    }
+
+    /// Starts `serve` with extra environment settings.
+    pub async fn start_with(data_dir: &Path, port: u16, env: &[(&str, &str)]) -> Self {
         let log = data_dir.with_extension(format!("{port}.log"));
         let child = atelier(data_dir)
+            .envs(env.iter().copied())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -72,7 +78,7 @@ impl Server {
         server
     }
 
-    async fn wait_ready(&self) {
+    pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             if let Ok(response) = reqwest::get(format!("{}/readyz", self.base)).await
@@ -88,7 +94,7 @@ impl Server {
         );
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

@@ -7,6 +7,7 @@
 mod auth;
 mod claims;
 mod cli;
+mod drills;
 mod events;
 mod hardening;
 mod helpers;
