@@ -142,6 +142,37 @@ pub(crate) async fn create_users(
     emails
 }
 
+/// GETs `path` with a bearer token and parses the JSON answer.
+pub(crate) async fn get_json(http: &reqwest::Client, base: &str, path: &str, token: &str) -> Value {
+    http.get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// POSTs `body` to `path` with a bearer token and parses the JSON answer.
+pub(crate) async fn post_json(
+    http: &reqwest::Client,
+    base: &str,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> Value {
+    http.post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Logs in; the token, or None on failure.
 pub(crate) async fn login(http: &reqwest::Client, base: &str, email: &str) -> Option<String> {
     let body = json!({"email": email, "password": PASSWORD});
@@ -153,6 +184,22 @@ pub(crate) async fn login(http: &reqwest::Client, base: &str, email: &str) -> Op
         .ok()?;
     let body: Value = response.json().await.ok()?;
     body["token"].as_str().map(str::to_owned)
+}
+
+/// Runs `sql` through `atelier db psql` (the owner login) against the server's embedded
+/// database; stops on the first error.
+pub(crate) fn psql(server: &Server, sql: &str) {
+    let bin = std::env::var("ATELIER_BIN").unwrap_or_else(|_| "target/release/atelier".into());
+    let output = Command::new(bin)
+        .args(["db", "psql", "--", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .env("ATELIER__DATA_DIR", &server.data_dir)
+        .output()
+        .expect("run atelier db psql");
+    assert!(
+        output.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The `p` quantile of sorted latencies, in milliseconds.

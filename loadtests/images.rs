@@ -12,12 +12,11 @@
 mod common;
 
 use std::io::Cursor;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, create_users, env_or, login, percentile, setup_admin, start_server};
+use common::{Server, create_users, env_or, login, percentile, psql, setup_admin, start_server};
 use serde_json::{Value, json};
 
 /// One measured phase.
@@ -128,27 +127,8 @@ fn seed(server: &Server, users: usize, images: usize) -> Duration {
          update users u set used_bytes = coalesce((select sum(byte_size) from images i where i.owner_id = u.id), 0);
          analyze;"
     );
-    let bin = std::env::var("ATELIER_BIN").unwrap_or_else(|_| "target/release/atelier".into());
     let started = Instant::now();
-    let output = Command::new(bin)
-        .args([
-            "db",
-            "psql",
-            "--",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-            "-c",
-            &sql,
-        ])
-        .env("ATELIER__DATA_DIR", &server.data_dir)
-        .output()
-        .expect("run atelier db psql");
-    assert!(
-        output.status.success(),
-        "seeding failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    psql(server, &sql);
     started.elapsed()
 }
 

@@ -183,15 +183,7 @@ async fn main() {
         "text bombs: {bombs} concurrent, statuses {statuses:?}; peak {peak:.0} MiB ({:+.0} MiB), after {after:.0} MiB",
         peak - before
     );
-    let listed: serde_json::Value = http
-        .get(format!("{}/api/v1/images?limit=10", server.base))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = common::get_json(&http, &server.base, "/api/v1/images?limit=10", &admin).await;
     let stored = listed["items"].as_array().map_or(0, Vec::len);
     println!("stored images: {stored}");
 }

@@ -162,7 +162,12 @@ pub async fn list(
         BoardFilter::Board(id) => {
             board_id = id;
             params.push(&board_id);
-            conditions.push(format!("i.board_id = ${}", params.len()));
+            let n = params.len();
+            // The board's owner owns its images (a foreign key says so); naming the owner lets
+            // the gallery indexes (V19, owner first) serve admins too, whose policy has no owner.
+            conditions.push(format!(
+                "i.board_id = ${n} and i.owner_id = (select b.owner_id from boards b where b.id = ${n})"
+            ));
         }
     }
     match &category {
