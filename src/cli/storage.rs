@@ -36,7 +36,7 @@ impl StorageCommand {
         database.close().await?;
         let report = result?;
         println!(
-            "scanned {} object(s), deleted {} orphan(s), {} partial file(s), {} unused mask(s)",
+            "scanned {} object(s), deleted {} orphan(s), {} partial file(s) or unfinished upload(s), {} unused mask(s)",
             report.scanned, report.deleted, report.partial, masks?
         );
         Ok(())

@@ -1,6 +1,7 @@
 //! The orphan sweeper: deletes image objects that have no record and are older than a grace
 //! period (a crash between writing bytes and the record, or a failed delete of bytes), and the
-//! partial files a crash mid-write leaves in the local store. Runs
+//! partial files a crash mid-write leaves in the local store (or the unfinished multipart uploads
+//! it leaves in S3). Runs
 //! hourly inside `atelier serve` and on demand as `atelier storage sweep`.
 
 use std::time::Duration;
@@ -22,7 +23,8 @@ pub struct SweepReport {
     pub scanned: u64,
     /// Orphans deleted.
     pub deleted: u64,
-    /// Partial files of interrupted writes deleted (local backend).
+    /// Partial files of interrupted writes deleted (local backend), or unfinished multipart
+    /// uploads aborted (S3).
     pub partial: u64,
 }
 
@@ -58,6 +60,10 @@ pub async fn run(
     report.partial = tokio::task::spawn_blocking(move || sweeper.sweep_partial_files(grace))
         .await?
         .context("failed to sweep partial files")?;
+    report.partial += storage
+        .sweep_uploads(grace)
+        .await
+        .context("failed to sweep unfinished uploads")?;
     Ok(report)
 }
 

@@ -19,6 +19,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::config::{Config, StorageBackend};
 
+pub mod multipart;
+
 /// Files up to this size are sent in one request; larger ones in parts of this size.
 const PART_SIZE: usize = 8 << 20;
 
@@ -47,11 +49,23 @@ pub fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// The object store, shared by requests, the worker and the sweeper.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The S3 backend's multipart API (large files go up through `multipart::Upload`).
+    multipart: Option<Arc<dyn object_store::multipart::MultipartStore>>,
     /// The local backend's directory, where a crash mid-write leaves partial files.
     local_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("store", &self.store)
+            .field("multipart", &self.multipart.is_some())
+            .field("local_dir", &self.local_dir)
+            .finish()
+    }
 }
 
 impl Storage {
@@ -59,6 +73,7 @@ impl Storage {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Self {
             store,
+            multipart: None,
             local_dir: None,
         }
     }
@@ -70,6 +85,7 @@ impl Storage {
             .context("failed to open the local object store")?;
         Ok(Self {
             store: Arc::new(store),
+            multipart: None,
             local_dir: Some(dir.to_path_buf()),
         })
     }
@@ -109,7 +125,7 @@ impl Storage {
 
     /// The configured backend.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let store: Arc<dyn ObjectStore> = match config.storage.backend {
+        let store = match config.storage.backend {
             StorageBackend::Local => {
                 let dir = config
                     .storage
@@ -137,7 +153,33 @@ impl Storage {
                 Arc::new(store)
             }
         };
-        Ok(Self::new(store))
+        Ok(Self::s3(store))
+    }
+
+    /// An S3 store: large files go up as tracked multipart uploads.
+    pub fn s3(store: Arc<object_store::aws::AmazonS3>) -> Self {
+        Self {
+            store: store.clone(),
+            multipart: Some(store),
+            local_dir: None,
+        }
+    }
+
+    /// Starts a tracked multipart upload to `key` (S3 backends; see `multipart`).
+    pub async fn begin_upload(&self, key: &ObjectPath) -> anyhow::Result<multipart::Upload> {
+        let Some(parts) = &self.multipart else {
+            anyhow::bail!("this store has no multipart uploads");
+        };
+        multipart::Upload::begin(Arc::clone(&self.store), Arc::clone(parts), key).await
+    }
+
+    /// Aborts the multipart uploads that a crash left unfinished for longer than `grace`.
+    /// Returns how many; the local backend has none (see `sweep_partial_files`).
+    pub async fn sweep_uploads(&self, grace: std::time::Duration) -> anyhow::Result<u64> {
+        match &self.multipart {
+            Some(parts) => multipart::sweep(&self.store, parts, grace).await,
+            None => Ok(0),
+        }
     }
 
     /// Stores `bytes` at `key`.
@@ -160,6 +202,9 @@ impl Storage {
             self.put_bytes(key, Bytes::from(buf)).await?;
             return Ok(());
         }
+        if self.multipart.is_some() {
+            return self.put_file_in_parts(key, file).await;
+        }
         let upload = self.store.put_multipart(key).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut chunk = vec![0u8; 1 << 20];
@@ -173,6 +218,36 @@ impl Storage {
         }
         writer.finish().await?;
         Ok(())
+    }
+
+    /// A large file to S3, in `PART_SIZE` parts of a tracked upload (aborted on failure).
+    async fn put_file_in_parts(
+        &self,
+        key: &ObjectPath,
+        mut file: tokio::fs::File,
+    ) -> anyhow::Result<()> {
+        let mut upload = self.begin_upload(key).await?;
+        let sent = async {
+            loop {
+                let mut part = Vec::with_capacity(PART_SIZE);
+                (&mut file)
+                    .take(PART_SIZE as u64)
+                    .read_to_end(&mut part)
+                    .await?;
+                if part.is_empty() {
+                    return anyhow::Ok(());
+                }
+                upload.put_part(Bytes::from(part)).await?;
+            }
+        }
+        .await;
+        match sent {
+            Ok(()) => upload.complete().await,
+            Err(error) => {
+                upload.abort().await;
+                Err(error)
+            }
+        }
     }
 
     /// Reads `key`, optionally a byte range of it.

@@ -164,6 +164,61 @@ async fn large_files_go_up_in_parts_and_come_back_identical() {
         .unwrap();
     assert_eq!(back.len(), data.len());
     assert!(back.as_ref() == data.as_slice());
+    assert!(
+        upload_files(root.path()).is_empty(),
+        "the upload is complete"
+    );
+    assert!(
+        markers(&app.app.storage).await.is_empty(),
+        "its marker is gone"
+    );
+}
+
+/// The store's files of unfinished multipart uploads (s3s-fs keeps them in its root).
+fn upload_files(root: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".upload"))
+        .collect()
+}
+
+async fn markers(storage: &Storage) -> Vec<String> {
+    let prefix = object_store::path::Path::from(atelier::storage::multipart::MARKER_PREFIX);
+    storage
+        .list(&prefix)
+        .map(|meta| meta.unwrap().location.to_string())
+        .collect()
+        .await
+}
+
+#[tokio::test]
+async fn an_upload_cut_short_by_a_crash_is_aborted_by_the_sweep() {
+    let root = tempfile::tempdir().unwrap();
+    let app = app_on_s3(start_s3(root.path()).await).await;
+    let storage = &app.app.storage;
+    let key =
+        object_store::path::Path::from("users/00000000-0000-0000-0000-000000000000/images/cut.png");
+    let mut upload = storage.begin_upload(&key).await.unwrap();
+    upload
+        .put_part(bytes::Bytes::from(vec![7u8; 5 << 20]))
+        .await
+        .unwrap();
+    drop(upload); // the process dies here: no completion, no abort
+    assert!(!upload_files(root.path()).is_empty(), "the part is stored");
+    assert_eq!(markers(storage).await.len(), 1);
+
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(storage.sweep_uploads(hour).await.unwrap(), 0, "too young");
+    let report = atelier::images::sweep::run(storage, &app.app.db, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!(report.partial, 1);
+    assert!(upload_files(root.path()).is_empty(), "the parts are gone");
+    assert!(markers(storage).await.is_empty());
+    assert!(storage.get(&key, None).await.is_err(), "nothing was stored");
 }
 
 #[tokio::test]
