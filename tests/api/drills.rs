@@ -468,3 +468,40 @@ async fn a_full_database_disk_is_storage_full_not_internal() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_managed_database_dropping_every_connection_costs_no_500_and_heals_at_once() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let db = crate::helpers::superuser_client(&app.dbname).await;
+    let terminate = "select count(pg_terminate_backend(pid)) from pg_stat_activity
+                      where datname = $1 and usename = 'atelier_app'";
+    let mut statuses = std::collections::BTreeMap::new();
+    for round in 0..5 {
+        // A failover: the server ends every connection of the app, the event listener's too.
+        let ended: i64 = db
+            .query_one(terminate, &[&app.dbname])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(ended > 0 || round > 0, "the app had connections to end");
+        for i in 0..20 {
+            let name = format!("r{round}-{i}");
+            let response = app
+                .post("/api/v1/boards", Some(&admin.token), &json!({"name": name}))
+                .await;
+            *statuses.entry(response.status().as_u16()).or_insert(0) += 1;
+            if response.status() != StatusCode::CREATED {
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+            }
+        }
+    }
+    eprintln!("failover drill: {statuses:?}");
+    assert!(!statuses.contains_key(&500), "{statuses:?}");
+    // The pool replaced its dead connections: nearly every request succeeded.
+    assert!(
+        statuses.get(&201).copied().unwrap_or(0) >= 90,
+        "{statuses:?}"
+    );
+}
