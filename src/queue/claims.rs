@@ -413,10 +413,9 @@ pub async fn finish(
     let n = cached::execute(
         db,
         "update queue_items
-            set status = 'completed', result_image_ids = $3, measured_cost = coalesce(measured_cost, 0) + $4,
-                finished_at = now(), lease_until = null
+            set status = 'completed', result_image_ids = $3, finished_at = now(), lease_until = null
           where id = $1 and worker = $2 and status = 'in_progress'",
-        &[&unit.id, &worker, &images, &measured],
+        &[&unit.id, &worker, &images],
     )
     .await?;
     Ok(n == 1)

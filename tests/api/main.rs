@@ -16,6 +16,7 @@ mod models;
 mod queue;
 mod rls;
 mod s3;
+mod schema;
 mod test_engine;
 mod web;
 mod worker;
