@@ -66,7 +66,7 @@ async fn main() {
                 let mut client = pool.get().await.unwrap();
                 let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
                 let policy = claims::Policy::default();
-                let claimed = claims::claim_next(&tx, &worker, 60.0, &policy)
+                let claimed = claims::claim_next(&tx, &worker, 60.0, &policy, &[])
                     .await
                     .unwrap();
                 tx.commit().await.unwrap();

@@ -42,12 +42,22 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         storage,
     )?);
     tokio::spawn(sweep_periodically(Arc::clone(&app)));
-    let supervisor = tokio::spawn(db::health::supervise(
-        database.pool.clone(),
+    let supervisor = db::health::Supervisor::spawn(
+        database.app_config.clone(),
         database.owned_cluster(),
         Arc::clone(&app.db_health),
-    ));
+    );
     let listener_task = app.events.spawn_listener(database.app_config.clone());
+    let served = serve_app(config, app).await;
+    listener_task.abort();
+    // Before the caller stops the cluster: the supervisor must not start it again.
+    supervisor.stop().await;
+    served
+}
+
+/// Runs the in-process worker (if a device is configured) and the HTTP server until a shutdown
+/// signal or an error, then stops the worker either way.
+async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
     let worker = match worker::engine::for_device(
         &config.worker.device,
         config.worker.model_memory_bytes(),
@@ -59,21 +69,22 @@ async fn serve_with(config: &Config, database: &db::Database) -> anyhow::Result<
         }
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("failed to listen on {}", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    http::serve(listener, app, shutdown_signal())
-        .await
-        .context("server error")?;
+    let served = async {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", config.listen))?;
+        tracing::info!(address = %listener.local_addr()?, "listening");
+        http::serve(listener, app, shutdown_signal())
+            .await
+            .context("server error")
+    }
+    .await;
     tracing::info!("shutting down");
     if let Some((running, stop)) = worker {
         stop.stop();
         let _ = running.await;
     }
-    listener_task.abort();
-    supervisor.abort();
-    Ok(())
+    served
 }
 
 /// Collects orphaned objects and unused masks every hour (see `images::sweep` and

@@ -32,11 +32,12 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     app.events.spawn_listener(database.app_config.clone());
     let app = Arc::new(app);
-    tokio::spawn(db::health::supervise(
-        database.pool.clone(),
-        None,
+    // It restarts the embedded cluster only if this process started it (no server was running).
+    let supervisor = db::health::Supervisor::spawn(
+        database.app_config.clone(),
+        database.owned_cluster(),
         Arc::clone(&app.db_health),
-    ));
+    );
     let worker = Worker::new(app, engine);
     let stop = worker.stop_handle();
     tokio::spawn(async move {
@@ -44,5 +45,6 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         stop.stop();
     });
     worker.run().await;
+    supervisor.stop().await;
     database.close().await
 }

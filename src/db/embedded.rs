@@ -232,7 +232,12 @@ impl EmbeddedCluster {
         // only the postmaster it was armed for ($4), by pid: SIGINT is PostgreSQL's fast
         // shutdown, and a newer postmaster started on the same cluster after a restart has
         // another pid, so it is left alone. `[ -d /proc/PID ]` waits without needing signals.
-        let script = r#"while [ -d "/proc/$0" ]; do sleep 1; done
+        // Without a directory to delete, it also ends when its postmaster is gone (it died and
+        // the supervisor started another, which has its own watchdog).
+        let script = r#"while [ -d "/proc/$0" ]; do
+  if [ -z "$3" ] && [ ! -d "/proc/$4" ]; then exit 0; fi
+  sleep 1
+done
 if [ "$(head -n 1 "$2/postmaster.pid" 2>/dev/null)" = "$4" ]; then
   kill -INT "$4" 2>/dev/null
   while [ -d "/proc/$4" ]; do sleep 0.2; done

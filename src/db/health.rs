@@ -164,66 +164,153 @@ fn unavailable_state(code: &SqlState) -> bool {
     .contains(code)
 }
 
-/// One probe: a pooled connection answers `select 1` in time.
-async fn probe(pool: &deadpool_postgres::Pool) -> anyhow::Result<()> {
-    let check = async {
-        let client = pool.get().await?;
-        client.simple_query("select 1").await?;
-        anyhow::Ok(())
-    };
-    tokio::time::timeout(PROBE_TIMEOUT, check)
-        .await
-        .map_err(|_| anyhow::anyhow!("the database did not answer within {PROBE_TIMEOUT:?}"))?
+/// Probes on a connection of its own, so a pool busy with slow requests is not taken for an
+/// outage.
+struct Prober {
+    config: tokio_postgres::Config,
+    client: Option<tokio_postgres::Client>,
 }
 
-/// Watches the database until aborted. With `cluster` (this process started the embedded
-/// cluster), a postmaster found dead is started again, waiting 1, 2, 4 … up to 30 s between
-/// failed starts; the pool then replaces its closed connections by itself.
-pub async fn supervise(
-    pool: deadpool_postgres::Pool,
+impl Prober {
+    /// `select 1` answers in time, reconnecting first if the last connection is gone.
+    async fn probe(&mut self) -> anyhow::Result<()> {
+        let result = tokio::time::timeout(PROBE_TIMEOUT, self.check())
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "the database did not answer within {PROBE_TIMEOUT:?}"
+                ))
+            });
+        if result.is_err() {
+            self.client = None;
+        }
+        result
+    }
+
+    async fn check(&mut self) -> anyhow::Result<()> {
+        if self
+            .client
+            .as_ref()
+            .is_none_or(tokio_postgres::Client::is_closed)
+        {
+            self.client = Some(super::connect_one(&self.config).await?);
+        }
+        if let Some(client) = &self.client {
+            client.simple_query("select 1").await?;
+        }
+        Ok(())
+    }
+}
+
+/// The running supervision task. Stop it with [`Supervisor::stop`] before the cluster is
+/// stopped, or it would start it again.
+pub struct Supervisor {
+    stopping: Arc<Stopping>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Stopping {
+    flag: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Stopping {
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `duration` or until stopped; whether to go on.
+    async fn pause(&self, duration: Duration) -> bool {
+        let woken = self.wake.notified();
+        if self.is_set() {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            () = woken => {}
+        }
+        !self.is_set()
+    }
+}
+
+impl Supervisor {
+    /// Starts watching the database at `config` (the runtime login's settings). With `cluster`
+    /// (this process started the embedded cluster), a postmaster found dead is started again,
+    /// waiting 1, 2, 4 … up to 30 s between starts until a probe succeeds; the pool replaces
+    /// its closed connections by itself.
+    pub fn spawn(
+        config: tokio_postgres::Config,
+        cluster: Option<Arc<EmbeddedCluster>>,
+        health: Arc<DbHealth>,
+    ) -> Self {
+        let stopping = Arc::new(Stopping::default());
+        let prober = Prober {
+            config,
+            client: None,
+        };
+        let task = tokio::spawn(supervise(prober, cluster, health, Arc::clone(&stopping)));
+        Self { stopping, task }
+    }
+
+    /// Ends supervision, waiting for a restart in progress to finish.
+    pub async fn stop(self) {
+        self.stopping.flag.store(true, Ordering::SeqCst);
+        self.stopping.wake.notify_waiters();
+        let _ = self.task.await;
+    }
+}
+
+async fn supervise(
+    mut prober: Prober,
     cluster: Option<Arc<EmbeddedCluster>>,
     health: Arc<DbHealth>,
+    stopping: Arc<Stopping>,
 ) {
     let restarts = Outage::new("restarting the embedded PostgreSQL");
     let mut backoff = Duration::from_secs(1);
-    loop {
-        match probe(&pool).await {
+    while !stopping.is_set() {
+        match prober.probe().await {
             Ok(()) => {
                 health.recovered();
                 restarts.recovered();
                 backoff = Duration::from_secs(1);
-                tokio::time::sleep(PROBE_EVERY).await;
+                stopping.pause(PROBE_EVERY).await;
                 continue;
             }
             Err(error) => health.failed(&format!("{error:#}")),
         }
         let Some(cluster) = &cluster else {
-            tokio::time::sleep(PROBE_EVERY).await;
+            stopping.pause(PROBE_EVERY).await;
             continue;
         };
         let starting = Arc::clone(cluster);
+        let flag = Arc::clone(&stopping);
         let started = tokio::task::spawn_blocking(move || {
-            if starting.is_running() {
+            if flag.is_set() || starting.is_running() {
                 return Ok(false);
             }
             starting.start(None).map(|()| true)
         })
         .await;
-        match started {
+        let wait = match started {
             Ok(Ok(true)) => {
                 tracing::info!("the embedded PostgreSQL was down and has been started again");
-                backoff = Duration::from_secs(1);
+                PROBE_EVERY.min(backoff)
             }
-            Ok(Ok(false)) => tokio::time::sleep(PROBE_EVERY).await,
+            Ok(Ok(false)) => PROBE_EVERY,
             Ok(Err(error)) => {
                 restarts.failed(&format!("{error:#}"));
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff
             }
             Err(error) => {
                 restarts.failed(&error);
-                tokio::time::sleep(backoff).await;
+                backoff
             }
-        }
+        };
+        // The backoff grows until a probe succeeds, so a cluster that starts and dies again
+        // at once is not restarted every second.
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        stopping.pause(wait).await;
     }
 }

@@ -346,11 +346,10 @@ fn run_job(
                 .start(&job.params, job.init_image.as_ref(), job.mask.as_ref(), vae)
                 .map_err(|e| failure(format!("{e:#}"), false))?;
             if let Some(ResumeFrom::Checkpoint(bytes)) = &request.resume {
+                // Retryable: the queue drops the checkpoint of a failed run, so the retry
+                // starts from the first step.
                 checkpoint::restore(&mut run, bytes, pipeline.device()).map_err(|e| {
-                    failure(
-                        format!("the job's checkpoint does not fit it: {e:#}"),
-                        false,
-                    )
+                    failure(format!("the job's checkpoint does not fit it: {e:#}"), true)
                 })?;
             }
             run
@@ -598,8 +597,9 @@ pub(super) mod tests {
                 let refused =
                     elsewhere.generate(target, Some(Resume::Checkpoint(bytes)), &mut hook());
                 assert!(
-                    refused.as_ref().is_err_and(|e| !e.retryable),
-                    "{sampler}: a checkpoint that does not fit is refused: {refused:?}"
+                    refused.as_ref().is_err_and(|e| e.retryable),
+                    "{sampler}: a checkpoint that does not fit is refused, and the job retried \
+                     from the start: {refused:?}"
                 );
             }
             assert_eq!(

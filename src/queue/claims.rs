@@ -140,12 +140,14 @@ async fn charge_band(
 
 /// Claims the next unit for `worker` with a lease of `lease_secs`, unless the queue is paused
 /// or empty: the smallest start tag in the runnable band, preferring this worker's own
-/// suspended item on a tie.
+/// suspended item on a tie. `held`: the items whose suspended state this worker still has in
+/// memory (any other item resumes from its checkpoint, or starts over).
 pub async fn claim_next(
     db: &impl GenericClient,
     worker: &str,
     lease_secs: f64,
     policy: &Policy,
+    held: &[Uuid],
 ) -> Result<Option<Claimed>, tokio_postgres::Error> {
     lock(db).await?;
     if cached::query_opt(db, "select 1 from queue_control where paused", &[])
@@ -162,13 +164,14 @@ pub async fn claim_next(
     let Some(row) = cached::query_opt(
         db,
         "select q.id, q.owner_id, q.est_cost, q.remaining_cost, q.step, coalesce(u.weight, 1) as weight,
-                coalesce(q.suspended_by = $2, false) as resumed, c.step as checkpoint_step
+                coalesce(q.suspended_by = $2 and q.id = any($3), false) as resumed,
+                c.step as checkpoint_step
            from queue_items q left join queue_users u on u.user_id = q.owner_id
                 left join queue_checkpoints c on c.item_id = q.id
           where q.status = 'pending' and q.band = $1 and q.vstart is not null
           order by q.vstart, q.suspended_by is distinct from $2, q.seq
           for update of q skip locked limit 1",
-        &[&band, &worker],
+        &[&band, &worker, &held],
     )
     .await?
     else {
@@ -486,8 +489,8 @@ pub async fn checkpoint(
 }
 
 /// Gives the item back in its place without a checkpoint (this worker is shutting down and its
-/// engine stopped without one): it resumes elsewhere from its last checkpoint, or from the first
-/// step. Not a failure.
+/// engine stopped without one): it starts over elsewhere, and the owner is refunded. Not a
+/// failure.
 pub async fn release(
     db: &impl GenericClient,
     unit: &Claimed,
@@ -495,7 +498,7 @@ pub async fn release(
     measured: f64,
 ) -> Result<(), tokio_postgres::Error> {
     reconcile(db, unit, worker, measured).await?;
-    cached::execute(
+    let n = cached::execute(
         db,
         "update queue_items
             set status = 'pending', worker = null, lease_until = null, suspended_by = null
@@ -503,10 +506,26 @@ pub async fn release(
         &[&unit.id, &worker],
     )
     .await?;
+    if n == 1 {
+        drop_checkpoint(db, unit.id).await?;
+    }
     Ok(())
 }
 
-/// Fails the item; a retryable failure with attempts left puts it back in its place.
+/// Deletes an item's checkpoint: it starts over at its next claim, whose owner is refunded
+/// what the lost progress cost (see `claim_next`).
+async fn drop_checkpoint(db: &impl GenericClient, id: Uuid) -> Result<(), tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "delete from queue_checkpoints where item_id = $1",
+        &[&id],
+    )
+    .await
+    .map(drop)
+}
+
+/// Fails the item; a retryable failure with attempts left puts it back in its place, to start
+/// over (its checkpoint is dropped: the failure may have come from it).
 pub async fn fail(
     db: &impl GenericClient,
     unit: &Claimed,
@@ -527,6 +546,9 @@ pub async fn fail(
         &[&unit.id, &worker, &error, &retryable, &MAX_ATTEMPTS],
     )
     .await?;
+    if n == 1 {
+        drop_checkpoint(db, unit.id).await?;
+    }
     Ok(n == 1)
 }
 

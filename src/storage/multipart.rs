@@ -3,8 +3,11 @@
 //! such uploads is an API not every S3-compatible store has. So each upload is announced by a
 //! marker object, `system/multipart/{upload id as hex}` holding its key and id, written before
 //! its first part and deleted when it completes or aborts. `sweep` aborts the uploads whose
-//! marker is older than the grace period: those of a process that died mid-upload. Markers live
-//! outside `users/`, so no user's prefix (and no orphan sweep) ever sees them.
+//! marker is older than the grace period: those of a process that died mid-upload (each part
+//! rewrites the marker, so a slow upload stays young). Markers live outside `users/`, so no
+//! user's prefix (and no orphan sweep) ever sees them. A crash between starting an upload and
+//! writing its marker still leaks it: an `AbortIncompleteMultipartUpload` lifecycle rule on the
+//! bucket is the backstop for that window.
 
 use std::sync::Arc;
 
@@ -57,7 +60,8 @@ impl Upload {
         })
     }
 
-    /// Uploads the next part.
+    /// Uploads the next part, and rewrites the marker so that an upload that is still moving
+    /// never looks abandoned, however long it takes.
     pub async fn put_part(&mut self, bytes: Bytes) -> anyhow::Result<()> {
         let index = self.parts.len();
         let part = self
@@ -65,6 +69,8 @@ impl Upload {
             .put_part(&self.key, &self.id, index, PutPayload::from_bytes(bytes))
             .await?;
         self.parts.push(part);
+        let note = format!("{}\n{}", self.key, self.id);
+        self.store.put(&self.marker, PutPayload::from(note)).await?;
         Ok(())
     }
 
@@ -112,10 +118,15 @@ pub async fn sweep(
     }
     let mut aborted = 0;
     for marker in stale {
-        let note = store.get(&marker).await?.bytes().await?;
+        // Another sweeper, or the upload itself, may have removed it meanwhile.
+        let note = match store.get(&marker).await {
+            Ok(found) => found.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        };
         let note = String::from_utf8_lossy(&note);
         let Some((key, id)) = note.split_once('\n') else {
-            store.delete(&marker).await?;
+            forget(store, &marker).await?;
             continue;
         };
         let key = ObjectPath::parse(key).context("an upload marker names a bad key")?;
@@ -126,8 +137,16 @@ pub async fn sweep(
                 continue;
             }
         }
-        store.delete(&marker).await?;
+        forget(store, &marker).await?;
         aborted += 1;
     }
     Ok(aborted)
+}
+
+/// Deletes a marker; one already gone is fine.
+async fn forget(store: &Arc<dyn ObjectStore>, marker: &ObjectPath) -> anyhow::Result<()> {
+    match store.delete(marker).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }

@@ -162,7 +162,7 @@ pub trait Engine: Send + Sync + 'static {
     }
 
     /// Runs `job` from the start, or from `resume`, calling `steps` after every step. A
-    /// checkpoint that does not fit the job is an error that is not retried.
+    /// checkpoint that does not fit the job is a retryable error (the retry starts over).
     fn generate(
         &self,
         job: &EngineJob,

@@ -65,19 +65,69 @@ pub(super) async fn run(
     unit: Claimed,
     held: Option<Box<dyn Any + Send>>,
 ) -> anyhow::Result<Option<Box<dyn Any + Send>>> {
-    let params: GenerationParams = match serde_json::from_value(unit.params.clone()) {
-        Ok(params) => params,
-        Err(error) => {
-            let message = format!("the job's parameters are invalid: {error}");
-            end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
+    let (job, resume) = match prepare(&ctx, &unit, held).await {
+        Ok(prepared) => prepared,
+        Err(ending) => {
+            conclude(&ctx, &unit, ending, 0.0).await?;
             return Ok(None);
         }
     };
+    execute(ctx, unit, job, resume).await
+}
+
+/// Everything the engine needs from the database: the parameters, the catalogue's locations
+/// of the model and its adapters, where to resume from, and the init image and mask. A failure
+/// here is the job's ending (retryable where the database was the trouble).
+async fn prepare(
+    ctx: &Ctx,
+    unit: &Claimed,
+    held: Option<Box<dyn Any + Send>>,
+) -> Result<(EngineJob, Option<Resume>), End> {
+    let params: GenerationParams = serde_json::from_value(unit.params.clone())
+        .map_err(|e| End::Fail(format!("the job's parameters are invalid: {e}"), false))?;
+    let unread = |e: anyhow::Error| End::Fail(format!("the job could not be read: {e:#}"), true);
     let resume = match held {
         Some(held) => Some(Resume::Held(held)),
-        None if unit.checkpointed => checkpoint(&ctx, unit.id).await?.map(Resume::Checkpoint),
+        None if unit.checkpointed => checkpoint(ctx, unit.id)
+            .await
+            .map_err(unread)?
+            .map(Resume::Checkpoint),
         None => None,
     };
+    let model_location = location(ctx, &params.model, "main").await.map_err(unread)?;
+    let vae_location = match &params.vae {
+        Some(vae) => Some(location(ctx, vae, "vae").await.map_err(unread)?),
+        None => None,
+    };
+    let mut lora_locations = Vec::new();
+    for lora in &params.loras {
+        let found = location(ctx, &lora.name, "lora").await.map_err(unread)?;
+        lora_locations.push((found, lora.weight));
+    }
+    let from_memory = matches!(resume, Some(Resume::Held(_)));
+    let (init_image, mask) = images(ctx, unit.owner_id, &params, from_memory)
+        .await
+        .map_err(|message| End::Fail(message, false))?;
+    let job = EngineJob {
+        id: unit.id,
+        params,
+        model_location,
+        vae_location,
+        lora_locations,
+        init_image,
+        mask,
+    };
+    Ok((job, resume))
+}
+
+/// Runs the engine on its own thread with the step hook, a watcher (lease, cancellation,
+/// higher bands) and a progress reporter, then records how the unit ended.
+async fn execute(
+    ctx: Arc<Ctx>,
+    unit: Claimed,
+    job: EngineJob,
+    resume: Option<Resume>,
+) -> anyhow::Result<Option<Box<dyn Any + Send>>> {
     let flags = Arc::new(Flags::default());
     let _dead = DeadOnDrop(Arc::clone(&flags));
     let clock = Arc::new(Mutex::new(Clock {
@@ -100,32 +150,7 @@ pub(super) async fn run(
         clock: Arc::clone(&clock),
         progress: progress_tx,
     };
-    let model_location = location(&ctx, &params.model, "main").await;
-    let vae_location = match &params.vae {
-        Some(vae) => Some(location(&ctx, vae, "vae").await),
-        None => None,
-    };
-    let mut lora_locations = Vec::new();
-    for lora in &params.loras {
-        lora_locations.push((location(&ctx, &lora.name, "lora").await, lora.weight));
-    }
-    let from_memory = matches!(resume, Some(Resume::Held(_)));
-    let (init_image, mask) = match images(&ctx, unit.owner_id, &params, from_memory).await {
-        Ok(images) => images,
-        Err(message) => {
-            end(&ctx, &unit, End::Fail(message, false), 0.0).await?;
-            return Ok(None);
-        }
-    };
-    let job = EngineJob {
-        id: unit.id,
-        params: params.clone(),
-        model_location,
-        vae_location,
-        lora_locations,
-        init_image,
-        mask,
-    };
+    let params = job.params.clone();
     let engine = Arc::clone(&ctx.engine);
     let outcome =
         tokio::task::spawn_blocking(move || engine.generate(&job, resume, &mut hook)).await;
@@ -141,7 +166,8 @@ pub(super) async fn run(
         Ok(Ok(Outcome::Suspended(state))) => {
             let staying = !ctx.stopping.load(Ordering::SeqCst);
             let checkpoint = state.checkpoint.as_deref();
-            let kept = suspend(&ctx, &unit, measured, step, staying, checkpoint).await?;
+            let kept =
+                persist(|| suspend(&ctx, &unit, measured, step, staying, checkpoint)).await?;
             return Ok((kept && staying).then_some(state.held));
         }
         Ok(Ok(Outcome::Finished(pngs))) => {
@@ -158,8 +184,45 @@ pub(super) async fn run(
         Ok(Err(error)) => End::Fail(error.message, error.retryable),
         Err(panic) => End::Fail(format!("the engine crashed: {panic}"), true),
     };
-    end(&ctx, &unit, ending, measured).await?;
+    conclude(&ctx, &unit, ending, measured).await?;
     Ok(None)
+}
+
+/// Records how a unit ended, retrying while the database is unreachable (see `persist`).
+async fn conclude(ctx: &Ctx, unit: &Claimed, ending: End, measured: f64) -> anyhow::Result<()> {
+    if let End::Fail(message, _) = &ending {
+        tracing::warn!(item = %unit.id, error = %message, "generation failed");
+    }
+    persist(|| end(ctx, unit, &ending, measured)).await
+}
+
+/// How long a worker keeps trying to record the end of a unit while the database is
+/// unreachable; after that the lease lapses and the item is recovered like a lost worker's.
+const PERSIST_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `write` until it succeeds, retrying (200 ms, doubling to 5 s) while its error is the
+/// database being unreachable, for up to `PERSIST_FOR`: the outcome of minutes of GPU work is
+/// not dropped because PostgreSQL restarted meanwhile.
+async fn persist<T, F, Fut>(mut write: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let deadline = Instant::now() + PERSIST_FOR;
+    let mut wait = std::time::Duration::from_millis(200);
+    loop {
+        match write().await {
+            Ok(value) => return Ok(value),
+            Err(error)
+                if Instant::now() < deadline
+                    && crate::db::health::is_unavailable(error.as_ref()) =>
+            {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// The init image and mask a run starts from, read as their owner (a run resumed from memory
@@ -187,24 +250,18 @@ async fn images(
 }
 
 /// Where the catalogue keeps the model of this name and type (workers may read `location`, not
-/// `source`); None where it is not installed or the lookup failed.
-async fn location(ctx: &Ctx, name: &str, kind: &str) -> Option<String> {
-    let lookup = async {
-        let mut client = ctx.app.db.get().await?;
-        let tx = begin_as(&mut client, &Caller::worker()).await?;
-        let row = tx
-            .query_opt(
-                "select location from models where name = $1 and type = $2",
-                &[&name, &kind],
-            )
-            .await?;
-        tx.commit().await?;
-        anyhow::Ok(row.map(|r| r.get(0)))
-    };
-    lookup.await.unwrap_or_else(|error| {
-        ctx.db.failed(&format!("looking up the model: {error:#}"));
-        None
-    })
+/// `source`); None where it is not installed.
+async fn location(ctx: &Ctx, name: &str, kind: &str) -> anyhow::Result<Option<String>> {
+    let mut client = ctx.app.db.get().await?;
+    let tx = begin_as(&mut client, &Caller::worker()).await?;
+    let row = tx
+        .query_opt(
+            "select location from models where name = $1 and type = $2",
+            &[&name, &kind],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// The item's stored checkpoint.
@@ -244,19 +301,18 @@ enum End {
     Release,
 }
 
-async fn end(ctx: &Ctx, unit: &Claimed, ending: End, measured: f64) -> anyhow::Result<()> {
+async fn end(ctx: &Ctx, unit: &Claimed, ending: &End, measured: f64) -> anyhow::Result<()> {
     let mut client = ctx.app.db.get().await?;
     let tx = begin_as(&mut client, &Caller::worker()).await?;
     let name = ctx.name.as_str();
     match ending {
         End::Finish(ids) => {
-            if !claims::finish(&tx, unit, name, &ids, measured).await? {
+            if !claims::finish(&tx, unit, name, ids, measured).await? {
                 tracing::info!(item = %unit.id, "item finished after it stopped being ours");
             }
         }
         End::Fail(message, retryable) => {
-            tracing::warn!(item = %unit.id, error = %message, "generation failed");
-            claims::fail(&tx, unit, name, &message, retryable, measured).await?;
+            claims::fail(&tx, unit, name, message, *retryable, measured).await?;
         }
         End::Abandon => claims::abandon(&tx, unit, name, measured).await?,
         End::Release => claims::release(&tx, unit, name, measured).await?,
@@ -353,11 +409,13 @@ async fn watch(ctx: Arc<Ctx>, id: Uuid, band: i16, flags: Arc<Flags>) {
         tokio::select! {
             () = tokio::time::sleep(ctx.watch_every) => {}
             notice = notices.recv() => match notice.as_deref() {
+                // A change to our item: look now (a cancel stops at the next step). The notice
+                // itself may be stale (our own suspension of it, delivered after we claimed it
+                // again), so the database decides.
                 Ok(Notice::QueueItem { id: changed, status, .. }) if *changed == id => {
-                    if status != "in_progress" {
-                        flags.lost.store(true, Ordering::SeqCst);
+                    if status == "in_progress" {
+                        continue;
                     }
-                    continue;
                 }
                 // A new item may be in a higher band: look now.
                 Ok(Notice::QueueItem { status, previous: None, .. }) if status == "pending" => {}

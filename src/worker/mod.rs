@@ -186,7 +186,8 @@ impl Worker {
         let ctx = &self.ctx;
         let mut client = ctx.app.db.get().await?;
         let tx = begin_as(&mut client, &Caller::worker()).await?;
-        let unit = claims::claim_next(&tx, &ctx.name, ctx.lease_secs, &ctx.policy).await?;
+        let held: Vec<Uuid> = self.held().iter().map(|(id, _)| *id).collect();
+        let unit = claims::claim_next(&tx, &ctx.name, ctx.lease_secs, &ctx.policy, &held).await?;
         tx.commit().await?;
         Ok(unit)
     }

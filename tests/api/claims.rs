@@ -51,7 +51,7 @@ async fn claim_units(
         quantum,
         ..claims::Policy::default()
     };
-    let claimed = claims::claim_next(&tx, worker, lease, &policy)
+    let claimed = claims::claim_next(&tx, worker, lease, &policy, &[])
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -376,4 +376,42 @@ async fn claims_follow_the_pure_scheduler_order() {
     }
     assert_eq!(sql_order.len(), 9);
     assert_eq!(sql_order, pure_order);
+}
+
+#[tokio::test]
+async fn a_failed_run_drops_its_checkpoint_and_the_retry_starts_over_refunded() {
+    let dbname = fresh_database().await;
+    let (owner, ids) = seed(&dbname, 1).await;
+    let pool = app_pool(&dbname, 2);
+    let db = superuser_client(&dbname).await;
+    let quantum = Some(0.25);
+    let a = claim_units(&pool, "a", 30.0, quantum).await.unwrap();
+    let mut client = pool.get().await.unwrap();
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    claims::suspend(&tx, &a, "a", a.charge, 5, true, Some(b"five"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let b = claim_units(&pool, "b", 30.0, quantum).await.unwrap();
+    assert!(b.checkpointed);
+    let tx = begin_as(&mut client, &Caller::worker()).await.unwrap();
+    // The checkpoint may be what failed it: the retry must not resume from it.
+    assert!(
+        claims::fail(&tx, &b, "b", "the checkpoint does not fit", true, b.charge)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    drop(client);
+
+    let c = claim_units(&pool, "c", 30.0, quantum).await.unwrap();
+    assert_eq!(
+        (c.id, c.step, c.checkpointed, c.attempts),
+        (ids[0], 0, false, 1)
+    );
+    assert_eq!(
+        accounts(&db, owner, ids[0]).await,
+        (0.25, 0.75),
+        "refunded the half it had paid for, then charged the first quantum again"
+    );
 }
