@@ -2,7 +2,7 @@
 //! from any worker or replica reach every socket; each socket routes them for its user
 //! (`route`). Workers and triggers publish with `pg_notify` (V7).
 
-pub mod route;
+pub mod audience;
 pub mod slots;
 pub mod socket;
 
@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_postgres::AsyncMessage;
 
-use route::Notice;
+use audience::Notice;
 
 /// The channel every notification uses.
 pub const CHANNEL: &str = "atelier_events";

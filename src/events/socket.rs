@@ -17,7 +17,7 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::route::{Delivery, Viewer, route};
+use super::audience::{Delivery, Viewer, route};
 use crate::app::App;
 use crate::auth::AuthUser;
 use crate::auth::extract::resolve_session;

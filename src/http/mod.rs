@@ -39,7 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(web::state::router())
-        .merge(worker::registry::router())
+        .merge(worker::routes::router())
         .fallback(web::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

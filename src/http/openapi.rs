@@ -31,7 +31,7 @@ use crate::{auth, boards, events, images, models, queue, users, web, worker};
         models::routes::list_models, models::routes::get_model, models::routes::install_model,
         models::routes::upload_model, models::routes::scan_models, models::routes::list_installs,
         models::routes::get_install, models::routes::update_model, models::routes::delete_model,
-        web::state::get_state, web::state::put_state, worker::registry::list_workers, worker::registry::forget_worker,
+        web::state::get_state, web::state::put_state, worker::routes::list_workers, worker::routes::forget_worker,
     ),
     components(schemas(crate::error::ErrorCode, crate::images::model::Category)),
     modifiers(&BearerAuth)

@@ -17,7 +17,7 @@ use super::engine::{Control, EngineJob, GrayImage, Outcome, Preview, Resume, Rgb
 use super::init_image;
 use super::results;
 use crate::db::{Caller, begin_as};
-use crate::events::route::Notice;
+use crate::events::audience::Notice;
 use crate::queue::claims::{self, Claimed, UnitEnd};
 use crate::queue::model::GenerationParams;
 

@@ -9,6 +9,7 @@ mod job;
 mod preview;
 pub mod registry;
 pub mod results;
+pub mod routes;
 
 use std::any::Any;
 use std::collections::VecDeque;

@@ -1,24 +1,18 @@
-//! Workers report themselves to the `workers` table (device, loaded models, memory) every few
-//! seconds, as `atelier_worker`; admins list them at `/api/v1/workers` with whether each is
-//! online and what it is running.
+//! The `workers` table: workers report themselves (device, loaded models, memory) every few
+//! seconds as `atelier_worker`; admins read the reports (served by `worker::routes`) with
+//! whether each worker is online and what it is running, and may forget a dead one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::engine::EngineMemory;
 use crate::app::App;
-use crate::auth::AdminUser;
 use crate::db::{Caller, begin_as};
-use crate::error::{ApiError, ErrorCode};
 
 /// How often a worker reports; a worker unheard of for three periods is shown offline.
 pub const REPORT_EVERY: Duration = Duration::from_secs(5);
@@ -56,16 +50,6 @@ pub async fn forget(app: &App, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The admin route.
-pub fn router() -> Router<Arc<App>> {
-    Router::new()
-        .route("/api/v1/workers", get(list_workers))
-        .route(
-            "/api/v1/workers/{name}",
-            axum::routing::delete(forget_worker),
-        )
-}
-
 /// A worker as admins see it.
 #[derive(Serialize, ToSchema)]
 pub struct WorkerView {
@@ -87,29 +71,24 @@ pub struct WorkerView {
     pub running_item_id: Option<Uuid>,
 }
 
-/// Lists the workers that have reported (admins only).
-#[utoipa::path(get, path = "/api/v1/workers", tag = "workers",
-    responses((status = 200, body = Vec<WorkerView>), (status = 403, description = "not an admin")),
-    security(("bearer" = [])))]
-pub async fn list_workers(
-    State(app): State<Arc<App>>,
-    AdminUser(admin): AdminUser,
-) -> Result<Json<Vec<WorkerView>>, ApiError> {
-    let mut client = app.db.get().await?;
-    let tx = begin_as(&mut client, &admin.caller).await?;
-    let rows = tx
+/// Seconds without a report after which a worker is shown offline.
+fn offline_after() -> f64 {
+    3.0 * REPORT_EVERY.as_secs_f64()
+}
+
+/// Every report, by name (admins).
+pub async fn list(db: &impl GenericClient) -> Result<Vec<WorkerView>, tokio_postgres::Error> {
+    let rows = db
         .query(
             "select w.name, w.device, w.started_at, w.last_seen, w.memory,
                     w.last_seen > now() - $1 * interval '1 second' as online,
                     (select q.id from queue_items q
                       where q.worker = w.name and q.status = 'in_progress' limit 1) as running
                from workers w order by w.name",
-            &[&(3.0 * REPORT_EVERY.as_secs_f64())],
+            &[&offline_after()],
         )
         .await?;
-    tx.commit().await?;
-    let workers = rows
-        .iter()
+    rows.iter()
         .map(|row| {
             let memory: EngineMemory = row
                 .try_get::<_, tokio_postgres::types::Json<EngineMemory>>("memory")
@@ -126,45 +105,26 @@ pub async fn list_workers(
                 running_item_id: row.try_get("running")?,
             })
         })
-        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
-    Ok(Json(workers))
+        .collect()
 }
 
-/// Forgets a worker that stopped reporting (killed rather than stopped; admins only). An online
-/// worker is refused: its next report would bring it back.
-#[utoipa::path(delete, path = "/api/v1/workers/{name}", tag = "workers",
-    params(("name" = String, Path, description = "the worker's name")),
-    responses((status = 204, description = "forgotten"), (status = 403, description = "not an admin"),
-        (status = 404, description = "worker_not_found"), (status = 409, description = "worker_online")),
-    security(("bearer" = [])))]
-pub async fn forget_worker(
-    State(app): State<Arc<App>>,
-    AdminUser(admin): AdminUser,
-    Path(name): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let mut client = app.db.get().await?;
-    let tx = begin_as(&mut client, &admin.caller).await?;
-    let online = tx
+/// Whether the worker called `name` is online (None: it never reported or was forgotten).
+pub async fn is_online(
+    db: &impl GenericClient,
+    name: &str,
+) -> Result<Option<bool>, tokio_postgres::Error> {
+    Ok(db
         .query_opt(
             "select last_seen > now() - $2 * interval '1 second' from workers where name = $1",
-            &[&name, &(3.0 * REPORT_EVERY.as_secs_f64())],
+            &[&name, &offline_after()],
         )
         .await?
-        .map(|row| row.get::<_, bool>(0));
-    match online {
-        None => Err(ApiError::new(
-            ErrorCode::WorkerNotFound,
-            format!("no worker named {name:?} has reported"),
-        )),
-        Some(true) => Err(ApiError::new(
-            ErrorCode::WorkerOnline,
-            format!("worker {name:?} is still reporting; stop it first"),
-        )),
-        Some(false) => {
-            tx.execute("delete from workers where name = $1", &[&name])
-                .await?;
-            tx.commit().await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-    }
+        .map(|row| row.get(0)))
+}
+
+/// Deletes the report of the worker called `name`.
+pub async fn delete(db: &impl GenericClient, name: &str) -> Result<(), tokio_postgres::Error> {
+    db.execute("delete from workers where name = $1", &[&name])
+        .await
+        .map(drop)
 }
