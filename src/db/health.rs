@@ -79,6 +79,8 @@ pub struct DbHealth {
     refused: AtomicU64,
     /// Outages longer than this make `/healthz` fail.
     pub unhealthy_after: Duration,
+    /// When a refusal while the probe said "up" was last logged.
+    odd_refusal_logged: Mutex<Option<Instant>>,
 }
 
 impl DbHealth {
@@ -88,6 +90,7 @@ impl DbHealth {
             outage: Outage::new("the database"),
             refused: AtomicU64::new(0),
             unhealthy_after,
+            odd_refusal_logged: Mutex::new(None),
         }
     }
 
@@ -104,8 +107,24 @@ impl DbHealth {
     }
 
     /// Counts a request refused because the database is unavailable (logged at recovery).
+    /// A refusal while the probe says the database is up is either the first second of an
+    /// outage or a bug that closes connections: it is logged, at most once a minute.
     pub fn refused_one(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);
+        if self.is_down() {
+            return;
+        }
+        let mut logged = self
+            .odd_refusal_logged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if logged.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+            *logged = Some(Instant::now());
+            tracing::warn!(
+                "a request met an unreachable database while the last probe found it up \
+                 (an outage starting, or connections closed by something else)"
+            );
+        }
     }
 
     fn failed(&self, error: &dyn std::fmt::Display) {
