@@ -924,3 +924,41 @@ async fn a_stopping_worker_hands_its_job_over_where_it_stopped() {
     let image = &item["result_image_ids"][0];
     assert_eq!(full_image(&app, &joe, image).await, expected[0]);
 }
+
+#[tokio::test]
+async fn killing_one_of_two_workers_mid_job_loses_no_job_and_duplicates_nothing() {
+    let app = TestApp::spawn_with(fast_worker(0.2)).await;
+    let admin = app.setup_admin().await;
+    let ann = app.add_user(&admin, "ann", false).await;
+    let bob = app.add_user(&admin, "bob", false).await;
+    let engine = Arc::new(TestEngine::new(Duration::from_millis(20)));
+    let body = json!({"model": "sd15", "prompt": "long", "width": 64, "height": 64,
+                      "steps": 80});
+    let mut items = Vec::new();
+    for user in [&ann, &bob, &ann, &bob] {
+        items.push((user, enqueue(&app, user, body.clone()).await));
+    }
+    let doomed = spawn_worker(&app, &engine, "doomed");
+    let _survivor = spawn_worker(&app, &engine, "survivor");
+    let db = superuser_client(&app.dbname).await;
+    wait_step(&db, items[0].1, 20).await;
+    doomed.abort(); // killed mid-job: no more heartbeats, no results
+    for (user, id) in &items {
+        let item = wait_status(&app, user, *id, "completed", Duration::from_secs(60)).await;
+        let expected = expected_images(&params(&body, &item));
+        let image = &item["result_image_ids"][0];
+        assert_eq!(full_image(&app, user, image).await, expected[0]);
+        let attempts: i32 = db
+            .query_one("select attempts from queue_items where id = $1", &[id])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(
+            attempts <= 1,
+            "only the kill counts as a failure: {attempts}"
+        );
+    }
+    for user in [&ann, &bob] {
+        assert_eq!(image_count(&db, user.id).await, 2, "one image per job");
+    }
+}
