@@ -393,6 +393,17 @@ end $$;
 
 ALTER FUNCTION public.queue_sync_head(p_owner uuid, p_band smallint) OWNER TO atelier_owner;
 
+CREATE FUNCTION public.s3_key_lookup(p_access_key text) RETURNS TABLE(owner_id uuid, secret_sealed bytea, read_only boolean)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public'
+    AS $$
+    select k.owner_id, k.secret_sealed, k.read_only
+    from public.s3_keys k join public.users u on u.id = k.owner_id
+    where k.access_key_id = p_access_key and u.is_active
+$$;
+
+ALTER FUNCTION public.s3_key_lookup(p_access_key text) OWNER TO atelier_owner;
+
 CREATE FUNCTION public.sessions_notify() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -429,8 +440,10 @@ CREATE TABLE public.images (
     starred boolean DEFAULT false NOT NULL,
     metadata jsonb,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    file_name text,
     CONSTRAINT images_category_check CHECK ((category = ANY (ARRAY['general'::text, 'user'::text, 'mask'::text]))),
     CONSTRAINT images_content_type_check CHECK ((content_type = ANY (ARRAY['image/png'::text, 'image/jpeg'::text, 'image/webp'::text]))),
+    CONSTRAINT images_file_name_check CHECK (((file_name IS NULL) OR (((char_length(file_name) >= 1) AND (char_length(file_name) <= 255)) AND (strpos(file_name, '/'::text) = 0) AND (file_name <> ALL (ARRAY['.'::text, '..'::text]))))),
     CONSTRAINT images_size_check CHECK (((width > 0) AND (height > 0) AND (byte_size >= 0)))
 );
 
@@ -590,6 +603,48 @@ CREATE TABLE public.refinery_schema_history (
 
 ALTER TABLE public.refinery_schema_history OWNER TO atelier_owner;
 
+CREATE TABLE public.s3_keys (
+    access_key_id text NOT NULL,
+    owner_id uuid NOT NULL,
+    label text DEFAULT ''::text NOT NULL,
+    read_only boolean DEFAULT false NOT NULL,
+    secret_sealed bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT s3_keys_access_key_id_check CHECK ((access_key_id ~ '^AT[A-Z2-7]{18}$'::text)),
+    CONSTRAINT s3_keys_label_check CHECK ((char_length(label) <= 100)),
+    CONSTRAINT s3_keys_secret_sealed_check CHECK ((octet_length(secret_sealed) <= 256))
+);
+
+ALTER TABLE ONLY public.s3_keys FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.s3_keys OWNER TO atelier_owner;
+
+CREATE TABLE public.s3_upload_parts (
+    upload_id uuid NOT NULL,
+    upload_owner_id uuid NOT NULL,
+    part_number integer NOT NULL,
+    byte_size bigint NOT NULL,
+    etag text NOT NULL,
+    CONSTRAINT s3_upload_parts_byte_size_check CHECK ((byte_size >= 0)),
+    CONSTRAINT s3_upload_parts_part_number_check CHECK (((part_number >= 1) AND (part_number <= 10000)))
+);
+
+ALTER TABLE ONLY public.s3_upload_parts FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.s3_upload_parts OWNER TO atelier_owner;
+
+CREATE TABLE public.s3_uploads (
+    id uuid NOT NULL,
+    owner_id uuid NOT NULL,
+    object_key text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT s3_uploads_object_key_check CHECK (((char_length(object_key) >= 1) AND (char_length(object_key) <= 1024)))
+);
+
+ALTER TABLE ONLY public.s3_uploads FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.s3_uploads OWNER TO atelier_owner;
+
 CREATE TABLE public.sessions (
     id uuid NOT NULL,
     user_id uuid NOT NULL,
@@ -699,6 +754,18 @@ ALTER TABLE ONLY public.queue_users
 ALTER TABLE ONLY public.refinery_schema_history
     ADD CONSTRAINT refinery_schema_history_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.s3_keys
+    ADD CONSTRAINT s3_keys_pkey PRIMARY KEY (access_key_id);
+
+ALTER TABLE ONLY public.s3_upload_parts
+    ADD CONSTRAINT s3_upload_parts_pkey PRIMARY KEY (upload_id, part_number);
+
+ALTER TABLE ONLY public.s3_uploads
+    ADD CONSTRAINT s3_uploads_id_owner_id_key UNIQUE (id, owner_id);
+
+ALTER TABLE ONLY public.s3_uploads
+    ADD CONSTRAINT s3_uploads_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
 
@@ -741,6 +808,12 @@ CREATE INDEX queue_items_lease_idx ON public.queue_items USING btree (lease_unti
 CREATE INDEX queue_items_owner_status_idx ON public.queue_items USING btree (owner_id, status, seq);
 
 CREATE INDEX queue_items_running_idx ON public.queue_items USING btree (band, vstart) WHERE (status = 'in_progress'::text);
+
+CREATE INDEX s3_keys_owner_idx ON public.s3_keys USING btree (owner_id, created_at DESC);
+
+CREATE INDEX s3_upload_parts_owner_idx ON public.s3_upload_parts USING btree (upload_owner_id, upload_id);
+
+CREATE INDEX s3_uploads_owner_idx ON public.s3_uploads USING btree (owner_id, created_at);
 
 CREATE INDEX sessions_user_id_idx ON public.sessions USING btree (user_id, created_at DESC);
 
@@ -788,6 +861,15 @@ ALTER TABLE ONLY public.queue_items
 
 ALTER TABLE ONLY public.queue_users
     ADD CONSTRAINT queue_users_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.s3_keys
+    ADD CONSTRAINT s3_keys_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES public.users(id) ON UPDATE CASCADE ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.s3_upload_parts
+    ADD CONSTRAINT s3_upload_parts_upload_id_fkey FOREIGN KEY (upload_id, upload_owner_id) REFERENCES public.s3_uploads(id, owner_id) ON UPDATE CASCADE ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.s3_uploads
+    ADD CONSTRAINT s3_uploads_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES public.users(id) ON UPDATE CASCADE ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
@@ -915,6 +997,58 @@ CREATE POLICY queue_users_update_admin ON public.queue_users FOR UPDATE TO ateli
 
 CREATE POLICY queue_users_update_worker ON public.queue_users FOR UPDATE TO atelier_worker USING (true) WITH CHECK (true);
 
+ALTER TABLE public.s3_keys ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY s3_keys_delete_admin ON public.s3_keys FOR DELETE TO atelier_admin USING (true);
+
+CREATE POLICY s3_keys_delete_user ON public.s3_keys FOR DELETE TO atelier_user USING ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_keys_insert_admin ON public.s3_keys FOR INSERT TO atelier_admin WITH CHECK ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_keys_insert_user ON public.s3_keys FOR INSERT TO atelier_user WITH CHECK ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_keys_select_admin ON public.s3_keys FOR SELECT TO atelier_admin USING (true);
+
+CREATE POLICY s3_keys_select_user ON public.s3_keys FOR SELECT TO atelier_user USING ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_keys_update_admin ON public.s3_keys FOR UPDATE TO atelier_admin USING (true) WITH CHECK (true);
+
+CREATE POLICY s3_keys_update_user ON public.s3_keys FOR UPDATE TO atelier_user USING ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id))) WITH CHECK ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+ALTER TABLE public.s3_upload_parts ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY s3_upload_parts_delete_admin ON public.s3_upload_parts FOR DELETE TO atelier_admin USING (true);
+
+CREATE POLICY s3_upload_parts_delete_user ON public.s3_upload_parts FOR DELETE TO atelier_user USING ((upload_owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_upload_parts_insert_admin ON public.s3_upload_parts FOR INSERT TO atelier_admin WITH CHECK (true);
+
+CREATE POLICY s3_upload_parts_insert_user ON public.s3_upload_parts FOR INSERT TO atelier_user WITH CHECK ((upload_owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_upload_parts_select_admin ON public.s3_upload_parts FOR SELECT TO atelier_admin USING (true);
+
+CREATE POLICY s3_upload_parts_select_user ON public.s3_upload_parts FOR SELECT TO atelier_user USING ((upload_owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_upload_parts_update_admin ON public.s3_upload_parts FOR UPDATE TO atelier_admin USING (true) WITH CHECK (true);
+
+CREATE POLICY s3_upload_parts_update_user ON public.s3_upload_parts FOR UPDATE TO atelier_user USING ((upload_owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id))) WITH CHECK ((upload_owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+ALTER TABLE public.s3_uploads ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY s3_uploads_delete_admin ON public.s3_uploads FOR DELETE TO atelier_admin USING (true);
+
+CREATE POLICY s3_uploads_delete_user ON public.s3_uploads FOR DELETE TO atelier_user USING ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_uploads_insert_admin ON public.s3_uploads FOR INSERT TO atelier_admin WITH CHECK (true);
+
+CREATE POLICY s3_uploads_insert_user ON public.s3_uploads FOR INSERT TO atelier_user WITH CHECK ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_uploads_select_admin ON public.s3_uploads FOR SELECT TO atelier_admin USING (true);
+
+CREATE POLICY s3_uploads_select_user ON public.s3_uploads FOR SELECT TO atelier_user USING ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY s3_uploads_update_admin ON public.s3_uploads FOR UPDATE TO atelier_admin USING (true) WITH CHECK (true);
+
 ALTER TABLE public.sessions ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY sessions_delete_admin ON public.sessions FOR DELETE TO atelier_admin USING (true);
@@ -1027,6 +1161,9 @@ GRANT ALL ON FUNCTION public.queue_progress(p_id uuid, p_step integer, p_total i
 REVOKE ALL ON FUNCTION public.queue_sync_head(p_owner uuid, p_band smallint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.queue_sync_head(p_owner uuid, p_band smallint) TO atelier_worker;
 
+REVOKE ALL ON FUNCTION public.s3_key_lookup(p_access_key text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.s3_key_lookup(p_access_key text) TO atelier_app;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.boards TO atelier_user;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.boards TO atelier_admin;
 
@@ -1040,6 +1177,9 @@ GRANT UPDATE(board_id) ON TABLE public.images TO atelier_admin;
 
 GRANT UPDATE(starred) ON TABLE public.images TO atelier_user;
 GRANT UPDATE(starred) ON TABLE public.images TO atelier_admin;
+
+GRANT UPDATE(file_name) ON TABLE public.images TO atelier_user;
+GRANT UPDATE(file_name) ON TABLE public.images TO atelier_admin;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.model_installs TO atelier_admin;
 
@@ -1147,6 +1287,28 @@ GRANT SELECT ON TABLE public.queue_users TO atelier_worker;
 GRANT UPDATE(weight) ON TABLE public.queue_users TO atelier_admin;
 
 GRANT UPDATE(finish_tag) ON TABLE public.queue_users TO atelier_worker;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.s3_keys TO atelier_user;
+GRANT SELECT,INSERT,DELETE ON TABLE public.s3_keys TO atelier_admin;
+
+GRANT UPDATE(owner_id) ON TABLE public.s3_keys TO atelier_admin;
+
+GRANT UPDATE(label) ON TABLE public.s3_keys TO atelier_user;
+GRANT UPDATE(label) ON TABLE public.s3_keys TO atelier_admin;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.s3_upload_parts TO atelier_user;
+GRANT SELECT,INSERT,DELETE ON TABLE public.s3_upload_parts TO atelier_admin;
+
+GRANT UPDATE(byte_size) ON TABLE public.s3_upload_parts TO atelier_user;
+GRANT UPDATE(byte_size) ON TABLE public.s3_upload_parts TO atelier_admin;
+
+GRANT UPDATE(etag) ON TABLE public.s3_upload_parts TO atelier_user;
+GRANT UPDATE(etag) ON TABLE public.s3_upload_parts TO atelier_admin;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.s3_uploads TO atelier_user;
+GRANT SELECT,INSERT,DELETE ON TABLE public.s3_uploads TO atelier_admin;
+
+GRANT UPDATE(owner_id) ON TABLE public.s3_uploads TO atelier_admin;
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.sessions TO atelier_user;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sessions TO atelier_admin;

@@ -58,6 +58,8 @@ pub struct App {
     /// Keys result image ids (derived from the JWT secret, which every replica and worker
     /// shares), so they cannot be computed from a queue item's public id.
     pub result_id_key: [u8; 32],
+    /// Seals S3 access keys' secrets at rest (`s3::seal`).
+    pub s3_seal: crate::s3::seal::Sealer,
 }
 
 impl App {
@@ -96,7 +98,11 @@ impl App {
         let window = Duration::from_secs(config.auth.rate_window_secs);
         let models = crate::models::ops::Catalogue::new(db.clone(), &config)?;
         let unhealthy_after = Duration::from_secs(config.database.unhealthy_after_secs);
+        let s3_seal =
+            crate::s3::seal::Sealer::load(config.s3.seal_key.as_deref(), &config.data_dir)
+                .context("failed to load the S3 seal key")?;
         Ok(Self {
+            s3_seal,
             models,
             db,
             db_health: Arc::new(crate::db::health::DbHealth::new(unhealthy_after)),

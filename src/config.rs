@@ -39,6 +39,34 @@ pub struct Config {
     pub http: HttpConfig,
     /// Per-user limits of the queue.
     pub queue: QueueConfig,
+    /// The S3 door: each user's images through S3 clients (`docs/s3.md`).
+    pub s3: S3DoorConfig,
+}
+
+/// The S3 door (not the object store: that is `storage.s3`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3DoorConfig {
+    /// Where it listens, e.g. `127.0.0.1:9091`; unset: no S3 door.
+    pub listen: Option<SocketAddr>,
+    /// The region clients sign for.
+    pub region: String,
+    /// The key that seals access keys' secrets at rest, 64 hex digits (redacted when printed);
+    /// unset: `data_dir/secrets/s3_seal_key`, made on first start. Replicas must share it.
+    pub seal_key: Option<String>,
+    /// Access keys one user may hold.
+    pub max_keys_per_user: u32,
+}
+
+impl Default for S3DoorConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            region: "us-east-1".into(),
+            seal_key: None,
+            max_keys_per_user: 10,
+        }
+    }
 }
 
 /// What the HTTP listener trusts and how much one user may hold open.
@@ -360,6 +388,7 @@ impl Default for Config {
             web: WebConfig::default(),
             http: HttpConfig::default(),
             queue: QueueConfig::default(),
+            s3: S3DoorConfig::default(),
         }
     }
 }
@@ -426,6 +455,12 @@ impl Config {
         if self.queue.max_pending_per_user == 0 || self.http.max_sockets_per_user == 0 {
             bail!("queue.max_pending_per_user and http.max_sockets_per_user must be at least 1");
         }
+        if let Some(key) = &self.s3.seal_key {
+            crate::s3::seal::Sealer::from_hex(key).context("s3.seal_key")?;
+        }
+        if self.s3.listen.is_some() && !self.multiuser {
+            bail!("s3.listen needs multiuser = true: S3 access keys belong to users");
+        }
         if self.database.owner_url.is_some() && self.database.url.is_none() {
             bail!("database.owner_url needs database.url as well");
         }
@@ -445,6 +480,9 @@ impl Config {
         copy.database.owner_url = copy.database.owner_url.as_deref().map(redact_url);
         if copy.auth.jwt_secret.is_some() {
             copy.auth.jwt_secret = Some(REDACTED.into());
+        }
+        if copy.s3.seal_key.is_some() {
+            copy.s3.seal_key = Some(REDACTED.into());
         }
         if !copy.storage.s3.secret_access_key.is_empty() {
             copy.storage.s3.secret_access_key = REDACTED.into();

@@ -118,6 +118,10 @@ pub enum ErrorCode {
     ModelDownloadFailed,
     /// No such worker has reported.
     WorkerNotFound,
+    /// No such S3 access key (or not the caller's).
+    S3KeyNotFound,
+    /// The user holds as many S3 access keys as allowed; revoke one first.
+    TooManyKeys,
     /// The worker is still reporting, so forgetting it would not last.
     WorkerOnline,
     /// Too many attempts; see Retry-After.
@@ -153,7 +157,8 @@ impl ErrorCode {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ModelPathOutside | ForeignOrigin | ModelUrlRefused => StatusCode::FORBIDDEN,
-            WorkerNotFound => StatusCode::NOT_FOUND,
+            WorkerNotFound | S3KeyNotFound => StatusCode::NOT_FOUND,
+            TooManyKeys => StatusCode::CONFLICT,
             WorkerOnline => StatusCode::CONFLICT,
             UnsupportedImage | ContentTypeMismatch => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidUpload | EmptyUpload | InvalidImage | ImageTooLarge => {

@@ -39,6 +39,7 @@ pub mod http;
 pub mod images;
 pub mod models;
 pub mod queue;
+pub mod s3;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;

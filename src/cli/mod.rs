@@ -2,6 +2,7 @@
 //! `user …`.
 
 mod db;
+mod keys;
 mod model;
 mod serve;
 mod storage;

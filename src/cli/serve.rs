@@ -74,9 +74,28 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;
         tracing::info!(address = %listener.local_addr()?, "listening");
-        http::serve(listener, app, shutdown_signal())
+        let s3 = match config.s3.listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("failed to listen for S3 on {address}"))?;
+                tracing::info!(address = %listener.local_addr()?, "listening for S3");
+                let app = Arc::clone(&app);
+                Some(tokio::spawn(crate::s3::serve::serve(
+                    listener,
+                    app,
+                    shutdown_signal(),
+                )))
+            }
+            None => None,
+        };
+        let served = http::serve(listener, app, shutdown_signal())
             .await
-            .context("server error")
+            .context("server error");
+        if let Some(s3) = s3 {
+            let _ = s3.await;
+        }
+        served
     }
     .await;
     tracing::info!("shutting down");
@@ -106,6 +125,10 @@ async fn sweep_periodically(app: Arc<App>) {
         match images::mask_sweep::run(&app.storage, &app.db, images::mask_sweep::KEEP).await {
             Ok(deleted) => tracing::info!(deleted, "unused masks swept"),
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "mask sweep failed"),
+        }
+        match crate::s3::multipart::sweep(&app, std::time::Duration::from_secs(86_400)).await {
+            Ok(aborted) => tracing::info!(aborted, "stale S3 multipart uploads aborted"),
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "S3 upload sweep failed"),
         }
         match crate::auth::session::prune_expired(&app.db).await {
             Ok(deleted) => tracing::info!(deleted, "expired sessions pruned"),

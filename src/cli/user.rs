@@ -61,6 +61,11 @@ pub(super) enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// S3 access keys (`atelier user keys add|list|rm EMAIL`).
+    Keys {
+        #[command(subcommand)]
+        command: super::keys::KeysCommand,
+    },
     /// Hands every item owned by one user (normally `system`, from single-user mode) to another.
     Adopt {
         /// `system`, or an email.
@@ -157,6 +162,7 @@ impl UserCommand {
                     print!("{}", table(&users));
                 }
             }
+            UserCommand::Keys { command } => command.run_with(pool, config).await?,
             UserCommand::Adopt { from, to } => {
                 let from_id = match from.as_str() {
                     "system" => SYSTEM_USER_ID,

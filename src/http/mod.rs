@@ -40,6 +40,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/readyz", get(readyz))
         .merge(web::state::router())
         .merge(worker::routes::router())
+        .merge(crate::s3::routes::router())
         .fallback(web::assets::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

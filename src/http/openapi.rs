@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, boards, events, images, models, queue, users, web, worker};
+use crate::{auth, boards, events, images, models, queue, s3, users, web, worker};
 
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::{auth, boards, events, images, models, queue, users, web, worker};
         models::routes::upload_model, models::routes::scan_models, models::routes::list_installs,
         models::routes::get_install, models::routes::update_model, models::routes::delete_model,
         web::state::get_state, web::state::put_state, worker::routes::list_workers, worker::routes::forget_worker,
+        s3::routes::list_keys, s3::routes::create_key, s3::routes::update_key, s3::routes::revoke_key,
     ),
     components(schemas(crate::error::ErrorCode, crate::images::model::Category)),
     modifiers(&BearerAuth)

@@ -91,8 +91,22 @@ pub struct Probed {
 
 /// Reads a multipart field with a limit of `max` bytes: small uploads stay in memory, larger
 /// ones are streamed to a staging file in `dir`, so no large body is held in memory.
-pub async fn stage(mut field: Field<'_>, dir: &Path, max: u64) -> Result<Staged, ApiError> {
+pub async fn stage(field: Field<'_>, dir: &Path, max: u64) -> Result<Staged, ApiError> {
     let declared_type = field.content_type().map(str::to_owned);
+    stage_stream(field, declared_type, dir, max, multipart_error).await
+}
+
+/// Reads a body of byte chunks with a limit of `max` bytes, as `stage` does; `on_error` maps a
+/// read error of the body.
+pub async fn stage_stream<E>(
+    body: impl futures::Stream<Item = Result<Bytes, E>>,
+    declared_type: Option<String>,
+    dir: &Path,
+    max: u64,
+    on_error: impl Fn(E) -> ApiError,
+) -> Result<Staged, ApiError> {
+    use futures::StreamExt;
+    let mut body = std::pin::pin!(body);
     let too_large = || {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -102,7 +116,7 @@ pub async fn stage(mut field: Field<'_>, dir: &Path, max: u64) -> Result<Staged,
     let mut memory = BytesMut::new();
     let mut spool: Option<(NamedTempFile, tokio::fs::File)> = None;
     let mut size = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(chunk) = body.next().await.transpose().map_err(&on_error)? {
         size += chunk.len() as u64;
         if size > max {
             return Err(too_large());

@@ -26,6 +26,15 @@ impl ImageType {
         }
     }
 
+    /// The type of a stored extension (`extension`'s inverse); PNG for anything else.
+    pub fn from_extension(extension: &str) -> Self {
+        match extension {
+            "jpg" => ImageType::Jpeg,
+            "webp" => ImageType::Webp,
+            _ => ImageType::Png,
+        }
+    }
+
     /// The file extension of the object key.
     pub const fn extension(self) -> &'static str {
         match self {
@@ -93,6 +102,8 @@ pub struct ImageView {
     pub board_id: Option<Uuid>,
     /// `general`, `user` or `mask`.
     pub category: String,
+    /// The name it was uploaded under (the browser's or an S3 key's), or null.
+    pub file_name: Option<String>,
     /// `image/png`, `image/jpeg` or `image/webp`.
     pub content_type: String,
     /// Width in pixels.
@@ -124,6 +135,7 @@ impl ImageView {
             owner_name: row.try_get("owner_name")?,
             board_id: row.try_get("board_id")?,
             category: row.try_get("category")?,
+            file_name: row.try_get("file_name")?,
             content_type: row.try_get("content_type")?,
             width: row.try_get("width")?,
             height: row.try_get("height")?,

@@ -40,6 +40,73 @@ pub async fn store(
     staged: &Staged,
     probed: Probed,
 ) -> Result<ImageView, ApiError> {
+    let place = Placement {
+        id,
+        board,
+        category,
+        file_name: None,
+    };
+    store_at(app, caller, place, staged, probed).await
+}
+
+/// Where a new image goes and what it is called.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    /// The new image's id.
+    pub id: Uuid,
+    /// Its board, or None for Uncategorized.
+    pub board: Option<Uuid>,
+    /// Generated, uploaded or a mask.
+    pub category: Category,
+    /// The name it was uploaded under (checked by `file_name`), if any.
+    pub file_name: Option<String>,
+}
+
+/// Checks a client's file name for an image: the last path segment of what a browser sent,
+/// 1 to 255 characters, none hidden; anything else is dropped (the image is then unnamed).
+pub fn file_name(raw: &str) -> Option<String> {
+    let name = raw.rsplit(['/', '\\']).next()?.trim();
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name.chars().count() <= 255
+        && !name.chars().any(crate::text::is_hidden);
+    ok.then(|| name.to_owned())
+}
+
+/// Probes a staged upload (on a blocking thread, under the image-work semaphore) and stores it.
+pub async fn ingest(
+    app: &App,
+    caller: &Caller,
+    place: Placement,
+    staged: &Staged,
+) -> Result<ImageView, ApiError> {
+    let permit = app.image_work.acquire().await.map_err(ApiError::internal)?;
+    let source = staged.source.clone();
+    let (declared, max_pixels) = (staged.declared_type.clone(), app.config.storage.max_pixels);
+    let probed = tokio::task::spawn_blocking(move || {
+        super::ingest::probe(&source, declared.as_deref(), max_pixels)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    drop(permit);
+    store_at(app, caller, place, staged, probed).await
+}
+
+/// `store` with a file name.
+pub async fn store_at(
+    app: &App,
+    caller: &Caller,
+    place: Placement,
+    staged: &Staged,
+    probed: Probed,
+) -> Result<ImageView, ApiError> {
+    let Placement {
+        id,
+        board,
+        category,
+        file_name,
+    } = place;
     let owner = caller.user_id;
     let image_key = keys::image(owner, id, probed.kind);
     let thumbnail_key = keys::thumbnail(owner, id);
@@ -66,6 +133,7 @@ pub async fn store(
         height: probed.height,
         byte_size: staged.size,
         metadata: probed.metadata,
+        file_name,
     };
     let stored = match app
         .storage
@@ -77,6 +145,65 @@ pub async fn store(
     };
     if stored.is_err() {
         remove_objects(&app.storage, &[(id, owner, probed.kind)]).await;
+    }
+    stored
+}
+
+/// Copies a visible image as a new one of the caller's: the bytes and thumbnail server-side,
+/// the same size and metadata, the source's category (the placement's is ignored), and the
+/// quota checked as for any new image.
+pub async fn copy(
+    app: &App,
+    caller: &Caller,
+    source: Uuid,
+    place: Placement,
+) -> Result<ImageView, ApiError> {
+    let view = {
+        let mut client = app.db.get().await?;
+        let tx = begin_as(&mut client, caller).await?;
+        let view = repo::find(&tx, source, true).await?;
+        tx.commit().await?;
+        view.ok_or_else(image_not_found)?
+    };
+    let (kind, owner) = (view.image_type(), caller.user_id);
+    let category = match view.category.as_str() {
+        "general" => Category::General,
+        "mask" => Category::Mask,
+        _ => Category::User,
+    };
+    let copied = async {
+        let storage = &app.storage;
+        storage
+            .copy(
+                &keys::image(view.owner_id, source, kind),
+                &keys::image(owner, place.id, kind),
+            )
+            .await?;
+        storage
+            .copy(
+                &keys::thumbnail(view.owner_id, source),
+                &keys::thumbnail(owner, place.id),
+            )
+            .await
+    };
+    let new = NewImage {
+        id: place.id,
+        owner_id: owner,
+        board_id: place.board,
+        category,
+        kind,
+        width: view.width as u32,
+        height: view.height as u32,
+        byte_size: view.byte_size as u64,
+        metadata: view.metadata,
+        file_name: place.file_name,
+    };
+    let stored = match copied.await {
+        Ok(()) => record(app, caller, &new).await,
+        Err(error) => Err(ApiError::internal(error)),
+    };
+    if stored.is_err() {
+        remove_objects(&app.storage, &[(place.id, owner, kind)]).await;
     }
     stored
 }

@@ -14,8 +14,8 @@ use super::model::{Category, ImageType, ImageView};
 
 const SELECT: &str =
     "select i.id, i.owner_id, u.display_name as owner_name, i.board_id, i.category,
-    i.content_type, i.width, i.height, i.byte_size, i.starred, i.created_at, i.metadata
-    from images i join users u on u.id = i.owner_id";
+    i.content_type, i.width, i.height, i.byte_size, i.starred, i.created_at, i.metadata,
+    i.file_name from images i join users u on u.id = i.owner_id";
 
 /// A record to insert (the bytes are already stored).
 #[derive(Debug)]
@@ -38,6 +38,8 @@ pub struct NewImage {
     pub byte_size: u64,
     /// Generation metadata or PNG text chunks.
     pub metadata: Option<serde_json::Value>,
+    /// The name it was uploaded under, if any.
+    pub file_name: Option<String>,
 }
 
 /// Inserts a record; the same-owner foreign key refuses another user's board.
@@ -45,10 +47,10 @@ pub async fn insert(db: &impl GenericClient, new: &NewImage) -> Result<(), tokio
     let (width, height) = (new.width as i32, new.height as i32);
     let byte_size = i64::try_from(new.byte_size).unwrap_or(i64::MAX);
     cached::execute(db,
-        "insert into images (id, owner_id, board_id, category, content_type, width, height, byte_size, metadata)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "insert into images (id, owner_id, board_id, category, content_type, width, height, byte_size, metadata, file_name)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[&new.id, &new.owner_id, &new.board_id, &new.category.as_str(), &new.kind.content_type(),
-          &width, &height, &byte_size, &new.metadata],
+          &width, &height, &byte_size, &new.metadata, &new.file_name],
     )
     .await?;
     Ok(())

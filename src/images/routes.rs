@@ -83,7 +83,7 @@ pub async fn upload_image(
         _ => {}
     }
     let max = app.config.storage.max_upload_bytes;
-    let staged = loop {
+    let (staged, file_name) = loop {
         let field = multipart.next_field().await.map_err(multipart_error)?;
         let field = field.ok_or_else(|| {
             ApiError::new(
@@ -92,28 +92,20 @@ pub async fn upload_image(
             )
         })?;
         if field.name() == Some("file") {
-            break ingest::stage(field, &app.staging_dir, max).await?;
+            let file_name = field.file_name().and_then(ops::file_name);
+            break (
+                ingest::stage(field, &app.staging_dir, max).await?,
+                file_name,
+            );
         }
     };
-    let permit = app.image_work.acquire().await.map_err(ApiError::internal)?;
-    let source = staged.source.clone();
-    let (declared, max_pixels) = (staged.declared_type.clone(), app.config.storage.max_pixels);
-    let probed = tokio::task::spawn_blocking(move || {
-        ingest::probe(&source, declared.as_deref(), max_pixels)
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    drop(permit);
-    let image = ops::store(
-        &app,
-        &auth.caller,
-        Uuid::now_v7(),
+    let place = ops::Placement {
+        id: Uuid::now_v7(),
         board,
         category,
-        &staged,
-        probed,
-    )
-    .await?;
+        file_name,
+    };
+    let image = ops::ingest(&app, &auth.caller, place, &staged).await?;
     Ok((StatusCode::CREATED, Json(image)))
 }
 

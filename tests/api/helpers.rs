@@ -160,6 +160,8 @@ pub struct TestUser {
 /// A running server on its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The S3 door (`s3::serve`), on its own port.
+    pub s3_addr: SocketAddr,
     pub app: Arc<App>,
     pub dbname: String,
     pub http: reqwest::Client,
@@ -242,8 +244,16 @@ impl TestApp {
             Arc::clone(&app),
             std::future::pending(),
         ));
+        let s3_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let s3_addr = s3_listener.local_addr().unwrap();
+        tokio::spawn(atelier::s3::serve::serve(
+            s3_listener,
+            Arc::clone(&app),
+            std::future::pending(),
+        ));
         Self {
             addr,
+            s3_addr,
             app,
             dbname,
             http: reqwest::Client::new(),

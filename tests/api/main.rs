@@ -16,6 +16,7 @@ mod models;
 mod queue;
 mod rls;
 mod s3;
+mod s3_door;
 mod schema;
 mod test_engine;
 mod web;

@@ -16,6 +16,9 @@ const OWNED_TABLES: &[(&str, &str)] = &[
     ("queue_items", "owner_id"),
     ("queue_users", "user_id"),
     ("ui_state", "user_id"),
+    ("s3_keys", "owner_id"),
+    ("s3_uploads", "owner_id"),
+    ("s3_upload_parts", "upload_owner_id"),
 ];
 
 /// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
@@ -38,8 +41,11 @@ const NOT_USER_DATA: &[&str] = &["refinery_schema_history"];
 async fn two_users_with_sessions(dbname: &str) -> (Uuid, Uuid) {
     let db = superuser_client(dbname).await;
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    for (id, email) in [(a, "a@example.com"), (b, "b@example.com")] {
-        let board = Uuid::now_v7();
+    for (id, email, key) in [
+        (a, "a@example.com", "ATAAAAAAAAAAAAAAAAAA"),
+        (b, "b@example.com", "ATBBBBBBBBBBBBBBBBBB"),
+    ] {
+        let (board, upload) = (Uuid::now_v7(), Uuid::now_v7());
         db.execute(
             "insert into users (id, email, display_name, password_hash) values ($1, $2, 'x', 'h')",
             &[&id, &email],
@@ -74,6 +80,25 @@ async fn two_users_with_sessions(dbname: &str) -> (Uuid, Uuid) {
             "insert into images (id, owner_id, board_id, category, content_type, width, height, byte_size)
              values ($1, $2, $3, 'general', 'image/png', 8, 8, 100)",
             &[&Uuid::now_v7(), &id, &board],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into s3_keys (access_key_id, owner_id, secret_sealed) values ($1, $2, '\\x00')",
+            &[&key, &id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into s3_uploads (id, owner_id, object_key) values ($1, $2, 'cats/a.png')",
+            &[&upload, &id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into s3_upload_parts (upload_id, upload_owner_id, part_number, byte_size, etag)
+             values ($1, $2, 1, 5, 'e')",
+            &[&upload, &id],
         )
         .await
         .unwrap();

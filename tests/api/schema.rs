@@ -93,6 +93,8 @@ const DEFINER_GRANTEES: &[(&str, &[&str])] = &[
     ("auth_setup_admin", &["atelier_app"]),
     ("auth_throttle_clear", &["atelier_app"]),
     ("auth_throttle_hit", &["atelier_app"]),
+    // An S3 request's key, before the request has an identity.
+    ("s3_key_lookup", &["atelier_app"]),
     // The queue: fair-share bookkeeping for workers, fair positions for users and admins.
     ("queue_charge", &["atelier_worker"]),
     ("queue_counts", &["atelier_admin", "atelier_user"]),

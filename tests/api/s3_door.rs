@@ -1,0 +1,207 @@
+//! The S3 door: access keys over the API (shown once, labelled, limited, revoked; admins see
+//! anyone's), and the real `aws` CLI and boto3 (from `.venv`, installed by `.ci/setup`) against
+//! the door for every operation users run, two users' isolation and hostile input
+//! (`tests/s3_clients/clients.py`).
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, assert_error};
+
+fn venv_bin(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run .ci/setup (it installs awscli and boto3 into .venv)",
+        path.display()
+    );
+    path
+}
+
+/// A new key of `user`'s: (access key id, secret).
+async fn new_key(app: &TestApp, user: &TestUser, read_only: bool) -> (String, String) {
+    let body = json!({"label": "test", "read_only": read_only});
+    let response = app.post("/api/v1/s3/keys", Some(&user.token), &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key: Value = response.json().await.unwrap();
+    (
+        key["access_key_id"].as_str().unwrap().to_owned(),
+        key["secret_access_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Runs one scenario of `clients.py` with the server's addresses and these variables.
+async fn run_clients(app: &TestApp, scenario: &str, vars: &[(&str, String)]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/s3_clients/clients.py");
+    let output = tokio::process::Command::new(venv_bin("python"))
+        .arg(script)
+        .arg(scenario)
+        .env("S3_ENDPOINT", format!("http://{}", app.s3_addr))
+        .env("API_URL", format!("http://{}", app.addr))
+        .env("AWS", venv_bin("aws"))
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{scenario} failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains(&format!("{scenario}: ok")), "{stdout}");
+}
+
+#[tokio::test]
+async fn access_keys_are_shown_once_labelled_limited_and_revoked() {
+    let app = TestApp::spawn_with(|c| c.s3.max_keys_per_user = 2).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let ann = app.add_user(&admin, "ann", false).await;
+
+    let response = app
+        .post(
+            "/api/v1/s3/keys",
+            Some(&joe.token),
+            &json!({"label": "laptop"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let id = created["access_key_id"].as_str().unwrap().to_owned();
+    let secret = created["secret_access_key"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("AT") && id.len() == 20, "{id}");
+    assert_eq!(secret.len(), 40);
+    assert_eq!(created["read_only"], false);
+
+    // Listed without the secret; stored sealed, not in plain text.
+    let listed: Value = app
+        .get("/api/v1/s3/keys", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["label"], "laptop");
+    assert!(!listed.to_string().contains(&secret));
+    let stored = crate::helpers::superuser_client(&app.dbname)
+        .await
+        .query_one("select secret_sealed from s3_keys", &[])
+        .await
+        .unwrap()
+        .get::<_, Vec<u8>>(0);
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
+
+    // Relabel; bad labels; the limit.
+    let path = format!("/api/v1/s3/keys/{id}");
+    let response = app
+        .patch(&path, Some(&joe.token), &json!({"label": "desktop"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .patch(&path, Some(&joe.token), &json!({"label": "a\u{202e}b"}))
+        .await;
+    assert_error(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    new_key(&app, &joe, true).await;
+    let response = app
+        .post("/api/v1/s3/keys", Some(&joe.token), &json!({}))
+        .await;
+    assert_error(response, StatusCode::CONFLICT, "too_many_keys").await;
+
+    // Another user neither sees nor touches Joe's keys; an admin does both.
+    let anns: Value = app
+        .get(
+            &format!("/api/v1/s3/keys?owner_id={}", joe.id),
+            Some(&ann.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anns, json!([]));
+    for response in [
+        app.delete(&path, Some(&ann.token)).await,
+        app.patch(&path, Some(&ann.token), &json!({"label": "x"}))
+            .await,
+    ] {
+        assert_error(response, StatusCode::NOT_FOUND, "s3_key_not_found").await;
+    }
+    let seen: Value = app
+        .get(
+            &format!("/api/v1/s3/keys?owner_id={}", joe.id),
+            Some(&admin.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen.as_array().unwrap().len(), 2);
+    assert_eq!(
+        app.delete(&path, Some(&admin.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.delete(&path, Some(&joe.token)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// The users, keys and tokens every client scenario gets.
+async fn client_vars(app: &TestApp) -> Vec<(&'static str, String)> {
+    let admin = app.setup_admin().await;
+    let a = app.add_user(&admin, "alice", false).await;
+    let b = app.add_user(&admin, "bob", false).await;
+    let (a_key, a_secret) = new_key(app, &a, false).await;
+    let (b_key, b_secret) = new_key(app, &b, false).await;
+    let (ro_key, ro_secret) = new_key(app, &a, true).await;
+    vec![
+        ("A_KEY", a_key),
+        ("A_SECRET", a_secret),
+        ("A_TOKEN", a.token.clone()),
+        ("A_ID", a.id.to_string()),
+        ("B_KEY", b_key),
+        ("B_SECRET", b_secret),
+        ("B_TOKEN", b.token.clone()),
+        ("RO_KEY", ro_key),
+        ("RO_SECRET", ro_secret),
+        ("ADMIN_TOKEN", admin.token.clone()),
+    ]
+}
+
+#[tokio::test]
+async fn the_aws_cli_lists_copies_syncs_moves_presigns_and_uploads_in_parts() {
+    let app = TestApp::spawn().await;
+    let vars = client_vars(&app).await;
+    run_clients(&app, "aws_cli", &vars).await;
+    // Nothing staged is left behind by the multipart upload.
+    let open = crate::helpers::superuser_client(&app.dbname)
+        .await
+        .query_one("select count(*) from s3_uploads", &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(open, 0);
+}
+
+#[tokio::test]
+async fn two_users_keys_names_and_presigned_urls_never_cross() {
+    let app = TestApp::spawn().await;
+    let vars = client_vars(&app).await;
+    run_clients(&app, "isolation", &vars).await;
+}
+
+#[tokio::test]
+async fn hostile_uploads_get_s3_errors_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let vars = client_vars(&app).await;
+    run_clients(&app, "bad_input", &vars).await;
+}
