@@ -167,6 +167,23 @@ end $$;
 
 ALTER FUNCTION public.auth_throttle_hit(p_key text, p_limit integer, p_window_secs double precision) OWNER TO atelier_owner;
 
+CREATE FUNCTION public.images_notify() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+declare
+    r record;
+begin
+    r := case when tg_op = 'DELETE' then old else new end;
+    if r.category <> 'mask' then
+        perform pg_notify('atelier_events', json_build_object(
+            'kind', 'image', 'op', lower(tg_op), 'id', r.id, 'owner_id', r.owner_id,
+            'board_id', r.board_id)::text);
+    end if;
+    return null;
+end $$;
+
+ALTER FUNCTION public.images_notify() OWNER TO atelier_owner;
+
 CREATE FUNCTION public.model_installs_notify() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -818,6 +835,8 @@ CREATE INDEX s3_uploads_owner_idx ON public.s3_uploads USING btree (owner_id, cr
 CREATE INDEX sessions_user_id_idx ON public.sessions USING btree (user_id, created_at DESC);
 
 CREATE TRIGGER boards_touch_updated_at BEFORE UPDATE ON public.boards FOR EACH ROW EXECUTE FUNCTION public.atelier_touch_updated_at();
+
+CREATE TRIGGER images_notify AFTER INSERT OR DELETE ON public.images FOR EACH ROW EXECUTE FUNCTION public.images_notify();
 
 CREATE TRIGGER images_track_used_bytes AFTER INSERT OR DELETE OR UPDATE OF owner_id ON public.images FOR EACH ROW EXECUTE FUNCTION public.atelier_track_used_bytes();
 

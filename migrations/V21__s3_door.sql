@@ -131,3 +131,22 @@ grant select, insert, delete on s3_uploads to atelier_user, atelier_admin;
 grant update (owner_id) on s3_uploads to atelier_admin;
 grant select, insert, delete on s3_upload_parts to atelier_user, atelier_admin;
 grant update (byte_size, etag) on s3_upload_parts to atelier_user, atelier_admin;
+
+-- Live gallery events: an image added or deleted (by the browser, a job, the S3 door or psql)
+-- tells its owner's open pages, which refresh (`events::audience`). Masks are not in the gallery.
+create function images_notify() returns trigger
+    language plpgsql
+    as $$
+declare
+    r record;
+begin
+    r := case when tg_op = 'DELETE' then old else new end;
+    if r.category <> 'mask' then
+        perform pg_notify('atelier_events', json_build_object(
+            'kind', 'image', 'op', lower(tg_op), 'id', r.id, 'owner_id', r.owner_id,
+            'board_id', r.board_id)::text);
+    end if;
+    return null;
+end $$;
+create trigger images_notify after insert or delete on images
+    for each row execute function images_notify();

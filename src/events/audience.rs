@@ -4,6 +4,7 @@
 //! - an item's status (started, completed, failed, cancelled, …) goes in full to its owner and
 //!   to admins (server paths in its error to admins only), and to everyone else as a
 //!   `queue_changed` with the item's id and status only;
+//! - an image added to or deleted from a gallery goes to its owner only;
 //! - model installs go to admins only;
 //! - a session's end closes that session's sockets;
 //! - anything else is delivered to no one (fail closed).
@@ -51,6 +52,17 @@ pub enum Notice {
         /// The whole payload, passed on as it is.
         #[serde(flatten)]
         body: serde_json::Map<String, Value>,
+    },
+    /// An image was added (`insert`) or deleted (`delete`), by any path.
+    Image {
+        /// The image.
+        id: Uuid,
+        /// Its owner.
+        owner_id: Uuid,
+        /// `insert` or `delete`.
+        op: String,
+        /// Its board.
+        board_id: Option<Uuid>,
     },
     /// A session ended (logout, revocation, deactivation).
     SessionEnded {
@@ -144,6 +156,17 @@ pub fn route(notice: &Notice, viewer: &Viewer) -> Delivery {
             Delivery::Send(Value::Object(message))
         }
         Notice::ModelInstall { .. } => Delivery::Skip,
+        Notice::Image {
+            id,
+            owner_id,
+            op,
+            board_id,
+        } if *owner_id == viewer.user_id => Delivery::Send(json!({
+            "type": if op == "delete" { "image_deleted" } else { "image_added" },
+            "image_id": id,
+            "board_id": board_id,
+        })),
+        Notice::Image { .. } => Delivery::Skip,
         Notice::SessionEnded { session_id } if Some(*session_id) == viewer.session_id => {
             Delivery::Close
         }
@@ -221,6 +244,25 @@ mod tests {
             route(&notice, &other),
             Delivery::Send(json!({"type": "queue_changed", "item_id": id, "status": "completed"}))
         );
+    }
+
+    #[test]
+    fn gallery_changes_reach_only_the_images_owner() {
+        let (owner, admin, other) = (viewer(false), viewer(true), viewer(false));
+        let id = Uuid::now_v7();
+        for (op, kind) in [("insert", "image_added"), ("delete", "image_deleted")] {
+            let notice = Notice::parse(
+                &json!({"kind": "image", "op": op, "id": id, "owner_id": owner.user_id,
+                        "board_id": null})
+                .to_string(),
+            );
+            assert_eq!(
+                route(&notice, &owner),
+                Delivery::Send(json!({"type": kind, "image_id": id, "board_id": null}))
+            );
+            assert_eq!(route(&notice, &admin), Delivery::Skip);
+            assert_eq!(route(&notice, &other), Delivery::Skip);
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ async fn next_json(socket: &mut Socket, timeout: Duration) -> Option<Value> {
 }
 
 /// Everything a socket receives until `until` matches or `timeout` passes.
-async fn collect(
+pub async fn collect(
     socket: &mut Socket,
     timeout: Duration,
     until: impl Fn(&Value) -> bool,
@@ -72,7 +72,7 @@ async fn collect(
     seen
 }
 
-fn types(messages: &[Value]) -> Vec<&str> {
+pub fn types(messages: &[Value]) -> Vec<&str> {
     messages
         .iter()
         .map(|m| m["type"].as_str().unwrap())

@@ -205,3 +205,170 @@ async fn hostile_uploads_get_s3_errors_and_store_nothing() {
     let vars = client_vars(&app).await;
     run_clients(&app, "bad_input", &vars).await;
 }
+
+/// An S3 client in Rust (object_store's, with its own SigV4) for the door, as `user`'s key.
+fn door_client(app: &TestApp, key: &(String, String)) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://{}", app.s3_addr))
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_virtual_hosted_style_request(false)
+        .with_bucket_name("images")
+        .with_access_key_id(&key.0)
+        .with_secret_access_key(&key.1)
+        .with_retry(object_store::RetryConfig {
+            max_retries: 0,
+            ..Default::default()
+        })
+        .build()
+        .unwrap()
+}
+
+async fn door_keys(store: &object_store::aws::AmazonS3) -> object_store::Result<Vec<String>> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStore;
+    let listed: Vec<object_store::ObjectMeta> = store.list(None).try_collect().await?;
+    Ok(listed.into_iter().map(|m| m.location.to_string()).collect())
+}
+
+fn refused_as(error: &object_store::Error, code: &str) -> bool {
+    format!("{error:?}").contains(code)
+}
+
+#[tokio::test]
+async fn s3_writes_reach_the_owners_live_events_and_nobody_elses() {
+    use object_store::ObjectStoreExt;
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let jane = app.add_user(&admin, "jane", false).await;
+    let store = door_client(&app, &new_key(&app, &joe, false).await);
+    let mut joes = crate::events::connect(&app, &joe).await;
+    let mut janes = crate::events::connect(&app, &jane).await;
+    let path = object_store::path::Path::from("Trips/beach.png");
+    let bytes = crate::helpers::png(40, 30, &[("prompt", "beach")]);
+    store.put(&path, bytes.clone().into()).await.unwrap();
+    let seen = crate::events::collect(&mut joes, std::time::Duration::from_secs(5), |m| {
+        m["type"] == "image_added"
+    })
+    .await;
+    assert_eq!(crate::events::types(&seen), ["image_added"]);
+    store.delete(&path).await.unwrap();
+    let seen = crate::events::collect(&mut joes, std::time::Duration::from_secs(5), |m| {
+        m["type"] == "image_deleted"
+    })
+    .await;
+    assert_eq!(crate::events::types(&seen), ["image_deleted"]);
+    let janes_seen =
+        crate::events::collect(&mut janes, std::time::Duration::from_millis(500), |_| false).await;
+    assert!(janes_seen.is_empty(), "{janes_seen:?}");
+}
+
+#[tokio::test]
+async fn deactivating_or_deleting_a_user_closes_their_s3_door_on_the_next_request() {
+    use object_store::ObjectStoreExt;
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let store = door_client(&app, &new_key(&app, &joe, false).await);
+    let path = object_store::path::Path::from("uncategorized/a.png");
+    store
+        .put(&path, crate::helpers::png(8, 8, &[]).into())
+        .await
+        .unwrap();
+    assert_eq!(door_keys(&store).await.unwrap(), ["uncategorized/a.png"]);
+
+    let user = format!("/api/v1/auth/users/{}", joe.id);
+    let off = app
+        .patch(&user, Some(&admin.token), &json!({"is_active": false}))
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+    let error = door_keys(&store).await.unwrap_err();
+    assert!(refused_as(&error, "InvalidAccessKeyId"), "{error:?}");
+    let on = app
+        .patch(&user, Some(&admin.token), &json!({"is_active": true}))
+        .await;
+    assert_eq!(on.status(), StatusCode::OK);
+    assert_eq!(door_keys(&store).await.unwrap(), ["uncategorized/a.png"]);
+
+    assert_eq!(
+        app.delete(&user, Some(&admin.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let error = store.get(&path).await.unwrap_err();
+    assert!(refused_as(&error, "InvalidAccessKeyId"), "{error:?}");
+}
+
+#[tokio::test]
+async fn what_a_crash_leaves_is_invisible_and_swept() {
+    use object_store::ObjectStoreExt;
+    use object_store::multipart::MultipartStore;
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let store = door_client(&app, &new_key(&app, &joe, false).await);
+
+    // Bytes whose record was never written (a crash between the two): not in the S3 view, and
+    // the orphan sweeper deletes them.
+    let orphan = atelier::images::keys::image(
+        joe.id,
+        uuid::Uuid::now_v7(),
+        atelier::images::model::ImageType::Png,
+    );
+    app.app
+        .storage
+        .put_bytes(&orphan, crate::helpers::png(8, 8, &[]).into())
+        .await
+        .unwrap();
+    assert!(door_keys(&store).await.unwrap().is_empty());
+
+    // A multipart upload abandoned half-way: staged parts, no image.
+    let path = object_store::path::Path::from("Big/half.png");
+    let upload = store.create_multipart(&path).await.unwrap();
+    store
+        .put_part(&path, &upload, 0, vec![7u8; 1000].into())
+        .await
+        .unwrap();
+    assert!(door_keys(&store).await.unwrap().is_empty());
+    let staged = |app: &TestApp| {
+        let root = app.app.config.data_dir.join("objects/users");
+        let root = root.join(joe.id.to_string()).join("s3-uploads");
+        walk_files(&root)
+    };
+    assert_eq!(staged(&app), 1);
+
+    let report =
+        atelier::images::sweep::run(&app.app.storage, &app.app.db, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+    assert_eq!(report.deleted, 1, "the orphan");
+    let aborted = atelier::s3::multipart::sweep(&app.app, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(aborted, 1);
+    assert_eq!(staged(&app), 0);
+    let error = store
+        .complete_multipart(&path, &upload, vec![])
+        .await
+        .unwrap_err();
+    assert!(
+        refused_as(&error, "NoSuchUpload") || refused_as(&error, "InvalidPart"),
+        "{error:?}"
+    );
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                walk_files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}

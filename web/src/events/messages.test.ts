@@ -9,6 +9,8 @@ describe('channelsFor', () => {
     expect(channelsFor({ type: 'progress' })).toEqual(['progress']);
     expect(channelsFor({ type: 'job_completed' })).toEqual(['job', 'queue']);
     expect(channelsFor({ type: 'queue_changed' })).toEqual(['queue']);
+    expect(channelsFor({ type: 'image_added' })).toEqual(['gallery']);
+    expect(channelsFor({ type: 'image_deleted' })).toEqual(['gallery']);
     expect(channelsFor({ type: 'resync' })).toEqual(['queue']);
     expect(channelsFor({ type: 'model_install' })).toEqual(['install']);
     expect(channelsFor({ type: 'hello' })).toEqual([]);

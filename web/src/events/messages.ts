@@ -41,11 +41,12 @@ export type ServerEvent =
   | JobEvent
   | InstallEvent
   | { type: 'queue_changed'; item_id?: string; status?: string }
+  | { type: 'image_added' | 'image_deleted'; image_id: string; board_id: string | null }
   | { type: 'resync'; missed?: number }
   | { type: 'hello'; user_id: string; is_admin: boolean };
 
 /** The channels a UI part can listen on. */
-export type Channel = 'progress' | 'job' | 'queue' | 'install';
+export type Channel = 'progress' | 'job' | 'queue' | 'install' | 'gallery';
 
 const JOB_TYPES = new Set([
   'job_queued',
@@ -68,6 +69,7 @@ export function channelsFor(message: { type?: unknown }): Channel[] {
   if (JOB_TYPES.has(type)) return ['job', 'queue'];
   if (type === 'queue_changed' || type === 'resync') return ['queue'];
   if (type === 'model_install') return ['install'];
+  if (type === 'image_added' || type === 'image_deleted') return ['gallery'];
   return [];
 }
 

@@ -53,6 +53,24 @@ export function GalleryPage() {
     [session.bus, refreshBoards, pages.reload],
   );
 
+  // Images added or deleted elsewhere (another tab, an S3 client, a script): refresh, at most
+  // every half second however many arrive.
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const stop = session.bus.subscribe('gallery', () => {
+      if (timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        refreshBoards();
+        pages.reload();
+      }, 500);
+    });
+    return () => {
+      stop();
+      if (timer) clearTimeout(timer);
+    };
+  }, [session.bus, refreshBoards, pages.reload]);
+
   const selectBoard = (board: BoardKey) => {
     setViewingId(null);
     setSelection((s) => ({ ...s, board }));
