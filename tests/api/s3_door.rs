@@ -301,7 +301,6 @@ async fn deactivating_or_deleting_a_user_closes_their_s3_door_on_the_next_reques
 
 #[tokio::test]
 async fn what_a_crash_leaves_is_invisible_and_swept() {
-    use object_store::ObjectStoreExt;
     use object_store::multipart::MultipartStore;
     let app = TestApp::spawn().await;
     let admin = app.setup_admin().await;
