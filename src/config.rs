@@ -49,6 +49,9 @@ pub struct Config {
 pub struct S3DoorConfig {
     /// Where it listens, e.g. `127.0.0.1:9091`; unset: no S3 door.
     pub listen: Option<SocketAddr>,
+    /// The door's address as clients reach it (behind a proxy or ingress), shown on the Profile
+    /// page; unset: this host at the listen port.
+    pub public_url: Option<String>,
     /// The region clients sign for.
     pub region: String,
     /// The key that seals access keys' secrets at rest, 64 hex digits (redacted when printed);
@@ -62,6 +65,7 @@ impl Default for S3DoorConfig {
     fn default() -> Self {
         Self {
             listen: None,
+            public_url: None,
             region: "us-east-1".into(),
             seal_key: None,
             max_keys_per_user: 10,

@@ -41,6 +41,10 @@ pub fn router() -> Router<Arc<App>> {
 pub struct AuthStatus {
     multiuser_enabled: bool,
     setup_required: bool,
+    /// The S3 door's port on this host, or null when it is off.
+    s3_port: Option<u16>,
+    /// The S3 door's address as clients should use it (`s3.public_url`), when configured.
+    s3_public_url: Option<String>,
 }
 
 /// Says whether login is on and whether the first admin must still be created.
@@ -50,6 +54,8 @@ pub async fn status(State(app): State<Arc<App>>) -> Result<Json<AuthStatus>, Api
     Ok(Json(AuthStatus {
         multiuser_enabled: app.config.multiuser,
         setup_required,
+        s3_port: app.config.s3.listen.map(|a| a.port()),
+        s3_public_url: app.config.s3.public_url.clone(),
     }))
 }
 

@@ -32,7 +32,7 @@ async function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A running server: its URL, data dir, log and setup token. */
-export async function startServer({ multiuser = true, dataDir } = {}) {
+export async function startServer({ multiuser = true, dataDir, s3 = false } = {}) {
   const bin = binaryPath();
   const dir = dataDir ?? (await mkdtemp(path.join(tmpdir(), 'atelier-e2e-')));
   const port = await freePort();
@@ -44,6 +44,8 @@ export async function startServer({ multiuser = true, dataDir } = {}) {
     ATELIER__WEB__DIR: path.join(webDir, 'dist'),
     RUST_LOG: process.env.RUST_LOG ?? 'info',
   };
+  const s3Port = s3 ? await freePort() : null;
+  if (s3Port) env.ATELIER__S3__LISTEN = `127.0.0.1:${s3Port}`;
   const args = ['serve'];
   if (multiuser) args.push('--multiuser');
   const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -76,6 +78,7 @@ export async function startServer({ multiuser = true, dataDir } = {}) {
 
   return {
     url,
+    s3Url: s3Port ? `http://127.0.0.1:${s3Port}` : null,
     dataDir: dir,
     modelsDir: path.join(dir, 'models'),
     setupToken,

@@ -3,6 +3,23 @@
 export interface AuthStatus {
   multiuser_enabled: boolean;
   setup_required: boolean;
+  /** The S3 door's port on this host, or null when it is off. */
+  s3_port?: number | null;
+  /** The S3 door's address for clients, when the server is configured with one. */
+  s3_public_url?: string | null;
+}
+
+/** An S3 access key (never its secret, except once in `NewS3Key`). */
+export interface S3Key {
+  access_key_id: string;
+  owner_id: string;
+  label: string;
+  read_only: boolean;
+  created_at: string;
+}
+
+export interface NewS3Key extends S3Key {
+  secret_access_key: string;
 }
 
 export interface User {

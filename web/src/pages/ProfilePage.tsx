@@ -1,4 +1,4 @@
-// Profile: the caller's name and role, renaming, password change and logout.
+// Profile: the caller's name and role, renaming, password change, S3 access keys and logout.
 import { useState, type FormEvent } from 'react';
 import { updateMe } from '../api/auth';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
@@ -6,6 +6,7 @@ import { EMPTY_NEW_PASSWORD, NewPasswordFields, passwordMismatch } from '../comp
 import { useAction } from '../util/useAction';
 import { formatBytes } from '../util/format';
 import { useSession } from '../session';
+import { S3KeysCard } from '../profile/S3KeysCard';
 
 export function ProfilePage() {
   const session = useSession();
@@ -76,6 +77,7 @@ export function ProfilePage() {
           Change password
         </button>
       </form>
+      {session.multiuser && <S3KeysCard />}
     </div>
   );
 }
