@@ -812,6 +812,8 @@ CREATE INDEX images_owner_board_category_starred_idx ON public.images USING btre
 
 CREATE INDEX images_owner_category_created_idx ON public.images USING btree (owner_id, category, created_at DESC, id DESC);
 
+CREATE INDEX images_owner_file_name_idx ON public.images USING btree (owner_id, file_name, board_id) WHERE (file_name IS NOT NULL);
+
 CREATE INDEX login_throttle_window_started ON public.login_throttle USING btree (window_started);
 
 CREATE INDEX queue_items_claim_idx ON public.queue_items USING btree (band DESC, seq) WHERE (status = 'pending'::text);

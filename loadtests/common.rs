@@ -31,6 +31,23 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// CPU time (user and system) the server process has used so far, in seconds.
+    pub(crate) fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may contain spaces) start at ") ".
+        let rest = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     /// The server process's resident memory in MiB (`VmRSS`), or 0 if it cannot be read.
     pub(crate) fn rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

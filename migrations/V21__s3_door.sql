@@ -18,6 +18,9 @@ alter table images add constraint images_file_name_check check (
     or (char_length(file_name) between 1 and 255 and strpos(file_name, '/') = 0
         and file_name not in ('.', '..')));
 grant update (file_name) on images to atelier_user, atelier_admin;
+-- A key's lookup: an owner's images by file name (then board).
+create index images_owner_file_name_idx on images (owner_id, file_name, board_id)
+    where file_name is not null;
 
 create table s3_keys (
     access_key_id text        not null,

@@ -18,6 +18,7 @@
 //! - [`events`] — live events over WebSocket, fanned out through LISTEN/NOTIFY and routed.
 //! - [`web`] — the browser UI's built assets and each user's saved UI state.
 //! - [`storage`] — the object store (local directory or S3) holding image bytes.
+//! - [`s3`] — the S3 endpoint: each user's images through S3 clients, with their own keys.
 //! - [`error`] — `ApiError`, the one error type at the HTTP edge, and its stable codes.
 //! - [`secrets`] — generated secrets in `data_dir/secrets` (mode 0600).
 //! - [`telemetry`] — logging.

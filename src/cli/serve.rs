@@ -126,7 +126,9 @@ async fn sweep_periodically(app: Arc<App>) {
             Ok(deleted) => tracing::info!(deleted, "unused masks swept"),
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "mask sweep failed"),
         }
-        match crate::s3::multipart::sweep(&app, std::time::Duration::from_secs(86_400)).await {
+        match crate::s3::multipart::sweep(&app.db, &app.storage, crate::s3::multipart::STALE_AFTER)
+            .await
+        {
             Ok(aborted) => tracing::info!(aborted, "stale S3 multipart uploads aborted"),
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "S3 upload sweep failed"),
         }

@@ -1,4 +1,5 @@
-//! `atelier storage sweep`: deletes orphaned objects (bytes without a record) now.
+//! `atelier storage sweep`: deletes orphaned objects (bytes without a record), unused masks and
+//! S3 multipart uploads left open for a day, now.
 
 use std::time::Duration;
 
@@ -33,11 +34,17 @@ impl StorageCommand {
             crate::images::mask_sweep::KEEP,
         )
         .await;
+        let uploads = crate::s3::multipart::sweep(
+            &database.pool,
+            &storage,
+            crate::s3::multipart::STALE_AFTER,
+        )
+        .await;
         database.close().await?;
         let report = result?;
         println!(
-            "scanned {} object(s), deleted {} orphan(s), {} partial file(s) or unfinished upload(s), {} unused mask(s)",
-            report.scanned, report.deleted, report.partial, masks?
+            "scanned {} object(s), deleted {} orphan(s), {} partial file(s) or unfinished upload(s), {} unused mask(s), {} stale S3 upload(s)",
+            report.scanned, report.deleted, report.partial, masks?, uploads?
         );
         Ok(())
     }

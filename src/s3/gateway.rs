@@ -141,7 +141,13 @@ impl S3 for Gateway {
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         user_of(&req.extensions)?;
         check_bucket(&req.input.bucket)?;
-        Ok(S3Response::new(GetBucketLocationOutput::default()))
+        // us-east-1 is the empty constraint, as on AWS.
+        let region = &self.app.config.s3.region;
+        let location_constraint = (region != "us-east-1")
+            .then(|| s3s::dto::BucketLocationConstraint::from(region.clone()));
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint,
+        }))
     }
 
     async fn list_objects(

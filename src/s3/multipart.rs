@@ -26,7 +26,11 @@ use crate::app::App;
 use crate::db::{Caller, begin_as};
 use crate::error::{ApiError, ErrorCode};
 use crate::images::ingest::{self, Source, Staged};
+use crate::storage::Storage;
 use crate::users::SYSTEM_USER_ID;
+
+/// Uploads open this long are aborted by the sweep.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// Open uploads per user.
 pub const MAX_OPEN_UPLOADS: i64 = 16;
@@ -209,7 +213,7 @@ pub async fn complete(
     }
     let staged = concatenate(app, user.owner, upload, &order).await?;
     let entry = objects::write(app, user, &input.key, &staged).await?;
-    drop_upload(app, &caller(user), user.owner, upload).await?;
+    drop_upload(&app.db, &app.storage, &caller(user), user.owner, upload).await?;
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -250,9 +254,15 @@ async fn concatenate(app: &App, owner: Uuid, upload: Uuid, order: &[i32]) -> S3R
 }
 
 /// Deletes an upload's row (and its parts' rows), then its staged parts.
-async fn drop_upload(app: &App, caller: &Caller, owner: Uuid, upload: Uuid) -> S3Result<bool> {
+async fn drop_upload(
+    pool: &deadpool_postgres::Pool,
+    storage: &Storage,
+    caller: &Caller,
+    owner: Uuid,
+    upload: Uuid,
+) -> S3Result<bool> {
     let parts = {
-        let mut client = app.db.get().await.map_err(from_db)?;
+        let mut client = pool.get().await.map_err(from_db)?;
         let tx = begin_as(&mut client, caller).await.map_err(from_db)?;
         let parts = repo::parts(&tx, owner, upload).await.map_err(from_db)?;
         let existed = repo::delete_upload(&tx, owner, upload)
@@ -265,11 +275,7 @@ async fn drop_upload(app: &App, caller: &Caller, owner: Uuid, upload: Uuid) -> S
         parts
     };
     for part in parts {
-        if let Err(error) = app
-            .storage
-            .delete(&part_key(owner, upload, part.number))
-            .await
-        {
+        if let Err(error) = storage.delete(&part_key(owner, upload, part.number)).await {
             tracing::warn!(%error, %upload, "failed to delete a staged part");
         }
     }
@@ -284,18 +290,22 @@ pub async fn abort(
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     check_bucket(&input.bucket)?;
     let upload = open_upload(app, user, &input.upload_id, &input.key).await?;
-    if !drop_upload(app, &caller(user), user.owner, upload).await? {
+    if !drop_upload(&app.db, &app.storage, &caller(user), user.owner, upload).await? {
         return Err(no_such_upload());
     }
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
 /// Aborts uploads started more than `age` ago, of any owner; returns how many.
-pub async fn sweep(app: &App, age: std::time::Duration) -> anyhow::Result<u64> {
+pub async fn sweep(
+    pool: &deadpool_postgres::Pool,
+    storage: &Storage,
+    age: std::time::Duration,
+) -> anyhow::Result<u64> {
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(age)?;
     let admin = Caller::admin(SYSTEM_USER_ID);
     let stale = {
-        let mut client = app.db.get().await?;
+        let mut client = pool.get().await?;
         let tx = begin_as(&mut client, &admin).await?;
         let stale = repo::stale_uploads(&tx, cutoff).await?;
         tx.commit().await?;
@@ -303,7 +313,7 @@ pub async fn sweep(app: &App, age: std::time::Duration) -> anyhow::Result<u64> {
     };
     let mut aborted = 0;
     for (upload, owner) in stale {
-        if drop_upload(app, &admin, owner, upload)
+        if drop_upload(pool, storage, &admin, owner, upload)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?
         {

@@ -40,15 +40,36 @@ pub async fn find(app: &App, user: KeyUser, key: &str) -> S3Result<ImageEntry> {
     let tx = begin_as(&mut client, &caller(user))
         .await
         .map_err(from_db)?;
-    let board = existing_board(&tx, user.owner, &target.board)
+    let found = match quick_find(&tx, user.owner, &target)
         .await
         .map_err(from_db)?
-        .ok_or_else(no_such_key)?;
-    let found = find_in(&tx, user.owner, board, &target)
-        .await
-        .map_err(from_db)?;
+    {
+        Some(found) => Some(found),
+        None => match existing_board(&tx, user.owner, &target.board)
+            .await
+            .map_err(from_db)?
+        {
+            Some(board) => find_in(&tx, user.owner, board, &target)
+                .await
+                .map_err(from_db)?,
+            None => None,
+        },
+    };
     tx.commit().await.map_err(from_db)?;
     found.ok_or_else(no_such_key)
+}
+
+/// The common case in one statement: a plain board name (or `uncategorized`) and a file name.
+async fn quick_find(
+    tx: &deadpool_postgres::Transaction<'_>,
+    owner: Uuid,
+    target: &ObjectRef,
+) -> Result<Option<ImageEntry>, tokio_postgres::Error> {
+    let board = match &target.board {
+        BoardRef::Uncategorized => None,
+        BoardRef::Named { name, .. } => Some(name.as_str()),
+    };
+    repo::image_at(tx, owner, board, &target.file_name).await
 }
 
 async fn find_in(

@@ -221,6 +221,33 @@ pub async fn board_named(
     row.map(|r| r.try_get(0)).transpose()
 }
 
+/// The newest of the owner's listed images called `name` in the board called `board` (the
+/// oldest board of that name), or in no board when `board` is None: a key's common case in one
+/// statement.
+pub async fn image_at(
+    db: &impl GenericClient,
+    owner: Uuid,
+    board: Option<&str>,
+    name: &str,
+) -> Result<Option<ImageEntry>, tokio_postgres::Error> {
+    let in_board = match board {
+        None => "i.board_id is null",
+        Some(_) => {
+            "i.board_id = (select b.id from boards b where b.owner_id = $1 and b.name = $3
+                           order by b.created_at, b.id limit 1)"
+        }
+    };
+    let sql = format!(
+        "select {IMAGE_COLUMNS} from images i where i.owner_id = $1 and i.file_name = $2
+         and i.category <> 'mask' and {in_board} order by i.created_at desc, i.id desc limit 1"
+    );
+    let row = match board {
+        None => cached::query_opt(db, &sql, &[&owner, &name]).await?,
+        Some(board) => cached::query_opt(db, &sql, &[&owner, &name, &board]).await?,
+    };
+    row.as_ref().map(image_entry).transpose()
+}
+
 /// The owner's listed images in `board` whose file name is `name`, newest first.
 pub async fn images_named(
     db: &impl GenericClient,

@@ -42,6 +42,9 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
             },
             () = &mut shutdown => break,
         };
+        // Responses go out in several writes (head, then body chunks): without TCP_NODELAY,
+        // Nagle's algorithm holds the last one for the client's delayed ACK (40 ms a request).
+        let _ = socket.set_nodelay(true);
         let connection = http.serve_connection(TokioIo::new(socket), service.clone());
         let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {

@@ -341,9 +341,10 @@ async fn what_a_crash_leaves_is_invisible_and_swept() {
             .await
             .unwrap();
     assert_eq!(report.deleted, 1, "the orphan");
-    let aborted = atelier::s3::multipart::sweep(&app.app, std::time::Duration::ZERO)
-        .await
-        .unwrap();
+    let aborted =
+        atelier::s3::multipart::sweep(&app.app.db, &app.app.storage, std::time::Duration::ZERO)
+            .await
+            .unwrap();
     assert_eq!(aborted, 1);
     assert_eq!(staged(&app), 0);
     let error = store
