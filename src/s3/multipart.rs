@@ -95,41 +95,79 @@ pub async fn create(
     }))
 }
 
-/// `UploadPart`: stages the part, refusing it when the upload would exceed the limit.
+/// `UploadPart`: reserves the part's declared size (refused when the upload's parts together
+/// would pass the limit), then stages its bytes, at most the declared size.
 pub async fn upload_part(
     app: &App,
     user: KeyUser,
     input: UploadPartInput,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     check_bucket(&input.bucket)?;
-    if !(1..=10_000).contains(&input.part_number) {
+    let number = input.part_number;
+    if !(1..=10_000).contains(&number) {
         return Err(s3_error!(InvalidArgument, "part numbers are 1 to 10000"));
     }
     let upload = open_upload(app, user, &input.upload_id, &input.key).await?;
     let max = app.config.storage.max_upload_bytes;
-    let staged_before: i64 = {
+    let declared = input
+        .content_length
+        .ok_or_else(|| s3_error!(MissingContentLength, "parts need a Content-Length"))?;
+    let declared_bytes = u64::try_from(declared).map_err(|_| too_large(max))?;
+    if declared_bytes > max {
+        return Err(too_large(max));
+    }
+    {
         let mut client = app.db.get().await.map_err(from_db)?;
         let tx = begin_as(&mut client, &caller(user))
             .await
             .map_err(from_db)?;
-        let parts = repo::parts(&tx, user.owner, upload)
+        let total = repo::reserve_part(&tx, user.owner, upload, number, declared)
             .await
             .map_err(from_db)?;
-        parts
-            .iter()
-            .filter(|p| p.number != input.part_number)
-            .map(|p| p.size)
-            .sum()
-    };
-    let room = max.saturating_sub(u64::try_from(staged_before).unwrap_or(u64::MAX));
-    if input
-        .content_length
-        .is_some_and(|n| u64::try_from(n).unwrap_or(u64::MAX) > room)
-    {
-        return Err(too_large(max));
+        if u64::try_from(total).unwrap_or(u64::MAX) > max {
+            return Err(too_large(max)); // rolled back: nothing reserved
+        }
+        tx.commit().await.map_err(from_db)?;
     }
-    let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
-    let staged = ingest::stage_stream(body, None, &app.staging_dir, room, |e| {
+    let stored = stage_part(app, user.owner, upload, input.body, declared_bytes, number).await;
+    let mut client = app.db.get().await.map_err(from_db)?;
+    let tx = begin_as(&mut client, &caller(user))
+        .await
+        .map_err(from_db)?;
+    let tag = match stored {
+        Ok((size, tag)) => {
+            repo::finish_part(&tx, user.owner, upload, number, size, &tag)
+                .await
+                .map_err(from_db)?;
+            tag
+        }
+        Err(error) => {
+            repo::drop_part(&tx, user.owner, upload, number)
+                .await
+                .map_err(from_db)?;
+            tx.commit().await.map_err(from_db)?;
+            return Err(error);
+        }
+    };
+    tx.commit().await.map_err(from_db)?;
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(ETag::Strong(tag)),
+        ..Default::default()
+    }))
+}
+
+/// Stages a part's body (at most `limit` bytes) in the object store; its size and ETag.
+async fn stage_part(
+    app: &App,
+    owner: Uuid,
+    upload: Uuid,
+    body: Option<s3s::dto::StreamingBlob>,
+    limit: u64,
+    number: i32,
+) -> S3Result<(i64, String)> {
+    let max = app.config.storage.max_upload_bytes;
+    let body = body.ok_or_else(|| s3_error!(IncompleteBody))?;
+    let staged = ingest::stage_stream(body, None, &app.staging_dir, limit, |e| {
         ApiError::new(
             ErrorCode::InvalidUpload,
             format!("the body could not be read: {e}"),
@@ -140,34 +178,21 @@ pub async fn upload_part(
         ErrorCode::PayloadTooLarge => too_large(max),
         _ => from_api(e),
     })?;
-    let key = part_key(user.owner, upload, input.part_number);
-    let stored = match &staged.source {
+    let key = part_key(owner, upload, number);
+    match &staged.source {
         Source::Memory(bytes) => app
             .storage
             .put_bytes(&key, bytes.clone())
             .await
-            .map_err(from_storage),
+            .map_err(from_storage)?,
         Source::File(path) => app
             .storage
             .put_file(&key, path)
             .await
-            .map_err(|e| from_api(ApiError::internal(e))),
-    };
-    stored?;
-    let tag = Uuid::new_v4().simple().to_string();
+            .map_err(|e| from_api(ApiError::internal(e)))?,
+    }
     let size = i64::try_from(staged.size).unwrap_or(i64::MAX);
-    let mut client = app.db.get().await.map_err(from_db)?;
-    let tx = begin_as(&mut client, &caller(user))
-        .await
-        .map_err(from_db)?;
-    repo::put_part(&tx, user.owner, upload, input.part_number, size, &tag)
-        .await
-        .map_err(from_db)?;
-    tx.commit().await.map_err(from_db)?;
-    Ok(S3Response::new(UploadPartOutput {
-        e_tag: Some(ETag::Strong(tag)),
-        ..Default::default()
-    }))
+    Ok((size, Uuid::new_v4().simple().to_string()))
 }
 
 /// `CompleteMultipartUpload`: the named parts, in order, become one image at the key.
@@ -202,7 +227,7 @@ pub async fn complete(
         }
         let found = stored
             .iter()
-            .find(|p| p.number == number)
+            .find(|p| p.number == number && !p.etag.is_empty())
             .ok_or_else(|| s3_error!(InvalidPart, "a named part was not uploaded"))?;
         if let Some(tag) = &part.e_tag
             && tag.value() != found.etag

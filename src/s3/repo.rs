@@ -332,32 +332,74 @@ pub async fn upload_key(
     row.map(|r| r.try_get(0)).transpose()
 }
 
-/// Records a staged part (replacing an earlier one of the same number) and returns the total
-/// staged for the upload, this part included.
-pub async fn put_part(
+/// Reserves room for part `number` of `upload` (replacing an earlier one of that number) and
+/// returns the total then reserved by the upload's parts, this one included. Concurrent
+/// reservations of one upload take turns (a transaction lock), so parts sent in parallel cannot
+/// together pass the limit; the caller refuses the part when the total is too large.
+pub async fn reserve_part(
+    db: &impl GenericClient,
+    owner: Uuid,
+    upload: Uuid,
+    number: i32,
+    size: i64,
+) -> Result<i64, tokio_postgres::Error> {
+    cached::execute(
+        db,
+        "select pg_advisory_xact_lock(hashtextextended('s3_upload ' || $1::uuid::text, 0))",
+        &[&upload],
+    )
+    .await?;
+    cached::execute(
+        db,
+        "insert into s3_upload_parts (upload_id, upload_owner_id, part_number, byte_size, etag)
+         values ($1, $2, $3, $4, '')
+         on conflict (upload_id, part_number)
+         do update set byte_size = excluded.byte_size, etag = ''",
+        &[&upload, &owner, &number, &size],
+    )
+    .await?;
+    let row = cached::query_one(
+        db,
+        "select coalesce(sum(byte_size), 0)::bigint from s3_upload_parts
+         where upload_id = $1 and upload_owner_id = $2",
+        &[&upload, &owner],
+    )
+    .await?;
+    row.try_get(0)
+}
+
+/// Records a staged part's real size and ETag (after its bytes are stored).
+pub async fn finish_part(
     db: &impl GenericClient,
     owner: Uuid,
     upload: Uuid,
     number: i32,
     size: i64,
     etag: &str,
-) -> Result<i64, tokio_postgres::Error> {
+) -> Result<u64, tokio_postgres::Error> {
     cached::execute(
         db,
-        "insert into s3_upload_parts (upload_id, upload_owner_id, part_number, byte_size, etag)
-         values ($1, $2, $3, $4, $5)
-         on conflict (upload_id, part_number)
-         do update set byte_size = excluded.byte_size, etag = excluded.etag",
+        "update s3_upload_parts set byte_size = $4, etag = $5
+         where upload_id = $1 and upload_owner_id = $2 and part_number = $3",
         &[&upload, &owner, &number, &size, &etag],
     )
-    .await?;
-    let row = cached::query_one(
+    .await
+}
+
+/// Forgets a part whose bytes could not be stored.
+pub async fn drop_part(
+    db: &impl GenericClient,
+    owner: Uuid,
+    upload: Uuid,
+    number: i32,
+) -> Result<(), tokio_postgres::Error> {
+    cached::execute(
         db,
-        "select coalesce(sum(byte_size), 0)::bigint from s3_upload_parts where upload_id = $1 and upload_owner_id = $2",
-        &[&upload, &owner],
+        "delete from s3_upload_parts where upload_id = $1 and upload_owner_id = $2 and part_number = $3",
+        &[&upload, &owner, &number],
     )
     .await?;
-    row.try_get(0)
+    Ok(())
 }
 
 /// A staged part.

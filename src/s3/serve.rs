@@ -27,7 +27,11 @@ pub fn service(app: Arc<App>) -> s3s::service::S3Service {
 /// Serves S3 on `listener` until `shutdown` resolves, then waits for open connections.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let service = service(app);
-    let http = Builder::new(TokioExecutor::new());
+    let mut http = Builder::new(TokioExecutor::new());
+    // A client that opens a connection and sends its request head slowly is cut off.
+    http.http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

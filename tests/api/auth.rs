@@ -17,7 +17,8 @@ async fn status_says_setup_is_required_until_an_admin_exists() {
         .unwrap();
     assert_eq!(
         status,
-        json!({"multiuser_enabled": true, "setup_required": true})
+        json!({"multiuser_enabled": true, "setup_required": true, "s3_port": null,
+               "s3_public_url": null})
     );
 
     app.setup_admin().await;
@@ -627,7 +628,8 @@ async fn single_user_mode_needs_no_login_and_acts_as_system() {
         .unwrap();
     assert_eq!(
         status,
-        json!({"multiuser_enabled": false, "setup_required": false})
+        json!({"multiuser_enabled": false, "setup_required": false, "s3_port": null,
+               "s3_public_url": null})
     );
     assert_error(
         app.login("a@example.com", PASSWORD).await,

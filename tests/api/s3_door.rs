@@ -372,3 +372,55 @@ fn walk_files(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+#[tokio::test]
+async fn parts_sent_in_parallel_cannot_together_pass_the_upload_limit() {
+    use object_store::multipart::MultipartStore;
+    let app = TestApp::spawn_with(|c| c.storage.max_upload_bytes = 1_000_000).await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let store = std::sync::Arc::new(door_client(&app, &new_key(&app, &joe, false).await));
+    let path = object_store::path::Path::from("Big/parallel.png");
+    let upload = store.create_multipart(&path).await.unwrap();
+    let sends = (0..6).map(|i| {
+        let (store, path, upload) = (std::sync::Arc::clone(&store), path.clone(), upload.clone());
+        tokio::spawn(async move {
+            store
+                .put_part(&path, &upload, i, vec![1u8; 300_000].into())
+                .await
+        })
+    });
+    let results = futures::future::join_all(sends).await;
+    let accepted = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    for result in &results {
+        if let Err(error) = result.as_ref().unwrap() {
+            assert!(refused_as(error, "EntityTooLarge"), "{error:?}");
+        }
+    }
+    assert_eq!(
+        accepted, 3,
+        "three parts of 300 KB fit in 1 MB, a fourth does not"
+    );
+    let reserved: i64 = crate::helpers::superuser_client(&app.dbname)
+        .await
+        .query_one(
+            "select coalesce(sum(byte_size), 0)::bigint from s3_upload_parts",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reserved, 900_000);
+    let staged = walk_files(
+        &app.app
+            .config
+            .data_dir
+            .join("objects/users")
+            .join(joe.id.to_string())
+            .join("s3-uploads"),
+    );
+    assert_eq!(staged, 3, "refused parts stage nothing");
+}
