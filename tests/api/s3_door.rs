@@ -424,3 +424,122 @@ async fn parts_sent_in_parallel_cannot_together_pass_the_upload_limit() {
     );
     assert_eq!(staged, 3, "refused parts stage nothing");
 }
+
+/// Uploads `bytes` over HTTP as `name` (an asset), optionally into a board or as a mask.
+async fn browser_upload(app: &TestApp, user: &TestUser, name: &str, query: &str) -> Value {
+    let part = reqwest::multipart::Part::bytes(crate::helpers::png(12, 12, &[]))
+        .file_name(name.to_owned())
+        .mime_str("image/png")
+        .unwrap();
+    let response = app
+        .http
+        .post(app.url(&format!("/api/v1/images{query}")))
+        .bearer_auth(&user.token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_key_scheme_follows_renames_keeps_equal_names_apart_and_hides_masks() {
+    use object_store::ObjectStoreExt;
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let store = door_client(&app, &new_key(&app, &joe, false).await);
+    let create = |name: &'static str| {
+        let app = &app;
+        let joe = &joe;
+        async move {
+            let board: Value = app
+                .post("/api/v1/boards", Some(&joe.token), &json!({"name": name}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            board["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let cats = create("Cats").await;
+    let pathy = create("../a/b").await;
+    let first = browser_upload(&app, &joe, "photo.png", &format!("?board_id={cats}")).await;
+    browser_upload(&app, &joe, "photo.png", &format!("?board_id={cats}")).await;
+    browser_upload(&app, &joe, "x.png", &format!("?board_id={pathy}")).await;
+    browser_upload(&app, &joe, "mask.png", "?category=mask").await;
+    let mut keys = door_keys(&store).await.unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "..%2Fa%2Fb/x.png".to_owned(),
+            "Cats/photo.png".to_owned(),
+            format!("Cats/photo~{}.png", first["id"].as_str().unwrap()),
+        ]
+    );
+    // Every listed key reads back; the path-like board stays one segment.
+    for key in &keys {
+        // `parse`, not `from`: the key is already in its stored form (`from` would escape `%`).
+        let bytes = store
+            .get(&object_store::path::Path::parse(key).unwrap())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{key}");
+    }
+
+    // A rename moves the board's keys; the old ones are gone.
+    let renamed = app
+        .patch(
+            &format!("/api/v1/boards/{cats}"),
+            Some(&joe.token),
+            &json!({"name": "Felines"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let keys = door_keys(&store).await.unwrap();
+    assert!(keys.contains(&"Felines/photo.png".to_owned()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.starts_with("Cats/")), "{keys:?}");
+    let gone = store
+        .get(&object_store::path::Path::from("Cats/photo.png"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(gone, object_store::Error::NotFound { .. }),
+        "{gone:?}"
+    );
+
+    // PNG text written through S3 is in the record, as for uploads.
+    let path = object_store::path::Path::from("Felines/with-prompt.png");
+    let bytes = crate::helpers::png(16, 16, &[("prompt", "a cat on a mat")]);
+    store.put(&path, bytes.into()).await.unwrap();
+    let page: Value = app
+        .get("/api/v1/images?category=user&limit=50", Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["file_name"] == "with-prompt.png")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record: Value = app
+        .get(&format!("/api/v1/images/{id}"), Some(&joe.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        record["metadata"].to_string().contains("a cat on a mat"),
+        "{record}"
+    );
+}
