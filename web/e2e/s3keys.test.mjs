@@ -66,6 +66,11 @@ test('Joe creates an S3 key on his Profile page and sees its secret once, with s
   assert.equal(await row.count(), 1);
   assert.match(await row.textContent(), /laptop/);
   await screenshot(page, '72-profile-s3-new-key');
+  await row.getByTestId('s3-relabel').click();
+  await row.getByTestId('s3-label-edit').fill('work laptop');
+  await row.getByTestId('s3-label-save').click();
+  await page.getByTestId('s3-info').filter({ hasText: 'Label saved' }).waitFor();
+  assert.match(await row.textContent(), /work laptop/);
   await page.getByTestId('s3-new-done').click();
   await page.getByTestId('s3-new-key').waitFor({ state: 'detached' });
   assert.ok(!(await page.content()).includes(key[1]), 'the secret is gone from the page');

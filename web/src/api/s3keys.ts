@@ -9,3 +9,6 @@ export const createS3Key = (label: string, readOnly: boolean) =>
 
 /** Revokes a key: the next S3 request signed with it is refused. */
 export const revokeS3Key = (id: string) => request<void>('DELETE', `/s3/keys/${encodeURIComponent(id)}`);
+
+export const relabelS3Key = (id: string, label: string) =>
+  request<S3Key>('PATCH', `/s3/keys/${encodeURIComponent(id)}`, { json: { label } });

@@ -1,9 +1,9 @@
 // The Profile page's S3 access: the endpoint to point aws/boto3/rclone at, the user's keys
-// (create, revoke), and a new key's secret, shown once with ready-to-paste settings.
+// (create, relabel, revoke), and a new key's secret, shown once with ready-to-paste settings.
 import { useEffect, useState, type FormEvent } from 'react';
 import { getAuthStatus } from '../api/auth';
 import { errorMessage } from '../api/client';
-import { createS3Key, listS3Keys, revokeS3Key } from '../api/s3keys';
+import { createS3Key, listS3Keys, relabelS3Key, revokeS3Key } from '../api/s3keys';
 import type { NewS3Key, S3Key } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { formatDate } from '../util/format';
@@ -22,6 +22,8 @@ export function S3KeysCard() {
   const [label, setLabel] = useState('');
   const [readOnly, setReadOnly] = useState(false);
   const [created, setCreated] = useState<NewS3Key | null>(null);
+  /** The key whose label is being edited, and the draft. */
+  const [editing, setEditing] = useState<{ id: string; label: string } | null>(null);
   const { error, info, setError, run, busy } = useAction();
 
   const reload = () => listS3Keys().then(setKeys, (e) => setError(errorMessage(e)));
@@ -49,6 +51,16 @@ export function S3KeysCard() {
       if (created?.access_key_id === key.access_key_id) setCreated(null);
       await reload();
     }, `Revoked ${key.access_key_id}.`);
+
+  const saveLabel = (event: FormEvent) => {
+    event.preventDefault();
+    if (!editing) return;
+    void run(async () => {
+      await relabelS3Key(editing.id, editing.label);
+      setEditing(null);
+      await reload();
+    }, 'Label saved.');
+  };
 
   if (endpoint === undefined) return null;
   return (
@@ -108,17 +120,46 @@ aws --endpoint-url ${endpoint} s3 ls s3://images/`}</pre>
         <ul className="key-list" data-testid="s3-key-list">
           {keys.map((key) => (
             <li key={key.access_key_id} data-testid="s3-key-row" data-id={key.access_key_id}>
-              <div>
-                <span className="mono">{key.access_key_id}</span>
-                <span className="muted small">
-                  {' '}
-                  {key.read_only ? 'read-only' : 'read-write'} · {formatDate(key.created_at)}
-                  {key.label ? ` · ${key.label}` : ''}
-                </span>
-              </div>
-              <button type="button" className="danger small-button" onClick={() => revoke(key)} data-testid="s3-revoke">
-                Revoke
-              </button>
+              {editing?.id === key.access_key_id ? (
+                <form className="row-form" onSubmit={saveLabel}>
+                  <input
+                    value={editing.label}
+                    maxLength={100}
+                    aria-label={`Label of ${key.access_key_id}`}
+                    onChange={(e) => setEditing({ id: key.access_key_id, label: e.target.value })}
+                    data-testid="s3-label-edit"
+                    autoFocus
+                  />
+                  <button type="submit" className="small-button" data-testid="s3-label-save">
+                    Save
+                  </button>
+                  <button type="button" className="small-button" onClick={() => setEditing(null)}>
+                    Cancel
+                  </button>
+                </form>
+              ) : (
+                <div>
+                  <span className="mono">{key.access_key_id}</span>
+                  <span className="muted small">
+                    {' '}
+                    {key.read_only ? 'read-only' : 'read-write'} · {formatDate(key.created_at)}
+                    {key.label ? ` · ${key.label}` : ''}
+                  </span>
+                </div>
+              )}
+              <span className="key-actions">
+                <button
+                  type="button"
+                  className="small-button"
+                  onClick={() => setEditing({ id: key.access_key_id, label: key.label })}
+                  data-testid="s3-relabel"
+                >
+                  Label
+                </button>
+                <button type="button" className="danger small-button" onClick={() => revoke(key)} data-testid="s3-revoke">
+                  Revoke
+                </button>
+              </span>
             </li>
           ))}
         </ul>
