@@ -11,6 +11,8 @@
 //! - [`users`] — accounts: model, SQL, operations shared by API and CLI, admin routes.
 //! - [`boards`] — boards: named groups of a user's images, with counts and covers.
 //! - [`images`] — image records, ingestion and thumbnails, media serving, the orphan sweeper.
+//! - [`job_limits`] — what a generation job may ask for (samplers, prompt and LoRA limits),
+//!   shared by the queue and the engine.
 //! - [`queue`] — the shared queue in PostgreSQL: routes, fair claims, and the pure scheduler.
 //! - [`models`] — the model catalogue: probing, hashing, installs, edits, scans.
 //! - [`diffusion`] — the tch engine: tokenizer, text encoder, UNet, VAE, samplers, pipeline.
@@ -38,6 +40,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod images;
+pub mod job_limits;
 pub mod models;
 pub mod queue;
 pub mod s3;

@@ -9,7 +9,7 @@
 use super::tokenizer::{CONTEXT, EOT, SOT, Tokenizer};
 
 /// The most chunks of 75 tokens a prompt is encoded in (600 tokens).
-pub const MAX_CHUNKS: usize = 8;
+pub const MAX_CHUNKS: usize = crate::job_limits::MAX_PROMPT_CHUNKS;
 /// Tokens of prompt in one chunk.
 const PER_CHUNK: usize = CONTEXT - 2;
 /// The most prompt tokens read.

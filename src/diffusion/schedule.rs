@@ -190,6 +190,13 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_sampler_the_queue_accepts_is_one_the_engine_runs() {
+        for name in crate::job_limits::SAMPLERS {
+            assert!(super::Sampler::parse(name).is_some(), "{name}");
+        }
+    }
+
     use super::*;
 
     #[derive(serde::Deserialize)]

@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::queue::model::SAMPLERS;
+use crate::job_limits::{MAX_CLIP_SKIP, SAMPLERS};
 
 /// The model family, which decides what it can be combined with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -112,7 +112,7 @@ impl ModelDefaults {
         }
         if self
             .clip_skip
-            .is_some_and(|s| !(1..=crate::queue::model::MAX_CLIP_SKIP).contains(&s))
+            .is_some_and(|s| !(1..=MAX_CLIP_SKIP).contains(&s))
         {
             return bad("clip_skip must be between 1 and 4");
         }

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Samplers the engine implements.
-pub const SAMPLERS: [&str; 4] = ["ddim", "euler", "euler_a", "dpmpp_2m_karras"];
+use crate::job_limits::{MAX_CLIP_SKIP, MAX_LORAS, MAX_MASK_BLUR, MAX_PROMPT_CHARS, SAMPLERS};
 
 /// What to generate. Stored as the item's `params`.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -110,21 +109,9 @@ fn default_clip_skip() -> u32 {
     1
 }
 
-/// The most text-encoder layers `clip_skip` may leave out, plus one.
-pub const MAX_CLIP_SKIP: u32 = 4;
-
 fn default_lora_weight() -> f64 {
     1.0
 }
-
-/// The longest prompt (and negative prompt), in characters.
-pub const MAX_PROMPT_CHARS: usize = 4000;
-
-/// The widest mask blur, in pixels.
-pub const MAX_MASK_BLUR: u32 = 64;
-
-/// The most LoRAs one job may use.
-pub const MAX_LORAS: usize = 8;
 
 fn default_size() -> u32 {
     512

@@ -14,7 +14,7 @@ use crate::auth::AuthUser;
 use crate::diffusion::{prompt, tokenizer};
 use crate::error::ApiError;
 use crate::http::extract::AppJson;
-use crate::queue::model::MAX_PROMPT_CHARS;
+use crate::job_limits::MAX_PROMPT_CHARS;
 
 /// The routes.
 pub fn router() -> Router<Arc<App>> {
