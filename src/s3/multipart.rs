@@ -1,6 +1,6 @@
 //! Multipart uploads through the S3 door. An upload is bound to its owner and key in
 //! `s3_uploads`; each part is staged in the object store under
-//! `users/{owner}/s3-uploads/{upload}/{part}` (so any server process may take the next part)
+//! `system/s3-uploads/{upload}/{part}` (so any server process may take the next part)
 //! and recorded with its size, and the parts of one upload together may not exceed the upload
 //! limit. Completing concatenates the named parts into a staging file and stores it through the
 //! gallery's ingest like a `PutObject`; the sweeper aborts uploads left open for a day.
@@ -35,8 +35,12 @@ pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(86_4
 /// Open uploads per user.
 pub const MAX_OPEN_UPLOADS: i64 = 16;
 
-fn part_key(owner: Uuid, upload: Uuid, number: i32) -> ObjectPath {
-    ObjectPath::from(format!("users/{owner}/s3-uploads/{upload}/{number:05}"))
+/// Where staged parts live: outside every user's prefix (no user reads them; the upload's row
+/// says whose they are), so the sweep finds them without listing every user's images.
+const PARTS_PREFIX: &str = "system/s3-uploads";
+
+fn part_key(upload: Uuid, number: i32) -> ObjectPath {
+    ObjectPath::from(format!("{PARTS_PREFIX}/{upload}/{number:05}"))
 }
 
 fn no_such_upload() -> S3Error {
@@ -129,7 +133,7 @@ pub async fn upload_part(
         }
         tx.commit().await.map_err(from_db)?;
     }
-    let stored = stage_part(app, user.owner, upload, input.body, declared_bytes, number).await;
+    let stored = stage_part(app, upload, input.body, declared_bytes, number).await;
     let mut client = app.db.get().await.map_err(from_db)?;
     let tx = begin_as(&mut client, &caller(user))
         .await
@@ -159,7 +163,6 @@ pub async fn upload_part(
 /// Stages a part's body (at most `limit` bytes) in the object store; its size and ETag.
 async fn stage_part(
     app: &App,
-    owner: Uuid,
     upload: Uuid,
     body: Option<s3s::dto::StreamingBlob>,
     limit: u64,
@@ -178,7 +181,7 @@ async fn stage_part(
         ErrorCode::PayloadTooLarge => too_large(max),
         _ => from_api(e),
     })?;
-    let key = part_key(owner, upload, number);
+    let key = part_key(upload, number);
     match &staged.source {
         Source::Memory(bytes) => app
             .storage
@@ -236,7 +239,7 @@ pub async fn complete(
         }
         order.push(number);
     }
-    let staged = concatenate(app, user.owner, upload, &order).await?;
+    let staged = concatenate(app, upload, &order).await?;
     let entry = objects::write(app, user, &input.key, &staged).await?;
     drop_upload(&app.db, &app.storage, &caller(user), user.owner, upload).await?;
     Ok(S3Response::new(CompleteMultipartUploadOutput {
@@ -248,7 +251,7 @@ pub async fn complete(
 }
 
 /// The parts, in order, in one staging file.
-async fn concatenate(app: &App, owner: Uuid, upload: Uuid, order: &[i32]) -> S3Result<Staged> {
+async fn concatenate(app: &App, upload: Uuid, order: &[i32]) -> S3Result<Staged> {
     let internal = |e: std::io::Error| from_api(ApiError::internal(e));
     let file = tempfile::NamedTempFile::new_in(&app.staging_dir).map_err(internal)?;
     let mut out = std::io::BufWriter::new(file.reopen().map_err(internal)?);
@@ -256,7 +259,7 @@ async fn concatenate(app: &App, owner: Uuid, upload: Uuid, order: &[i32]) -> S3R
     for number in order {
         let got = app
             .storage
-            .get(&part_key(owner, upload, *number), None)
+            .get(&part_key(upload, *number), None)
             .await
             .map_err(from_storage)?;
         let mut stream = got.into_stream();
@@ -300,7 +303,7 @@ async fn drop_upload(
         parts
     };
     for part in parts {
-        if let Err(error) = storage.delete(&part_key(owner, upload, part.number)).await {
+        if let Err(error) = storage.delete(&part_key(upload, part.number)).await {
             tracing::warn!(%error, %upload, "failed to delete a staged part");
         }
     }
@@ -321,7 +324,9 @@ pub async fn abort(
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
-/// Aborts uploads started more than `age` ago, of any owner; returns how many.
+/// Aborts uploads started more than `age` ago, of any owner, then deletes staged parts older
+/// than `age` whose upload is gone (a user deleted with uploads open, a crash mid-abort);
+/// returns how many uploads were aborted.
 pub async fn sweep(
     pool: &deadpool_postgres::Pool,
     storage: &Storage,
@@ -345,5 +350,47 @@ pub async fn sweep(
             aborted += 1;
         }
     }
+    sweep_orphan_parts(pool, storage, cutoff).await?;
     Ok(aborted)
+}
+
+/// Deletes staged parts older than `cutoff` that no open upload owns.
+async fn sweep_orphan_parts(
+    pool: &deadpool_postgres::Pool,
+    storage: &Storage,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let mut old: Vec<(ObjectPath, Uuid)> = Vec::new();
+    let mut listing = storage.list(&ObjectPath::from(PARTS_PREFIX));
+    while let Some(meta) = listing.next().await {
+        let meta = meta?;
+        let upload = meta
+            .location
+            .parts()
+            .nth(2)
+            .and_then(|p| p.as_ref().parse::<Uuid>().ok());
+        if let Some(upload) = upload
+            && meta.last_modified < cutoff
+        {
+            old.push((meta.location, upload));
+        }
+    }
+    if old.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = old.iter().map(|(_, id)| *id).collect();
+    let open = {
+        let mut client = pool.get().await?;
+        let tx = begin_as(&mut client, &Caller::admin(SYSTEM_USER_ID)).await?;
+        let open = repo::open_uploads(&tx, &ids).await?;
+        tx.commit().await?;
+        open
+    };
+    for (key, upload) in old {
+        if !open.contains(&upload) {
+            storage.delete(&key).await?;
+            tracing::info!(%key, "deleted a staged part of an upload that is gone");
+        }
+    }
+    Ok(())
 }

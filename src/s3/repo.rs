@@ -467,3 +467,12 @@ pub async fn stale_uploads(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
+
+/// Which of `ids` are open uploads (of any owner, for the sweeper running as the system admin).
+pub async fn open_uploads(
+    db: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, tokio_postgres::Error> {
+    let rows = cached::query(db, "select id from s3_uploads where id = any($1)", &[&ids]).await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
+}

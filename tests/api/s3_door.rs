@@ -329,11 +329,8 @@ async fn what_a_crash_leaves_is_invisible_and_swept() {
         .await
         .unwrap();
     assert!(door_keys(&store).await.unwrap().is_empty());
-    let staged = |app: &TestApp| {
-        let root = app.app.config.data_dir.join("objects/users");
-        let root = root.join(joe.id.to_string()).join("s3-uploads");
-        walk_files(&root)
-    };
+    let staged =
+        |app: &TestApp| walk_files(&app.app.config.data_dir.join("objects/system/s3-uploads"));
     assert_eq!(staged(&app), 1);
 
     let report =
@@ -414,14 +411,7 @@ async fn parts_sent_in_parallel_cannot_together_pass_the_upload_limit() {
         .unwrap()
         .get(0);
     assert_eq!(reserved, 900_000);
-    let staged = walk_files(
-        &app.app
-            .config
-            .data_dir
-            .join("objects/users")
-            .join(joe.id.to_string())
-            .join("s3-uploads"),
-    );
+    let staged = walk_files(&app.app.config.data_dir.join("objects/system/s3-uploads"));
     assert_eq!(staged, 3, "refused parts stage nothing");
 }
 
@@ -542,4 +532,34 @@ async fn the_key_scheme_follows_renames_keeps_equal_names_apart_and_hides_masks(
         record["metadata"].to_string().contains("a cat on a mat"),
         "{record}"
     );
+}
+
+#[tokio::test]
+async fn staged_parts_of_a_deleted_user_are_swept() {
+    use object_store::multipart::MultipartStore;
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let store = door_client(&app, &new_key(&app, &joe, false).await);
+    let path = object_store::path::Path::from("Big/left.png");
+    let upload = store.create_multipart(&path).await.unwrap();
+    store
+        .put_part(&path, &upload, 0, vec![7u8; 1000].into())
+        .await
+        .unwrap();
+    let parts = || walk_files(&app.app.config.data_dir.join("objects/system/s3-uploads"));
+    assert_eq!(parts(), 1);
+    let user = format!("/api/v1/auth/users/{}", joe.id);
+    assert_eq!(
+        app.delete(&user, Some(&admin.token)).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // The upload's row went with the user; its staged bytes go with the next sweep.
+    assert_eq!(parts(), 1);
+    let aborted =
+        atelier::s3::multipart::sweep(&app.app.db, &app.app.storage, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+    assert_eq!(aborted, 0, "no row was left to abort");
+    assert_eq!(parts(), 0);
 }
