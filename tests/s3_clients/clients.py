@@ -208,6 +208,12 @@ def isolation():
     b.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": "Private/secret.png"}]})
     assert a.get_object(Bucket=BUCKET, Key="Private/secret.png")["Body"].read() == secret_png
     assert keys_of(b, "Private/") == []
+    # B writing A's name makes B's own image; A's is untouched, also when B deletes it again.
+    b.put_object(Bucket=BUCKET, Key="Private/secret.png", Body=png(10, 10, seed=5))
+    assert a.get_object(Bucket=BUCKET, Key="Private/secret.png")["Body"].read() == secret_png
+    b.delete_object(Bucket=BUCKET, Key="Private/secret.png")
+    assert a.get_object(Bucket=BUCKET, Key="Private/secret.png")["Body"].read() == secret_png
+    assert keys_of(b) == ["Mine/b.png"], keys_of(b)
     image_id = next(i["id"] for i in gallery(ENV["A_TOKEN"]) if i.get("file_name") == "secret.png")
     for key in [f"Private/secret~{image_id}.png", f"uncategorized/{image_id}.png",
                 f"Private~{image_id}/secret.png"]:
