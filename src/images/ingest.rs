@@ -294,10 +294,15 @@ fn text_value(text: &str) -> serde_json::Value {
     }
 }
 
-/// PostgreSQL's jsonb cannot hold U+0000; a hostile PNG must not turn an upload into a 500.
+/// PostgreSQL's jsonb cannot hold U+0000, and it keeps numbers as exact decimals, so one at the
+/// edge of a double (1.7976931348623157e308) comes back as 309 digits that JSON readers refuse:
+/// a hostile PNG must turn neither into a 500. NULs are dropped; huge numbers become text.
 fn strip_nul(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::String(s) if s.contains('\0') => *s = s.replace('\0', ""),
+        serde_json::Value::Number(n) if n.as_f64().is_some_and(|x| x.abs() > 1e300) => {
+            *value = serde_json::Value::String(n.to_string());
+        }
         serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nul),
         serde_json::Value::Object(map) => {
             let keys: Vec<String> = map.keys().filter(|k| k.contains('\0')).cloned().collect();

@@ -142,8 +142,13 @@ impl ImageView {
             byte_size: row.try_get("byte_size")?,
             starred: row.try_get("starred")?,
             created_at: row.try_get("created_at")?,
+            // A record stored before `ingest` made numbers safe may not read back: no metadata
+            // rather than a 500 for the image.
             metadata: if with_metadata {
-                row.try_get("metadata")?
+                row.try_get("metadata").unwrap_or_else(|error| {
+                    tracing::warn!(%id, %error, "an image's metadata does not read back");
+                    None
+                })
             } else {
                 None
             },

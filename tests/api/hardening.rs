@@ -633,3 +633,20 @@ async fn expired_sessions_are_pruned() {
         "live sessions stay"
     );
 }
+
+#[tokio::test]
+async fn png_text_with_a_number_postgres_cannot_give_back_is_kept_as_text_not_a_500() {
+    let app = TestApp::spawn().await;
+    let admin = app.setup_admin().await;
+    let joe = app.add_user(&admin, "joe", false).await;
+    let text = r#"{"seed": 1.7976931348623157e308, "steps": 20}"#;
+    let bytes = png(16, 16, &[("invokeai_metadata", text)]);
+    let image = app.upload_png_bytes(&joe, bytes).await;
+    let path = format!("/api/v1/images/{}", image["id"].as_str().unwrap());
+    let response = app.get(&path, Some(&joe.token)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let record: Value = response.json().await.unwrap();
+    let kept = &record["metadata"]["invokeai_metadata"];
+    assert_eq!(kept["steps"], 20);
+    assert_eq!(kept["seed"], "1.7976931348623157e+308");
+}
