@@ -343,39 +343,16 @@ async fn main() {
     let up_path = up.to_str().unwrap();
     let down = dir.path().join("down");
     let down_path = down.to_str().unwrap();
-    let took_up = aws(
-        &s3_url,
-        &key,
-        &[
-            "s3",
-            "sync",
-            "--only-show-errors",
-            up_path,
-            "s3://images/synced/",
-        ],
-    );
-    let took_again = aws(
-        &s3_url,
-        &key,
-        &[
-            "s3",
-            "sync",
-            "--only-show-errors",
-            up_path,
-            "s3://images/synced/",
-        ],
-    );
-    let took_down = aws(
-        &s3_url,
-        &key,
-        &[
-            "s3",
-            "sync",
-            "--only-show-errors",
-            "s3://images/synced/",
-            down_path,
-        ],
-    );
+    let sync = |from: &str, to: &str| {
+        aws(
+            &s3_url,
+            &key,
+            &["s3", "sync", "--only-show-errors", from, to],
+        )
+    };
+    let took_up = sync(up_path, "s3://images/synced/");
+    let took_again = sync(up_path, "s3://images/synced/");
+    let took_down = sync("s3://images/synced/", down_path);
     let downloaded = std::fs::read_dir(&down).unwrap().count();
     assert_eq!(downloaded, sync_images);
     println!("aws s3 sync of {sync_images} images:");
