@@ -1,6 +1,6 @@
 // The Profile page's S3 access: the endpoint to point aws/boto3/rclone at, the user's keys
 // (create, relabel, revoke), and a new key's secret, shown once with ready-to-paste settings.
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { getAuthStatus } from '../api/auth';
 import { errorMessage } from '../api/client';
 import { createS3Key, listS3Keys, relabelS3Key, revokeS3Key } from '../api/s3keys';
@@ -22,6 +22,11 @@ export function S3KeysCard() {
   const [label, setLabel] = useState('');
   const [readOnly, setReadOnly] = useState(false);
   const [created, setCreated] = useState<NewS3Key | null>(null);
+  const createdBox = useRef<HTMLDivElement>(null);
+  // The secret appears above the form that was just used: bring all of it into view.
+  useEffect(() => {
+    if (created) createdBox.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [created]);
   /** The key whose label is being edited, and the draft. */
   const [editing, setEditing] = useState<{ id: string; label: string } | null>(null);
   const { error, info, setError, run, busy } = useAction();
@@ -80,7 +85,7 @@ export function S3KeysCard() {
       <ErrorBanner message={error} onDismiss={() => setError(null)} testId="s3-error" />
       <InfoBanner message={info} testId="s3-info" />
       {created && (
-        <div className="secret-box" data-testid="s3-new-key" role="status">
+        <div className="secret-box" data-testid="s3-new-key" role="status" ref={createdBox}>
           <p>
             <strong>Copy the secret now: it is not shown again.</strong>
           </p>
