@@ -19,7 +19,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Lets a single-user server listen on a non-loopback address. Dangerous: there is no login.
     pub allow_unauthenticated_lan: bool,
-    /// Where the embedded cluster, local objects and generated secrets live.
+    /// Where the embedded cluster, local objects and generated secrets live; default
+    /// `$STATE_DIRECTORY` (systemd) or `data`.
     pub data_dir: PathBuf,
     /// The database: embedded (default) or managed.
     pub database: DatabaseConfig,
@@ -382,7 +383,7 @@ impl Default for Config {
             multiuser: false,
             listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
             allow_unauthenticated_lan: false,
-            data_dir: PathBuf::from("data"),
+            data_dir: default_data_dir(),
             database: DatabaseConfig::default(),
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
@@ -395,6 +396,17 @@ impl Default for Config {
             s3: S3DoorConfig::default(),
         }
     }
+}
+
+/// `$STATE_DIRECTORY` under systemd (`StateDirectory=`; the first one if it names several),
+/// otherwise `data` in the working directory.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .and_then(|dirs| {
+            let first = dirs.to_string_lossy().split(':').next()?.to_owned();
+            (!first.is_empty()).then(|| PathBuf::from(first))
+        })
+        .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 const REDACTED: &str = "<redacted>";
@@ -437,8 +449,10 @@ impl Config {
         {
             bail!("storage.backend = \"s3\" needs storage.s3.endpoint and storage.s3.bucket");
         }
-        if !["none", "cpu", "cuda"].contains(&self.worker.device.as_str()) {
-            bail!("worker.device must be none, cpu or cuda");
+        let device = self.worker.device.as_str();
+        let gpu_index = device.strip_prefix("cuda:").map(str::parse::<u16>);
+        if !(["none", "cpu", "cuda"].contains(&device) || matches!(gpu_index, Some(Ok(_)))) {
+            bail!("worker.device must be none, cpu, cuda or cuda:N (a GPU index)");
         }
         if !(self.worker.lease_secs >= 2.0 && self.worker.quantum_secs >= 0.0) {
             bail!("worker.lease_secs must be at least 2 and worker.quantum_secs not negative");

@@ -46,6 +46,7 @@ pub mod queue;
 pub mod s3;
 pub mod secrets;
 pub mod storage;
+pub mod systemd;
 pub mod telemetry;
 pub mod text;
 pub mod users;

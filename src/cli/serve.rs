@@ -74,6 +74,7 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("failed to listen on {}", config.listen))?;
         tracing::info!(address = %listener.local_addr()?, "listening");
+        crate::systemd::spawn_watchdog(Arc::clone(&app.db_health));
         let s3 = match config.s3.listen {
             Some(address) => {
                 let listener = TcpListener::bind(address)
@@ -89,6 +90,7 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
             }
             None => None,
         };
+        crate::systemd::ready("serving");
         let served = http::serve(listener, app, shutdown_signal())
             .await
             .context("server error");
@@ -99,6 +101,7 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
     }
     .await;
     tracing::info!("shutting down");
+    crate::systemd::stopping();
     if let Some((running, stop)) = worker {
         stop.stop();
         let _ = running.await;

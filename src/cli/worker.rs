@@ -38,12 +38,15 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         database.owned_cluster(),
         Arc::clone(&app.db_health),
     );
+    crate::systemd::spawn_watchdog(Arc::clone(&app.db_health));
     let worker = Worker::new(app, engine);
     let stop = worker.stop_handle();
     tokio::spawn(async move {
         super::serve::shutdown_signal().await;
+        crate::systemd::stopping();
         stop.stop();
     });
+    crate::systemd::ready("working");
     worker.run().await;
     supervisor.stop().await;
     database.close().await

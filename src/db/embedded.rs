@@ -116,6 +116,9 @@ impl EmbeddedCluster {
             .arg(&self.pgdata)
             .arg("-l")
             .arg(&self.log_file)
+            // No JIT: it writes code to executable memory, which the systemd unit's
+            // MemoryDenyWriteExecute= forbids, and this app's queries are too small to gain.
+            .args(["-o", "-c jit=off"])
             .args(["-w", "-t", "120", "start"])
             .stdout(Stdio::null())
             .status()
@@ -160,6 +163,9 @@ impl EmbeddedCluster {
             .current_dir("/")
             .env_remove("PGDATA")
             .process_group(0);
+        for name in crate::systemd::PRIVATE_ENV {
+            command.env_remove(name);
+        }
         if let Some(user) = &self.run_as {
             command
                 .uid(user.uid)

@@ -111,7 +111,7 @@ impl Server {
 
 /// Whether any postgres process serves the cluster in `data_dir` (its postmaster's argv names
 /// the cluster directory; the backends die with it).
-fn postgres_running_for(data_dir: &Path) -> bool {
+pub fn postgres_running_for(data_dir: &Path) -> bool {
     let pgdata = data_dir.join("pg");
     std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();

@@ -18,6 +18,7 @@ mod rls;
 mod s3;
 mod s3_door;
 mod schema;
+mod systemd;
 mod test_engine;
 mod web;
 mod worker;
