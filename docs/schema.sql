@@ -445,6 +445,19 @@ ALTER TABLE ONLY public.boards FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE public.boards OWNER TO atelier_owner;
 
+CREATE TABLE public.gpu_usage (
+    user_id uuid NOT NULL,
+    hour timestamp with time zone NOT NULL,
+    band smallint NOT NULL,
+    seconds double precision DEFAULT 0 NOT NULL,
+    CONSTRAINT gpu_usage_band_check CHECK (((band >= 0) AND (band <= 2))),
+    CONSTRAINT gpu_usage_seconds_check CHECK ((seconds >= (0)::double precision))
+);
+
+ALTER TABLE ONLY public.gpu_usage FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.gpu_usage OWNER TO atelier_owner;
+
 CREATE TABLE public.images (
     id uuid NOT NULL,
     owner_id uuid NOT NULL,
@@ -732,6 +745,9 @@ ALTER TABLE ONLY public.boards
 ALTER TABLE ONLY public.boards
     ADD CONSTRAINT boards_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.gpu_usage
+    ADD CONSTRAINT gpu_usage_pkey PRIMARY KEY (user_id, hour, band);
+
 ALTER TABLE ONLY public.images
     ADD CONSTRAINT images_pkey PRIMARY KEY (id);
 
@@ -797,6 +813,8 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.workers
     ADD CONSTRAINT workers_pkey PRIMARY KEY (name);
+
+CREATE INDEX gpu_usage_hour_idx ON public.gpu_usage USING btree (hour);
 
 CREATE INDEX images_gallery_board_created_idx ON public.images USING btree (owner_id, board_id, created_at DESC, id DESC) WHERE (category <> 'mask'::text);
 
@@ -865,6 +883,9 @@ CREATE TRIGGER users_touch_updated_at BEFORE UPDATE ON public.users FOR EACH ROW
 ALTER TABLE ONLY public.boards
     ADD CONSTRAINT boards_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.gpu_usage
+    ADD CONSTRAINT gpu_usage_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.images
     ADD CONSTRAINT images_board_same_owner_fkey FOREIGN KEY (board_id, owner_id) REFERENCES public.boards(id, owner_id) ON UPDATE CASCADE ON DELETE SET NULL (board_id);
 
@@ -915,6 +936,20 @@ CREATE POLICY boards_select_user ON public.boards FOR SELECT TO atelier_user USI
 CREATE POLICY boards_update_admin ON public.boards FOR UPDATE TO atelier_admin USING (true) WITH CHECK (true);
 
 CREATE POLICY boards_update_user ON public.boards FOR UPDATE TO atelier_user USING ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id))) WITH CHECK ((owner_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+ALTER TABLE public.gpu_usage ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY gpu_usage_delete_worker ON public.gpu_usage FOR DELETE TO atelier_worker USING (true);
+
+CREATE POLICY gpu_usage_insert_worker ON public.gpu_usage FOR INSERT TO atelier_worker WITH CHECK (true);
+
+CREATE POLICY gpu_usage_select_admin ON public.gpu_usage FOR SELECT TO atelier_admin USING (true);
+
+CREATE POLICY gpu_usage_select_user ON public.gpu_usage FOR SELECT TO atelier_user USING ((user_id = ( SELECT public.atelier_current_user_id() AS atelier_current_user_id)));
+
+CREATE POLICY gpu_usage_select_worker ON public.gpu_usage FOR SELECT TO atelier_worker USING (true);
+
+CREATE POLICY gpu_usage_update_worker ON public.gpu_usage FOR UPDATE TO atelier_worker USING (true) WITH CHECK (true);
 
 ALTER TABLE public.images ENABLE ROW LEVEL SECURITY;
 
@@ -1187,6 +1222,12 @@ GRANT ALL ON FUNCTION public.s3_key_lookup(p_access_key text) TO atelier_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.boards TO atelier_user;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.boards TO atelier_admin;
+
+GRANT SELECT ON TABLE public.gpu_usage TO atelier_user;
+GRANT SELECT ON TABLE public.gpu_usage TO atelier_admin;
+GRANT SELECT,INSERT,DELETE ON TABLE public.gpu_usage TO atelier_worker;
+
+GRANT UPDATE(seconds) ON TABLE public.gpu_usage TO atelier_worker;
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.images TO atelier_user;
 GRANT SELECT,INSERT,DELETE ON TABLE public.images TO atelier_admin;

@@ -42,6 +42,17 @@ pub struct Config {
     pub queue: QueueConfig,
     /// The S3 door: each user's images through S3 clients (`docs/s3.md`).
     pub s3: S3DoorConfig,
+    /// The Prometheus endpoint (`docs/operations.md`).
+    pub metrics: MetricsConfig,
+}
+
+/// Prometheus metrics on a listener of their own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served, e.g. `127.0.0.1:9464`; unset: no metrics are kept.
+    /// Both `serve` and `worker` honour it (give each process its own port).
+    pub listen: Option<SocketAddr>,
 }
 
 /// The S3 door (not the object store: that is `storage.s3`).
@@ -394,6 +405,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             queue: QueueConfig::default(),
             s3: S3DoorConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }

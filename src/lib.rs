@@ -41,6 +41,7 @@ pub mod events;
 pub mod http;
 pub mod images;
 pub mod job_limits;
+pub mod metrics;
 pub mod models;
 pub mod queue;
 pub mod s3;

@@ -98,6 +98,7 @@ pub async fn resolve_session(app: &App, claims: &super::jwt::Claims) -> Result<A
         user_id: row.get("user_id"),
         role: RoleClass::from_is_admin(row.get("is_admin")),
     };
+    crate::http::observe::record_user(caller.user_id);
     Ok(AuthUser {
         caller,
         session_id: Some(claims.sid),

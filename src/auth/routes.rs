@@ -172,6 +172,7 @@ pub async fn login(
             .await
             .map_err(ApiError::internal)?;
     let Some(account) = account.filter(|_| password_ok) else {
+        crate::metrics::record_login_failure();
         return Err(ApiError::new(
             ErrorCode::InvalidCredentials,
             "wrong email or password",
@@ -423,6 +424,14 @@ fn require_multiuser(app: &App) -> Result<(), ApiError> {
 ///   second from anyone (429 with `Retry-After: 1` to the rest): distributed guessing is paced,
 ///   and the owner is slowed down, never locked out.
 async fn throttle_login(app: &App, email: &str, client: IpAddr) -> Result<(), ApiError> {
+    let throttled = check_login_throttle(app, email, client).await;
+    if matches!(&throttled, Err(e) if e.code() == ErrorCode::RateLimited) {
+        crate::metrics::record_login_throttled();
+    }
+    throttled
+}
+
+async fn check_login_throttle(app: &App, email: &str, client: IpAddr) -> Result<(), ApiError> {
     throttle_address(app, client).await?;
     if let Some(secs) = app
         .failures_by_pair

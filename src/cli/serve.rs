@@ -90,12 +90,16 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
             }
             None => None,
         };
+        let metrics = crate::metrics::listener::spawn(&app, shutdown_signal()).await?;
         crate::systemd::ready("serving");
         let served = http::serve(listener, app, shutdown_signal())
             .await
             .context("server error");
         if let Some(s3) = s3 {
             let _ = s3.await;
+        }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         served
     }
@@ -110,7 +114,8 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
 }
 
 /// Collects orphaned objects and unused masks every hour (see `images::sweep` and
-/// `images::mask_sweep`), expired sessions, and transfers that crashed processes left behind.
+/// `images::mask_sweep`), expired sessions, GPU usage older than `queue::usage::KEEP_DAYS`, and
+/// transfers that crashed processes left behind.
 async fn sweep_periodically(app: Arc<App>) {
     let grace = std::time::Duration::from_secs(app.config.storage.orphan_grace_secs);
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -135,12 +140,24 @@ async fn sweep_periodically(app: Arc<App>) {
             Ok(aborted) => tracing::info!(aborted, "stale S3 multipart uploads aborted"),
             Err(error) => tracing::warn!(error = %format!("{error:#}"), "S3 upload sweep failed"),
         }
+        match prune_gpu_usage(&app).await {
+            Ok(deleted) => tracing::info!(deleted, "old GPU usage rows pruned"),
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "GPU usage pruning failed"),
+        }
         match crate::auth::session::prune_expired(&app.db).await {
             Ok(deleted) => tracing::info!(deleted, "expired sessions pruned"),
             Err(error) => tracing::warn!(error = %error, "session pruning failed"),
         }
         app.models.clean_incoming();
     }
+}
+
+async fn prune_gpu_usage(app: &App) -> anyhow::Result<u64> {
+    let mut client = app.db.get().await?;
+    let tx = crate::db::begin_as(&mut client, &crate::db::Caller::worker()).await?;
+    let deleted = crate::queue::usage::prune(&tx).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 pub(super) async fn shutdown_signal() {

@@ -39,6 +39,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&app.db_health),
     );
     crate::systemd::spawn_watchdog(Arc::clone(&app.db_health));
+    crate::metrics::listener::spawn(&app, super::serve::shutdown_signal()).await?;
     let worker = Worker::new(app, engine);
     let stop = worker.stop_handle();
     tokio::spawn(async move {

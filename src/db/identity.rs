@@ -77,6 +77,7 @@ const SET_CALLER: &str =
 
 /// Opens a transaction in which row-level security sees `caller`. Both settings are
 /// transaction-local (`is_local = true`): COMMIT or ROLLBACK discards them.
+#[tracing::instrument(name = "db_begin", level = "debug", skip_all, fields(role = caller.role.as_str()))]
 pub async fn begin_as<'a>(
     client: &'a mut deadpool_postgres::Client,
     caller: &Caller,

@@ -1,8 +1,10 @@
 //! The HTTP surface: router composition, health probes, the OpenAPI document, JSON 404/405
-//! fallbacks, request tracing, and the `serve` loop with graceful shutdown.
+//! fallbacks, request tracing and metrics (`observe`), and the `serve` loop with graceful
+//! shutdown.
 
 pub mod client_addr;
 pub mod extract;
+pub mod observe;
 pub mod openapi;
 pub mod origin;
 
@@ -15,7 +17,6 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
@@ -54,11 +55,7 @@ pub fn router(app: Arc<App>) -> Router {
         ))
         // 5xx answers are not logged here: internal errors log their cause once (`error`), and
         // outages once per outage (`db::health`), not once per request.
-        .layer(
-            TraceLayer::new_for_http().on_failure(
-                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
-            ),
-        )
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(app)
 }
 
@@ -117,6 +114,7 @@ async fn count_database_refusals(
         .is_some()
     {
         app.db_health.refused_one();
+        crate::metrics::record_db_refused();
     }
     response
 }

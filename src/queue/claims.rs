@@ -165,7 +165,8 @@ pub async fn claim_next(
         db,
         "select q.id, q.owner_id, q.est_cost, q.remaining_cost, q.step, coalesce(u.weight, 1) as weight,
                 coalesce(q.suspended_by = $2 and q.id = any($3), false) as resumed,
-                c.step as checkpoint_step
+                c.step as checkpoint_step, q.started_at is null as first_start,
+                extract(epoch from now() - q.created_at)::float8 as waited
            from queue_items q left join queue_users u on u.user_id = q.owner_id
                 left join queue_checkpoints c on c.item_id = q.id
           where q.status = 'pending' and q.band = $1 and q.vstart is not null
@@ -178,6 +179,9 @@ pub async fn claim_next(
         return Ok(None);
     };
     let id: Uuid = row.get("id");
+    if row.get::<_, bool>("first_start") {
+        crate::metrics::record_queue_wait(band, row.get("waited"));
+    }
     let weight: f64 = row.get("weight");
     let resumed: bool = row.get("resumed");
     let checkpoint_step: Option<i32> = row.get("checkpoint_step");
@@ -304,6 +308,8 @@ async fn reconcile(
     if n == 1 {
         let delta = (measured - unit.charge) / unit.weight;
         charge_user(db, unit.owner_id, unit.band, delta).await?;
+        super::usage::record(db, unit.owner_id, unit.band, measured).await?;
+        crate::metrics::record_gpu_seconds(unit.band, measured);
     }
     Ok(())
 }

@@ -7,3 +7,4 @@ pub mod prompt_tokens;
 pub mod repo;
 pub mod routes;
 pub mod scheduler;
+pub mod usage;

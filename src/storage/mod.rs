@@ -183,11 +183,15 @@ impl Storage {
     }
 
     /// Stores `bytes` at `key`.
+    #[tracing::instrument(name = "object_store", level = "debug", skip_all, fields(op = "put"))]
     pub async fn put_bytes(&self, key: &ObjectPath, bytes: Bytes) -> object_store::Result<()> {
-        self.store
-            .put(key, PutPayload::from_bytes(bytes))
-            .await
-            .map(|_| ())
+        counted(
+            "put",
+            self.store
+                .put(key, PutPayload::from_bytes(bytes))
+                .await
+                .map(|_| ()),
+        )
     }
 
     /// Streams the file at `path` to `key`: one request when small, 8 MiB parts otherwise.
@@ -251,6 +255,7 @@ impl Storage {
     }
 
     /// Reads `key`, optionally a byte range of it.
+    #[tracing::instrument(name = "object_store", level = "debug", skip_all, fields(op = "get"))]
     pub async fn get(
         &self,
         key: &ObjectPath,
@@ -260,19 +265,26 @@ impl Storage {
             range: range.map(GetRange::Bounded),
             ..GetOptions::default()
         };
-        self.store.get_opts(key, options).await
+        counted("get", self.store.get_opts(key, options).await)
     }
 
     /// Copies `from` to `to` (server-side where the store supports it).
+    #[tracing::instrument(name = "object_store", level = "debug", skip_all, fields(op = "copy"))]
     pub async fn copy(&self, from: &ObjectPath, to: &ObjectPath) -> object_store::Result<()> {
-        self.store.copy(from, to).await
+        counted("copy", self.store.copy(from, to).await)
     }
 
     /// Deletes `key`; a missing object is not an error.
+    #[tracing::instrument(
+        name = "object_store",
+        level = "debug",
+        skip_all,
+        fields(op = "delete")
+    )]
     pub async fn delete(&self, key: &ObjectPath) -> object_store::Result<()> {
         match self.store.delete(key).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error),
+            Err(error) => counted("delete", Err(error)),
         }
     }
 
@@ -283,6 +295,16 @@ impl Storage {
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.store.list(Some(prefix))
     }
+}
+
+/// Counts a failed object store call (a missing object is an answer, not a failure).
+fn counted<T>(op: &'static str, result: object_store::Result<T>) -> object_store::Result<T> {
+    if let Err(error) = &result
+        && !matches!(error, object_store::Error::NotFound { .. })
+    {
+        crate::metrics::record_object_store_error(op);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -31,6 +31,10 @@ pub struct UserView {
     pub used_bytes: i64,
     /// The user's share of GPU time relative to others (default 1), set by an admin.
     pub sched_weight: f64,
+    /// GPU-seconds their jobs used in the last 24 hours (counted by the hour).
+    pub gpu_seconds_day: f64,
+    /// GPU-seconds their jobs used in the last 7 days (counted by the hour).
+    pub gpu_seconds_week: f64,
 }
 
 impl TryFrom<&Row> for UserView {
@@ -47,6 +51,8 @@ impl TryFrom<&Row> for UserView {
             quota_bytes: row.try_get("quota_bytes")?,
             used_bytes: row.try_get("used_bytes")?,
             sched_weight: row.try_get("sched_weight")?,
+            gpu_seconds_day: row.try_get("gpu_seconds_day")?,
+            gpu_seconds_week: row.try_get("gpu_seconds_week")?,
         })
     }
 }

@@ -11,7 +11,11 @@ use super::model::UserView;
 
 const COLUMNS: &str =
     "id, email, display_name, is_admin, is_active, created_at, quota_bytes, used_bytes,
-    coalesce((select q.weight from queue_users q where q.user_id = users.id), 1) as sched_weight";
+    coalesce((select q.weight from queue_users q where q.user_id = users.id), 1) as sched_weight,
+    (select coalesce(sum(g.seconds), 0) from gpu_usage g
+      where g.user_id = users.id and g.hour > now() - interval '1 day') as gpu_seconds_day,
+    (select coalesce(sum(g.seconds), 0) from gpu_usage g
+      where g.user_id = users.id and g.hour > now() - interval '7 days') as gpu_seconds_week";
 
 /// Inserts a user (admins only, by policy).
 pub async fn insert(

@@ -149,11 +149,16 @@ async fn execute(
         flags: Arc::clone(&flags),
         clock: Arc::clone(&clock),
         progress: progress_tx,
+        last_step: None,
     };
     let params = job.params.clone();
     let engine = Arc::clone(&ctx.engine);
-    let outcome =
-        tokio::task::spawn_blocking(move || engine.generate(&job, resume, &mut hook)).await;
+    let span = tracing::Span::current();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _job = span.enter();
+        engine.generate(&job, resume, &mut hook)
+    })
+    .await;
     let (unit, measured, step) = {
         let clock = clock.lock().expect("the clock lock is never poisoned");
         (
@@ -166,6 +171,7 @@ async fn execute(
         Ok(Ok(Outcome::Suspended(state))) => {
             let staying = !ctx.stopping.load(Ordering::SeqCst);
             let checkpoint = state.checkpoint.as_deref();
+            crate::metrics::record_job(if staying { "preempted" } else { "released" });
             let kept =
                 persist(|| suspend(&ctx, &unit, measured, step, staying, checkpoint)).await?;
             return Ok((kept && staying).then_some(state.held));
@@ -193,6 +199,12 @@ async fn conclude(ctx: &Ctx, unit: &Claimed, ending: End, measured: f64) -> anyh
     if let End::Fail(message, _) = &ending {
         tracing::warn!(item = %unit.id, error = %message, "generation failed");
     }
+    crate::metrics::record_job(match ending {
+        End::Finish(_) => "completed",
+        End::Fail(..) => "failed",
+        End::Abandon => "canceled",
+        End::Release => "released",
+    });
     persist(|| end(ctx, unit, &ending, measured)).await
 }
 
@@ -328,10 +340,16 @@ struct Hook {
     flags: Arc<Flags>,
     clock: Arc<Mutex<Clock>>,
     progress: mpsc::Sender<(u32, u32, Option<Preview>)>,
+    /// When the previous step ended (the first step also loads and encodes: not timed).
+    last_step: Option<Instant>,
 }
 
 impl Steps for Hook {
     fn after_step(&mut self, done: u32, total: u32, preview: Option<Preview>) -> Control {
+        let now = Instant::now();
+        if let Some(last) = self.last_step.replace(now) {
+            crate::metrics::record_step(now - last);
+        }
         if self.flags.dead.load(Ordering::SeqCst) {
             return Control::Cancel;
         }

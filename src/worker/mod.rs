@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -209,7 +210,11 @@ impl Worker {
         let held = if unit.resumed { state } else { None };
         let id = unit.id;
         tracing::info!(item = %id, held = held.is_some(), step = unit.step, charge = unit.charge, "running");
-        match job::run(Arc::clone(&self.ctx), unit, held).await {
+        let span = tracing::info_span!("job", item = %id, band = unit.band);
+        match job::run(Arc::clone(&self.ctx), unit, held)
+            .instrument(span)
+            .await
+        {
             Ok(Some(state)) => {
                 let mut held = self.held();
                 if held.len() >= MAX_HELD {

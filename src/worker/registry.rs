@@ -37,6 +37,7 @@ pub async fn report(app: &App, name: &str, memory: &EngineMemory) -> anyhow::Res
     )
     .await?;
     tx.commit().await?;
+    crate::metrics::record_heartbeat(memory.models.iter().map(|m| m.bytes).sum());
     Ok(())
 }
 
@@ -106,6 +107,17 @@ pub async fn list(db: &impl GenericClient) -> Result<Vec<WorkerView>, tokio_post
             })
         })
         .collect()
+}
+
+/// How many workers reported within the last three periods.
+pub async fn online_count(db: &impl GenericClient) -> Result<i64, tokio_postgres::Error> {
+    Ok(db
+        .query_one(
+            "select count(*) from workers where last_seen > now() - $1 * interval '1 second'",
+            &[&offline_after()],
+        )
+        .await?
+        .get(0))
 }
 
 /// Whether the worker called `name` is online (None: it never reported or was forgotten).

@@ -390,7 +390,7 @@ async fn a_worker_without_a_usable_device_refuses_to_start_and_says_why() {
     let root = tempfile::tempdir().unwrap();
     let mut cases = vec![
         ("none", "worker.device is \"none\""),
-        ("tpu", "worker.device must be none, cpu or cuda"),
+        ("tpu", "worker.device must be none, cpu, cuda or cuda:N"),
     ];
     if !tch::Cuda::is_available() {
         cases.push(("cuda", "CUDA is not available"));

@@ -16,7 +16,7 @@ use crate::cli::{Server, free_port};
 use crate::helpers::PASSWORD;
 
 /// Sets up the first admin from the setup token and returns a session token.
-async fn admin_token(server: &Server, data_dir: &Path) -> String {
+pub async fn admin_token(server: &Server, data_dir: &Path) -> String {
     let http = reqwest::Client::new();
     let token = std::fs::read_to_string(data_dir.join("secrets/setup_token")).unwrap();
     let setup = json!({"setup_token": token.trim(), "email": "admin@example.com",

@@ -7,11 +7,12 @@
 mod auth;
 mod claims;
 mod cli;
-mod drills;
+pub mod drills;
 mod events;
 mod hardening;
 mod helpers;
 mod images;
+mod metrics;
 mod models;
 mod queue;
 mod rls;

@@ -19,6 +19,7 @@ const OWNED_TABLES: &[(&str, &str)] = &[
     ("s3_keys", "owner_id"),
     ("s3_uploads", "owner_id"),
     ("s3_upload_parts", "upload_owner_id"),
+    ("gpu_usage", "user_id"),
 ];
 
 /// Shared tables that are no user's data (RLS still enabled and forced): the queue's pause flag,
@@ -86,6 +87,12 @@ async fn two_users_with_sessions(dbname: &str) -> (Uuid, Uuid) {
         db.execute(
             "insert into s3_keys (access_key_id, owner_id, secret_sealed) values ($1, $2, '\\x00')",
             &[&key, &id],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "insert into gpu_usage (user_id, hour, band, seconds) values ($1, now(), 1, 2.5)",
+            &[&id],
         )
         .await
         .unwrap();
