@@ -1,4 +1,4 @@
-// Boards, stars, image to image, the workers panel, infinite scroll, a phone-sized viewport,
+// Boards, stars, image to image, the workers panel, each user's GPU time, infinite scroll, a phone-sized viewport,
 // recalling an image's parameters (CLIP skip and seamless tiling included), a model's CLIP skip default and retrying
 // a canceled job,
 // in a real browser against `atelier serve --multiuser` with the tiny CPU model.
@@ -175,6 +175,26 @@ test('admins see the workers panel with the CPU worker and its loaded model; use
   await joe.page.getByTestId('model-list').waitFor();
   assert.equal(await joe.page.getByTestId('workers-panel').count(), 0);
   await assert.rejects(joeApi.call('GET', '/workers'), (e) => e.status === 403);
+});
+
+test('admins see each user’s GPU time for the last day and week on the Users page', async () => {
+  // Joe generated in the tests above: the workers charged his jobs' measured GPU time.
+  const { page } = admin;
+  await go(page, 'users');
+  const cell = page.locator(`[data-testid="user-row"][data-email="${JOE.email}"] [data-testid="user-gpu"]`);
+  await cell.waitFor();
+  const [day, week] = (await cell.innerText()).split(' / ');
+  assert.match(day, /^\d+(\.\d)? (s|min|h)$/);
+  assert.notEqual(day, '0 s', 'Joe generated, so his GPU time is not zero');
+  assert.ok(week, 'the week column is shown');
+  const fromApi = (await adminApi.call('GET', '/auth/users')).find((u) => u.email === JOE.email);
+  assert.ok(fromApi.gpu_seconds_day > 0 && fromApi.gpu_seconds_week >= fromApi.gpu_seconds_day);
+  await cell.scrollIntoViewIfNeeded();
+  const box = await cell.boundingBox();
+  const viewport = page.viewportSize();
+  assert.ok(box && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height, 'the GPU column is in view');
+  await screenshot(page, '27b-users-gpu-time');
+  await assert.rejects(joeApi.call('GET', '/auth/users'), (e) => e.status === 403);
 });
 
 test('infinite scroll: a board with 55 images loads more than the first 50 on scrolling', async () => {

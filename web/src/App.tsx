@@ -29,6 +29,8 @@ const SYSTEM_USER: User = {
   quota_bytes: null,
   used_bytes: 0,
   sched_weight: 1,
+  gpu_seconds_day: 0,
+  gpu_seconds_week: 0,
 };
 
 async function bootstrap(): Promise<Phase> {

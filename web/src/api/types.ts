@@ -32,6 +32,10 @@ export interface User {
   quota_bytes: number | null;
   used_bytes: number;
   sched_weight: number;
+  /** GPU-seconds the user's jobs used in the last 24 hours (admins see everyone's). */
+  gpu_seconds_day: number;
+  /** GPU-seconds in the last 7 days. */
+  gpu_seconds_week: number;
 }
 
 export interface LoginResponse {

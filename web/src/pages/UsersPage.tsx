@@ -1,4 +1,4 @@
-// Admins: the account list with status, adding, editing, (de)activating and deleting accounts.
+// Admins: the account list with status, storage, GPU use over the last day and week, adding, editing, (de)activating and deleting accounts.
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { createUser, deleteUser, listUsers, updateUser, type UserPatch } from '../api/users';
 import { errorMessage } from '../api/client';
@@ -7,7 +7,7 @@ import type { User } from '../api/types';
 import { ErrorBanner, InfoBanner } from '../components/ErrorBanner';
 import { Modal } from '../components/Modal';
 import { UserEditor } from '../users/UserEditor';
-import { formatBytes } from '../util/format';
+import { formatBytes, formatGpuSeconds } from '../util/format';
 import { useSession } from '../session';
 
 function AddUserForm({ onAdd }: { onAdd: (body: { email: string; display_name: string; password: string; is_admin: boolean }) => Promise<boolean> }) {
@@ -88,6 +88,9 @@ export function UsersPage() {
               <th scope="col">Status</th>
               <th scope="col">Storage</th>
               <th scope="col">Weight</th>
+              <th scope="col" title="GPU time used by the user's jobs in the last 24 hours / 7 days">
+                GPU day / week
+              </th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
               </th>
@@ -111,6 +114,9 @@ export function UsersPage() {
                   {formatBytes(user.used_bytes)} / {user.quota_bytes === null ? 'default' : formatBytes(user.quota_bytes)}
                 </td>
                 <td>{user.sched_weight}</td>
+                <td className="nowrap" data-testid="user-gpu">
+                  {formatGpuSeconds(user.gpu_seconds_day)} / {formatGpuSeconds(user.gpu_seconds_week)}
+                </td>
                 <td className="nowrap row">
                   <button type="button" className="small-button secondary" onClick={() => setEditing(user)} data-testid="user-edit">
                     Edit
