@@ -1,6 +1,7 @@
 //! The `atelier` command line: `serve`, `worker`, `migrate`, `db psql`, `storage`, `model …` and
 //! `user …`.
 
+mod backup;
 mod db;
 mod keys;
 mod model;

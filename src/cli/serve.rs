@@ -91,8 +91,9 @@ async fn serve_app(config: &Config, app: Arc<App>) -> anyhow::Result<()> {
             None => None,
         };
         let metrics = crate::metrics::listener::spawn(&app, shutdown_signal()).await?;
+        let shutdown = shutdown_signal();
         crate::systemd::ready("serving");
-        let served = http::serve(listener, app, shutdown_signal())
+        let served = http::serve(listener, app, shutdown)
             .await
             .context("server error");
         if let Some(s3) = s3 {
@@ -160,12 +161,17 @@ async fn prune_gpu_usage(app: &App) -> anyhow::Result<u64> {
     Ok(deleted)
 }
 
-pub(super) async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled: a signal that arrives right after READY=1 must not find the
+/// default action (which kills the process without a clean stop).
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut term =
         signal(SignalKind::terminate()).expect("installing a SIGTERM handler cannot fail");
     let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler cannot fail");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! `atelier worker`: a generation worker on its own, for scale-out. It needs the engine for
 //! `worker.device` and the queue's database (`database.url`, or the embedded cluster of a
-//! server running on this data directory); SIGINT/SIGTERM give its current item back.
+//! server running on this data directory: it never starts that cluster itself); SIGINT/SIGTERM
+//! give its current item back.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     else {
         anyhow::bail!("worker.device is \"none\": set it to the engine's device to run a worker");
     };
-    let database = db::open(&config, Purpose::Cli).await?;
+    let database = db::open(&config, Purpose::Worker).await?;
     let storage = Storage::from_config(&config)?;
     let staging = format!("worker-{}", std::process::id());
     let app = App::with_staging(
@@ -32,7 +33,6 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     app.events.spawn_listener(database.app_config.clone());
     let app = Arc::new(app);
-    // It restarts the embedded cluster only if this process started it (no server was running).
     let supervisor = db::health::Supervisor::spawn(
         database.app_config.clone(),
         database.owned_cluster(),
@@ -42,8 +42,9 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
     crate::metrics::listener::spawn(&app, super::serve::shutdown_signal()).await?;
     let worker = Worker::new(app, engine);
     let stop = worker.stop_handle();
+    let signalled = super::serve::shutdown_signal();
     tokio::spawn(async move {
-        super::serve::shutdown_signal().await;
+        signalled.await;
         crate::systemd::stopping();
         stop.stop();
     });

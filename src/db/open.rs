@@ -18,6 +18,9 @@ pub enum Purpose {
     Serve,
     /// A CLI command such as `atelier user add`.
     Cli,
+    /// `atelier worker`: it uses a running server's embedded cluster and never starts one
+    /// (a long-lived worker holding the data directory would keep the server from starting).
+    Worker,
 }
 
 /// An open database: the runtime pool plus what is needed to administer and close it.
@@ -96,6 +99,13 @@ async fn open_embedded(
         .with_context(|| format!("failed to create {}", config.data_dir.display()))?;
     let lock = try_lock_data_dir(config)?;
     let owns_cluster = lock.is_some();
+    if owns_cluster && purpose == Purpose::Worker {
+        bail!(
+            "no atelier server runs on {}: a worker on the embedded database uses the server's \
+             cluster, so start `atelier serve` first (or set database.url)",
+            config.data_dir.display()
+        );
+    }
     let data_dir = config.data_dir.clone();
     let os_user = config.database.os_user.clone();
     let cluster = tokio::task::spawn_blocking(move || {

@@ -5,6 +5,7 @@
 )]
 
 mod auth;
+mod backup;
 mod claims;
 mod cli;
 pub mod drills;

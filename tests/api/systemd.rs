@@ -49,6 +49,19 @@ async fn serve_and_a_worker_speak_systemds_notify_protocol_and_use_the_state_dir
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
+    // Before the server: a worker refuses to start the embedded cluster itself (it would hold
+    // the data directory and keep the server from starting); systemd's Restart= retries it.
+    let early = atelier(&state)
+        .env_remove("ATELIER__DATA_DIR")
+        .env("STATE_DIRECTORY", &state)
+        .env("ATELIER__WORKER__DEVICE", "cpu")
+        .arg("worker")
+        .output()
+        .unwrap();
+    assert!(!early.status.success());
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(stderr.contains("start `atelier serve` first"), "{stderr}");
+    assert!(!state.join("pg").exists(), "the worker started no cluster");
     let notify = NotifySocket::bind(&dir.path().join("notify"));
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
