@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cli::{Server, atelier, free_port};
 use crate::drills::admin_token;
@@ -99,12 +99,7 @@ async fn a_dump_taken_while_serving_restores_accounts_sessions_and_images_elsewh
         String::from_utf8_lossy(&restored.stderr)
     );
     let server = Server::start(&new, free_port()).await;
-    let login = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&json!({"email": "admin@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let login = crate::cli::login(&server.base, "admin@example.com", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK);
     // The session from before the backup is still valid (same rows, same signing secret).
     let again = full_image(&server.base, &token, &id).await;

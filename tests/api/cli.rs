@@ -122,7 +122,7 @@ pub fn postgres_running_for(data_dir: &Path) -> bool {
     })
 }
 
-async fn login(base: &str, email: &str, password: &str) -> reqwest::Response {
+pub async fn login(base: &str, email: &str, password: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": email, "password": password}))
