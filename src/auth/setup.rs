@@ -42,14 +42,18 @@ impl SetupGate {
             let _ = std::fs::remove_file(&file);
             return Ok(Self::closed());
         }
+        let first_start = !file.exists();
         let token = secrets::load_or_create(&file, || secrets::random_hex(16))?;
-        // The token itself at INFO (the default level shows it), the call to act at WARN
-        // without it: a log shipped to a WARN-and-above sink never carries the secret.
+        // The token itself at INFO (the default level shows it) and only at the start that
+        // made it (a journal keeps every restart's lines); the call to act at WARN without
+        // it: a log shipped to a WARN-and-above sink never carries the secret.
         tracing::warn!(
             file = %file.display(),
             "no admin exists yet: open the web UI (or POST /api/v1/auth/setup) with the setup token in this file"
         );
-        tracing::info!(setup_token = %token, "the one-time setup token");
+        if first_start {
+            tracing::info!(setup_token = %token, "the one-time setup token");
+        }
         Ok(Self {
             token: Mutex::new(Some(token)),
             file: Some(file),

@@ -89,6 +89,7 @@ pub async fn enqueue(
     )
     .await?;
     tx.commit().await?;
+    tracing::info!(item = %id, band, "enqueued");
     Ok((StatusCode::CREATED, Json(Enqueued { item_ids: vec![id] })))
 }
 
@@ -252,6 +253,7 @@ pub async fn retry_item(
     let new_id = Uuid::now_v7();
     repo::insert(&tx, new_id, owner, band, &params, est).await?;
     tx.commit().await?;
+    tracing::info!(item = %new_id, band, "enqueued (retry)");
     Ok((
         StatusCode::CREATED,
         Json(Enqueued {

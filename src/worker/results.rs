@@ -42,6 +42,7 @@ pub async fn store(
         }
         ids.push(id);
     }
+    tracing::info!(item = %job, images = ?ids, "results stored");
     Ok(ids)
 }
 

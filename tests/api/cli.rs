@@ -156,6 +156,12 @@ async fn an_admin_runs_the_real_binary_from_first_start_to_crash_recovery() {
             .contains(token.trim()),
         "the token is in the log"
     );
+    // A restart before setup: the token still works, but only the first start logged it.
+    assert!(server.terminate().success());
+    let server = Server::start(&data_dir, port).await;
+    let second_log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(!second_log.contains(token.trim()), "{second_log}");
+    assert!(second_log.contains("setup token in this file"));
     let setup = json!({"setup_token": token.trim(), "email": "admin@example.com", "display_name": "Admin", "password": PASSWORD});
     let response = http
         .post(format!("{}/api/v1/auth/setup", server.base))

@@ -178,5 +178,22 @@ async fn metrics_move_during_a_real_generation_and_admins_see_gpu_seconds_per_us
     assert_eq!(access["span"]["user_id"], user_id, "{access}");
     assert_eq!(access["span"]["status"], 200, "{access}");
     assert!(!log.contains("not the password"));
+    // One item id joins the enqueue request, the worker's job span and the stored result.
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let with_message = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["fields"]["message"] == message && l["fields"]["item"] == id.as_str())
+            .unwrap_or_else(|| panic!("no {message:?} line for {id}:\n{log}"))
+    };
+    let enqueued = with_message("enqueued");
+    assert_eq!(enqueued["span"]["route"], "/api/v1/queue/items");
+    assert_eq!(enqueued["span"]["user_id"], user_id);
+    let stored = with_message("results stored");
+    assert_eq!(stored["span"]["name"], "job");
+    assert_eq!(stored["span"]["item"], id.as_str());
     assert!(server.terminate().success());
 }
