@@ -41,6 +41,8 @@ struct Request {
     resume: Option<ResumeFrom>,
     events: Sender<Event>,
     control: Receiver<Control>,
+    /// The caller's span (the worker's `job` span): the engine thread logs inside it.
+    span: tracing::Span,
 }
 
 /// Where the engine thread resumes a run from.
@@ -87,6 +89,7 @@ impl TchEngine {
             .name("atelier-engine".into())
             .spawn(move || {
                 while let Ok(request) = incoming.recv() {
+                    let _job = request.span.clone().entered();
                     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         run_job(&mut models, &mut suspended, &request)
                     }))
@@ -363,7 +366,9 @@ fn run_job(
         );
     }
     while !pipeline.done(&run) {
+        let step = tracing::debug_span!("step", n = pipeline.progress(&run).0).entered();
         pipeline.step(&mut run);
+        drop(step);
         let (done, total) = pipeline.progress(&run);
         let (done, total) = (done as u32, total as u32);
         let preview = pipeline::preview(&run.latents).map(|(width, height, rgb)| Preview {
@@ -437,6 +442,7 @@ impl Engine for TchEngine {
             resume,
             events,
             control,
+            span: tracing::Span::current(),
         };
         self.requests.send(request).map_err(|_| stopped())?;
         loop {
