@@ -22,5 +22,6 @@ mod s3_door;
 mod schema;
 mod systemd;
 mod test_engine;
+mod topology;
 mod web;
 mod worker;

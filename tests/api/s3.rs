@@ -12,12 +12,12 @@ use atelier::storage::Storage;
 
 use crate::helpers::{TestApp, png};
 
-const ACCESS_KEY: &str = "atelier-test";
-const SECRET_KEY: &str = "atelier-test-secret-key";
-const BUCKET: &str = "atelier";
+pub const ACCESS_KEY: &str = "atelier-test";
+pub const SECRET_KEY: &str = "atelier-test-secret-key";
+pub const BUCKET: &str = "atelier";
 
 /// Starts an S3 server rooted in `dir` and returns its endpoint URL.
-async fn start_s3(dir: &std::path::Path) -> String {
+pub async fn start_s3(dir: &std::path::Path) -> String {
     std::fs::create_dir_all(dir.join(BUCKET)).unwrap();
     let fs = s3s_fs::FileSystem::new(dir).unwrap();
     let mut builder = s3s::service::S3ServiceBuilder::new(fs);
