@@ -354,6 +354,10 @@ pub struct AuthConfig {
     pub rate_window_secs: u64,
     /// Marks the media cookie `Secure` (set it when serving over HTTPS).
     pub secure_cookies: bool,
+    /// The one-time setup token, at least 16 characters (redacted when printed); unset: made
+    /// at first start into `data_dir/secrets/setup_token`. Set it when several API replicas
+    /// serve one database, so that whichever answers the setup request accepts it.
+    pub setup_token: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -365,6 +369,7 @@ impl Default for AuthConfig {
             max_attempts_per_address: 30,
             rate_window_secs: 300,
             secure_cookies: false,
+            setup_token: None,
         }
     }
 }
@@ -456,6 +461,11 @@ impl Config {
         {
             bail!("auth.jwt_secret must be at least 32 characters");
         }
+        if let Some(token) = &self.auth.setup_token
+            && (token.trim().len() < 16 || token.len() > 256)
+        {
+            bail!("auth.setup_token must be 16 to 256 characters");
+        }
         if self.storage.backend == StorageBackend::S3
             && (self.storage.s3.endpoint.is_empty() || self.storage.s3.bucket.is_empty())
         {
@@ -513,6 +523,9 @@ impl Config {
         }
         if copy.s3.seal_key.is_some() {
             copy.s3.seal_key = Some(REDACTED.into());
+        }
+        if copy.auth.setup_token.is_some() {
+            copy.auth.setup_token = Some(REDACTED.into());
         }
         if !copy.storage.s3.secret_access_key.is_empty() {
             copy.storage.s3.secret_access_key = REDACTED.into();

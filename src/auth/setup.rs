@@ -42,6 +42,16 @@ impl SetupGate {
             let _ = std::fs::remove_file(&file);
             return Ok(Self::closed());
         }
+        if let Some(token) = &config.auth.setup_token {
+            let _ = std::fs::remove_file(&file);
+            tracing::warn!(
+                "no admin exists yet: open the web UI (or POST /api/v1/auth/setup) with the setup token from auth.setup_token"
+            );
+            return Ok(Self {
+                token: Mutex::new(Some(token.trim().to_owned())),
+                file: None,
+            });
+        }
         let first_start = !file.exists();
         let token = secrets::load_or_create(&file, || secrets::random_hex(16))?;
         // The token itself at INFO (the default level shows it) and only at the start that

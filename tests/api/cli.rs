@@ -310,6 +310,7 @@ async fn print_config_redacts_secrets_and_single_user_mode_refuses_the_lan() {
     let output = Command::new(BIN)
         .args(["serve", "--print-config"])
         .env("ATELIER__AUTH__JWT_SECRET", &secret)
+        .env("ATELIER__AUTH__SETUP_TOKEN", "a-setup-token-never-printed")
         .env("ATELIER__DATA_DIR", root.path())
         .output()
         .unwrap();
@@ -318,6 +319,14 @@ async fn print_config_redacts_secrets_and_single_user_mode_refuses_the_lan() {
         output.status.success() && text.contains("<redacted>") && !text.contains(&secret),
         "{text}"
     );
+    assert!(!text.contains("never-printed"), "{text}");
+    let short = Command::new(BIN)
+        .args(["serve", "--print-config"])
+        .env("ATELIER__AUTH__SETUP_TOKEN", "short")
+        .env("ATELIER__DATA_DIR", root.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&short.stderr).contains("auth.setup_token must be"));
     assert!(text.contains("listen = \"127.0.0.1:9090\""), "{text}");
 
     let refused = Command::new(BIN)

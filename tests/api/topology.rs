@@ -17,6 +17,9 @@ use crate::helpers::{PASSWORD, cluster, superuser_client};
 
 const BIN: &str = env!("CARGO_BIN_EXE_atelier");
 
+/// `auth.setup_token`, shared by the release's API processes.
+const SETUP_TOKEN: &str = "release-setup-token-0123456789";
+
 /// One `atelier` process of the topology, killed (SIGKILL) when dropped.
 struct Process {
     child: Child,
@@ -224,6 +227,7 @@ async fn two_apis_and_two_workers_on_one_database_and_store_survive_losing_one_o
         ("ATELIER__MODELS__DIR", models.display().to_string()),
         ("ATELIER__WORKER__LEASE_SECS", "3".into()),
         ("ATELIER__LOG__FORMAT", "json".into()),
+        ("ATELIER__AUTH__SETUP_TOKEN", SETUP_TOKEN.into()),
     ];
     let release = Release {
         root: root.path().to_owned(),
@@ -267,17 +271,24 @@ async fn two_apis_and_two_workers_on_one_database_and_store_survive_losing_one_o
     let w1 = worker("w1");
     let _w2 = worker("w2");
 
-    // Setup through the first API, accounts through the second.
-    let token = std::fs::read_to_string(root.path().join("api1/secrets/setup_token")).unwrap();
-    let setup = json!({"setup_token": token.trim(), "email": "admin@example.com",
+    // Setup with the release's token through either API (the chart's Secret gives every
+    // replica the same one); once done, the other replica refuses it.
+    let setup = json!({"setup_token": SETUP_TOKEN, "email": "admin@example.com",
                        "display_name": "Admin", "password": PASSWORD});
-    let response = reqwest::Client::new()
-        .post(format!("{base1}/api/v1/auth/setup"))
-        .json(&setup)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    let post_setup = |base: String| {
+        let setup = setup.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/v1/auth/setup"))
+                .json(&setup)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(post_setup(base2.clone()).await, StatusCode::CREATED);
+    assert_ne!(post_setup(base1.clone()).await, StatusCode::CREATED);
     let admin = login(&base2, "admin@example.com").await;
     for name in ["joe", "jane"] {
         let body = json!({"email": format!("{name}@example.com"), "display_name": name,

@@ -349,7 +349,7 @@ def container_env(container: dict, config_file: str) -> dict[str, str]:
     """The container's environment with stand-ins of the right shape for Secret references."""
     stand_ins = {"url": "postgresql://atelier_app:pw@db/atelier", "owner-url": "postgresql://atelier_owner:pw@db/atelier",
                  "app-url": "postgresql://atelier_app:pw@db/atelier", "migrate-url": "postgresql://atelier_owner:pw@db/atelier",
-                 "jwt-secret": "j" * 48, "s3-seal-key": "ab" * 32}
+                 "jwt-secret": "j" * 48, "s3-seal-key": "ab" * 32, "setup-token": "t" * 32}
     env = {"PATH": "/usr/bin:/bin", "LD_LIBRARY_PATH": str(CHART.parents[1] / ".libtorch" / "lib"),
            # The image's own settings (deploy/container/Containerfile).
            "ATELIER__WEB__DIR": "/usr/local/share/atelier/web", "ATELIER__DATA_DIR": "/var/lib/atelier"}
