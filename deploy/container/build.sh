@@ -40,8 +40,11 @@ if [ "$base" = mmdebstrap ]; then
 fi
 
 "$builder" build ${BUILD_FLAGS:-} --build-arg "BASE=$base" -f "$ctx/Containerfile" -t "$tag" "$ctx"
-# The binary must find every library it links (the check of docs/deploy-systemd.md) and start.
-check='! ldd /usr/local/bin/atelier | grep "not found" && atelier --version'
+# The binary must find every library it links (the check of docs/deploy-systemd.md), start as
+# the image's user, and read the image's settings.
+check='! ldd /usr/local/bin/atelier | grep "not found" && atelier --version &&
+  [ "$(id -u)" = 10001 ] && atelier serve --print-config | grep -q "^data_dir = \"/var/lib/atelier\"" &&
+  atelier serve --print-config | grep -q "^dir = \"/usr/local/share/atelier/web\""'
 if [ "$(basename "$builder")" = buildah ]; then
   ctr=$(buildah from "$tag")
   buildah run "$ctr" -- sh -c "$check" || { buildah rm "$ctr" >/dev/null; exit 1; }
