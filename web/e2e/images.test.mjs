@@ -194,6 +194,15 @@ test('admins see each user’s GPU time for the last day and week on the Users p
   const viewport = page.viewportSize();
   assert.ok(box && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height, 'the GPU column is in view');
   await screenshot(page, '27b-users-gpu-time');
+  // At phone size the table scrolls inside its box; the page does not scroll sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await cell.waitFor();
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the Users page overflows sideways');
+    await screenshot(page, '27c-users-narrow');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 860 });
+  }
   await assert.rejects(joeApi.call('GET', '/auth/users'), (e) => e.status === 403);
 });
 
